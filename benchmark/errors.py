@@ -1,0 +1,96 @@
+"""Error types with messages a user can act on, and the CLI convention for reporting them.
+
+Every error raised for bad *input* (a data file, a submission, a config value) names where the
+problem is (file, line or record, config key) and what was expected. CLIs print the one-line
+message and exit non-zero; ``VX2T_TRACEBACK=1`` shows the traceback too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+
+class HarnessError(Exception):
+    """Base class of the errors that are reported to the user without a traceback."""
+
+    exit_code = 2
+
+
+class DataFormatError(HarnessError):
+    """A data file (dataset, features, subtitles, labels, submission) is not what was expected.
+
+    Args:
+        path: the offending file or folder.
+        where: the line or record, e.g. ``"line 12"`` or ``"dialog 3 (image_id 'YEDU4')"``; may be empty.
+        expected: what the reader expected to find there.
+        got: what it found instead (optional).
+    """
+
+    def __init__(self, path: str | Path, where: str, expected: str, got: str | None = None) -> None:
+        self.path = str(path)
+        self.where = where
+        self.expected = expected
+        self.got = got
+        loc = f"{self.path}: {where}" if where else self.path
+        msg = f"{loc}: expected {expected}"
+        if got is not None:
+            msg += f", got {got}"
+        super().__init__(msg)
+
+
+class ConfigError(HarnessError):
+    """A configuration key has a bad value, or a combination of values does not apply.
+
+    Args:
+        key: the dotted config key, e.g. ``"tokenizer.k"``.
+        message: what is wrong and what would be accepted.
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(f"config key '{key}': {message}")
+
+
+class SubmissionError(HarnessError):
+    """A prediction/submission file does not match the references it is scored against."""
+
+
+class MissingDependencyError(HarnessError):
+    """A required external program (Java, Slurm) is missing, with how to install it."""
+
+
+class RunFailedError(HarnessError):
+    """A run stopped as FAILED (e.g. a non-finite loss); its status.json has the details."""
+
+
+def short_repr(value: object, limit: int = 60) -> str:
+    """``repr`` of a value, shortened for error messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+F = TypeVar("F", bound=Callable[..., int | None])
+
+
+def cli_errors(func: F) -> F:
+    """Decorate a CLI ``main``: report :class:`HarnessError` as one line and exit non-zero.
+
+    Other exceptions are bugs and keep their traceback.
+    """
+
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return func(*args, **kwargs)
+        except HarnessError as err:
+            if os.environ.get("VX2T_TRACEBACK"):
+                raise
+            print(f"error: {err}", file=sys.stderr)
+            raise SystemExit(err.exit_code) from None
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,271 @@
+"""Run identity and the run directory: key, alias, layout, status file, lock, environment record.
+
+Layout of ``<results.root>/<task>/<alias>__<key>/`` (written by that run alone)::
+
+    config.yaml        the resolved config (frozen when the run is planned)
+    key.json           the semantic config that the key hashes, and the key
+    status.json        PENDING | RUNNING | DONE | FAILED | PREEMPTED, reason, attempts, job ids
+    env.json           git commit and dirty flag, package versions, torch/CUDA, GPU, Java
+    train_log.jsonl    one JSON object per logged training step / validation
+    ckpt/              latest.pt + previous.pt (double buffer), best.pt (selected weights)
+    predictions/       eval.<ext> in the official submission format of the task
+    per_example.parquet  per-example scores of the eval split (paired tests, bootstrap)
+    metrics.json       written last and atomically: its presence means DONE
+    launch.json        submission records, written by the sweep driver (not by the run)
+    .lock              held (flock) by the process working on the run
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from benchmark.atomic import atomic_write_json, atomic_write_yaml, read_json
+from benchmark.config import effective_modalities, semantic_config
+
+STATES = ("PENDING", "RUNNING", "DONE", "FAILED", "PREEMPTED")
+KEY_LENGTH = 12
+
+
+def run_key(semantic: dict[str, Any]) -> str:
+    """Short content hash of a semantic config (canonical JSON, sorted keys)."""
+    blob = json.dumps(semantic, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:KEY_LENGTH]
+
+
+def modality_label(cfg: DictConfig) -> str:
+    """``all``, ``no_<m>``, ``<m>_only``, ``none`` or ``m1+m2`` for the effective modalities."""
+    offered = list(cfg.task.modalities)
+    used = effective_modalities(cfg)
+    if used == offered:
+        return "all"
+    if not used:
+        return "none"
+    if len(used) == 1:
+        return f"{used[0]}_only"
+    if len(used) == len(offered) - 1:
+        (missing,) = [m for m in offered if m not in used]
+        return f"no_{missing}"
+    return "+".join(used)
+
+
+def run_alias(cfg: DictConfig) -> str:
+    """A readable name for a run; the key beside it makes the folder unique."""
+    head = "gen" if cfg.head.kind == "generative" else "disc"
+    tok = cfg.tokenizer.kind.value if hasattr(cfg.tokenizer.kind, "value") else str(cfg.tokenizer.kind)
+    if tok == "relaxed" and cfg.tokenizer.schedule != "constant":
+        tok = "relaxed_anneal"
+    return f"{cfg.model.name}-{modality_label(cfg)}-{tok}-k{cfg.tokenizer.k}-{head}-s{cfg.seed}"
+
+
+class RunDir:
+    """One run's folder and the files in it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def config_file(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def key_file(self) -> Path:
+        return self.path / "key.json"
+
+    @property
+    def status_file(self) -> Path:
+        return self.path / "status.json"
+
+    @property
+    def env_file(self) -> Path:
+        return self.path / "env.json"
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.path / "metrics.json"
+
+    @property
+    def per_example_file(self) -> Path:
+        return self.path / "per_example.parquet"
+
+    @property
+    def train_log(self) -> Path:
+        return self.path / "train_log.jsonl"
+
+    @property
+    def ckpt_dir(self) -> Path:
+        return self.path / "ckpt"
+
+    @property
+    def predictions_dir(self) -> Path:
+        return self.path / "predictions"
+
+    @property
+    def launch_file(self) -> Path:
+        return self.path / "launch.json"
+
+    @property
+    def key(self) -> str:
+        return self.path.name.rsplit("__", 1)[-1]
+
+    # ------------------------------------------------------------------ state
+    def is_done(self) -> bool:
+        """A run is DONE exactly when its metrics.json exists (it is written last, atomically)."""
+        return self.metrics_file.is_file()
+
+    def read_status(self) -> dict[str, Any]:
+        """The status record, ``{"state": "PENDING"}`` when there is none yet."""
+        if self.is_done():
+            status = self._read_status_file()
+            status["state"] = "DONE"
+            return status
+        return self._read_status_file()
+
+    def _read_status_file(self) -> dict[str, Any]:
+        try:
+            status = read_json(self.status_file)
+        except FileNotFoundError:
+            return {"state": "PENDING"}
+        except json.JSONDecodeError:  # only possible if someone edited it by hand (writes are atomic)
+            return {"state": "PENDING", "reason": "unreadable status.json"}
+        return status if isinstance(status, dict) else {"state": "PENDING"}
+
+    def write_status(self, state: str, **fields: Any) -> dict[str, Any]:
+        """Atomically update status.json: merges ``fields`` into the current record."""
+        if state not in STATES:
+            raise ValueError(f"unknown run state {state!r}")
+        status = self._read_status_file()
+        status.update(fields)
+        status["state"] = state
+        status["updated"] = time.time()
+        status.setdefault("history", []).append({"state": state, "time": status["updated"]})
+        status["history"] = status["history"][-50:]
+        atomic_write_json(self.status_file, status)
+        return status
+
+    def load_config(self) -> DictConfig:
+        """The frozen, resolved config of this run."""
+        cfg = OmegaConf.load(self.config_file)
+        assert isinstance(cfg, DictConfig)
+        return cfg
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[bool]:
+        """Try to hold ``.lock`` exclusively; yields False when another process holds it.
+
+        The kernel drops the lock when the holder dies, so a crashed run never blocks its rerun.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path / ".lock", "a+")  # noqa: SIM115 - held for the duration of the block
+        try:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        finally:
+            fh.close()
+
+    def is_locked(self) -> bool:
+        """True while some process holds the run's lock (i.e. it is being worked on right now)."""
+        if not (self.path / ".lock").exists():
+            return False
+        with self.lock() as acquired:
+            return not acquired
+
+
+def run_dir_for(cfg: DictConfig, results_root: str | Path | None = None) -> RunDir:
+    """The run directory of a config: ``<results.root>/<task>/<alias>__<key>``."""
+    root = Path(results_root if results_root is not None else cfg.results.root)
+    key = run_key(semantic_config(cfg))
+    return RunDir(root / str(cfg.task.name) / f"{run_alias(cfg)}__{key}")
+
+
+def prepare_run_dir(cfg: DictConfig, run: RunDir, semantic: dict[str, Any] | None = None) -> None:
+    """Write config.yaml and key.json (and a PENDING status) of a run not yet started.
+
+    An existing config.yaml is kept: the config of a run is frozen when it is first planned.
+    """
+    run.path.mkdir(parents=True, exist_ok=True)
+    if not run.config_file.exists():
+        atomic_write_yaml(run.config_file, OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
+    if not run.key_file.exists():
+        sem = semantic if semantic is not None else semantic_config(cfg)
+        atomic_write_json(run.key_file, {"key": run.key, "semantic": sem})
+    if not run.status_file.exists():
+        run.write_status("PENDING", attempts=0, created=time.time())
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def _java_version() -> str | None:
+    try:
+        out = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = (out.stderr or out.stdout).strip().splitlines()
+    return lines[0] if lines else None
+
+
+_PACKAGES = (
+    "vx2text-bench", "torch", "transformers", "tokenizers", "submitit", "hydra-core", "omegaconf",
+    "numpy", "pandas", "pycocoevalcap", "scipy", "h5py",
+)
+
+
+def env_info() -> dict[str, Any]:
+    """What produced a result: git commit and dirty flag, packages, torch/CUDA, GPU, Java, host."""
+    import torch
+
+    repo = Path(__file__).resolve().parent.parent
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    status = _git(["status", "--porcelain", "--untracked-files=no"], repo)
+    info: dict[str, Any] = {
+        "git_commit": _git(["rev-parse", "HEAD"], repo),
+        "git_dirty": None if status is None else bool(status),
+        "code_path": str(repo),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "host": socket.gethostname(),
+        "packages": versions,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cuda_available": torch.cuda.is_available(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "gpu_count": torch.cuda.device_count() if torch.cuda.is_available() else 0,
+        "java": _java_version(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+    }
+    return info

@@ -5,6 +5,7 @@ A reader (or a crash) never sees a half-written results file: it sees the old fi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -39,10 +40,8 @@ def atomic_write(path: str | Path, writer: Callable[[IO[Any]], None], mode: str 
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     return path
 

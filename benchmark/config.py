@@ -248,7 +248,9 @@ def validate(cfg: DictConfig) -> None:
     if tr.precision not in ("auto", "fp32", "bf16"):
         raise ConfigError("train.precision", f"expected auto, fp32 or bf16, got '{tr.precision}'")
     if cfg.data.root is None and cfg.data.name != "mini":
-        raise ConfigError("data.root", f"data '{cfg.data.name}' needs a root folder (data.root=/path/to/{cfg.task.name})")
+        raise ConfigError(
+            "data.root", f"data '{cfg.data.name}' needs a root folder (data.root=/path/to/{cfg.task.name})"
+        )
     if not 0.0 <= cfg.task.files.dev_holdout < 1.0:
         raise ConfigError("task.files.dev_holdout", "must be in [0, 1)")
     if cfg.task.files.dev is None and cfg.task.files.dev_holdout == 0.0:

@@ -233,8 +233,18 @@ def _java_version() -> str | None:
 
 
 _PACKAGES = (
-    "vx2text-bench", "torch", "transformers", "tokenizers", "submitit", "hydra-core", "omegaconf",
-    "numpy", "pandas", "pycocoevalcap", "scipy", "h5py",
+    "vx2text-bench",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "submitit",
+    "hydra-core",
+    "omegaconf",
+    "numpy",
+    "pandas",
+    "pycocoevalcap",
+    "scipy",
+    "h5py",
 )
 
 

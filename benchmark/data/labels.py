@@ -81,6 +81,8 @@ def _check_unique(path: Path, names: list[str]) -> list[str]:
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
         if name in seen:
-            raise DataFormatError(path, f"class {i}", "unique class names", f"'{name}' again (first at class {seen[name]})")
+            raise DataFormatError(
+                path, f"class {i}", "unique class names", f"'{name}' again (first at class {seen[name]})"
+            )
         seen[name] = i
     return names

@@ -1,0 +1,65 @@
+"""What a study is: its grid (arms), the paper table it mirrors, its table, figure and expected outcome.
+
+One module per study in ``ablations/`` defines ``STUDY = Study(...)``. The sweep runner plans
+``arms × seeds`` from it; ``paper_tables.py`` renders ``table`` and ``figure`` from the collected
+results. An arm's ``label`` is its row in the table; ``role="reference"`` marks the arm the others are
+compared with (paired test on per-example scores).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One configuration of a study on one task (seeds are added by the planner)."""
+
+    task: str  # config group choice for `task` (avsd, avsd_dstc8, tvqa, tvc)
+    label: str  # row label, e.g. "w/o video"
+    overrides: tuple[str, ...] = ()  # Hydra overrides on top of the user's, e.g. ("modality=no_video",)
+    role: Literal["reference", "arm"] = "arm"
+    x: float | None = None  # numeric position for line plots (e.g. K)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: one metric of one task."""
+
+    task: str  # task *name* as in run directories (avsd, tvqa, tvc)
+    metric: str  # key in metrics.json (CIDEr, accuracy, Bleu_4, METEOR, ROUGE_L, ...)
+    label: str  # header, e.g. "AVSD CIDEr"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    title: str
+    columns: tuple[Column, ...]
+    rows: tuple[str, ...]  # arm labels in display order
+    # paper numbers shown beside ours: (row label, column label) -> id in results/paper_reference.yaml
+    paper: dict[tuple[str, str], str] = field(default_factory=dict)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    kind: Literal["bars", "line"]  # bars: grouped bars with CIs per row; line: metric vs arm.x with bands
+    metric_per_task: dict[str, str]  # task -> metric plotted (one panel per task)
+    x_label: str = ""
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study of the paper: the runs it needs and how its results are shown."""
+
+    name: str
+    paper_table: str  # which table / figure of the paper it mirrors
+    description: str
+    arms: Callable[[Sequence[str], dict[str, Any]], list[Arm]]  # (tasks, sweep.axes) -> arms
+    default_tasks: tuple[str, ...]
+    table: TableSpec
+    figure: FigureSpec
+    expected: str  # the paper's qualitative claim this study tests

@@ -8,7 +8,7 @@ compared with (paired test on per-example scores).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -58,7 +58,8 @@ class Study:
     name: str
     paper_table: str  # which table / figure of the paper it mirrors
     description: str
-    arms: Callable[[Sequence[str], dict[str, Any]], list[Arm]]  # (tasks, sweep.axes) -> arms
+    # (tasks, sweep.axes, offered modalities per task) -> arms; raise ConfigError on a bad axis
+    arms: Callable[[Sequence[str], dict[str, Any], Mapping[str, Sequence[str]]], list[Arm]]
     default_tasks: tuple[str, ...]
     table: TableSpec
     figure: FigureSpec

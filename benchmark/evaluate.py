@@ -1,0 +1,106 @@
+"""Prediction and scoring of one run: dev-time model selection and the official evaluation.
+
+Dev validation uses fast proxies (no Java) and is only used to select checkpoints. Reported numbers
+always come from the official protocol applied to the official submission file the run wrote, i.e.
+exactly what ``python -m benchmark.metrics.<task>`` computes on that file.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader
+
+from benchmark.errors import ConfigError
+
+PREDICTION_EXT = {"dstc7": ".json", "dstc8": ".json", "accuracy": ".json", "tvc": ".jsonl"}
+
+
+@torch.no_grad()
+def predict(model: Any, samples: Any, batch_size: int, device: torch.device) -> dict[str, str | int]:
+    """Predictions of ``model`` for every sample, keyed by uid (text, or a candidate index)."""
+    was_training = model.training
+    model.eval()
+    out: dict[str, str | int] = {}
+    order = sorted(range(len(samples)), key=samples.approx_length)  # similar lengths share a batch
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    loader = DataLoader(samples, batch_sampler=batches, collate_fn=lambda b: model.collate(b, train=False))
+    for idx, batch in zip(batches, loader):
+        preds = model.predict(batch.to(device))
+        for i, pred in zip(idx, preds):
+            out[samples.uids[i]] = pred
+    model.train(was_training)
+    return out
+
+
+def dev_scores(cfg: DictConfig, predictions: Mapping[str, str | int], samples: Any) -> dict[str, float]:
+    """Fast dev-set scores for model selection (never reported): accuracy, or CIDEr/BLEU-4 proxies."""
+    from benchmark.metrics import quick_accuracy, quick_caption_scores
+
+    uids = samples.uids
+    if cfg.task.kind == "multiple_choice":
+        labels = [samples[i].label for i in range(len(samples))]
+        return {"accuracy": float(quick_accuracy([int(predictions[u]) for u in uids], labels))}
+    hyps = [str(predictions[u]) for u in uids]
+    refs = [list(samples.references(i)) for i in range(len(samples))]
+    return {k: float(v) for k, v in quick_caption_scores(hyps, refs).items()}
+
+
+def prediction_path(cfg: DictConfig, predictions_dir: Path, name: str = "eval") -> Path:
+    """Where the official-format predictions of ``name`` go (extension by protocol)."""
+    try:
+        ext = PREDICTION_EXT[str(cfg.task.protocol)]
+    except KeyError:
+        raise ConfigError("task.protocol", f"unknown protocol '{cfg.task.protocol}'") from None
+    return predictions_dir / f"{name}{ext}"
+
+
+def score_official(cfg: DictConfig, predictions_file: Path, references_file: Path) -> Any:
+    """Score an official submission file with the task's official protocol (a ScoreResult)."""
+    protocol = str(cfg.task.protocol)
+    if protocol in ("dstc7", "dstc8"):
+        from benchmark.metrics.avsd import score_avsd
+
+        return score_avsd(predictions_file, references_file, protocol=protocol)
+    if protocol == "tvc":
+        from benchmark.metrics.tvc import score_tvc
+
+        return score_tvc(predictions_file, references_file)
+    if protocol == "accuracy":
+        from benchmark.metrics.tvqa import score_tvqa
+
+        return score_tvqa(predictions_file, references_file)
+    raise ConfigError("task.protocol", f"unknown protocol '{protocol}' (expected dstc7, dstc8, tvc or accuracy)")
+
+
+def majority_predictions(cfg: DictConfig, train: Any, eval_set: Any) -> dict[str, str | int]:
+    """A trivial baseline: the most frequent training answer / caption / answer index, for every item."""
+    if cfg.task.kind == "multiple_choice":
+        counts = Counter(int(train[i].label) for i in range(len(train)))
+        guess: str | int = counts.most_common(1)[0][0]
+    else:
+        counts_text = Counter(t for t in train.targets if t)
+        guess = counts_text.most_common(1)[0][0]
+    return dict.fromkeys(eval_set.uids, guess)
+
+
+def metrics_record(
+    cfg: DictConfig, result: Any, eval_file: str, train_info: Mapping[str, Any], baselines: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The content of metrics.json."""
+    record = {
+        "task": str(cfg.task.name),
+        "split": "eval",
+        "eval_file": eval_file,
+        "protocol": str(cfg.task.protocol),
+        "main_metric": str(cfg.task.main_metric),
+    }
+    record.update(result.to_json())
+    record["train"] = dict(train_info)
+    record["baselines"] = dict(baselines)
+    return record

@@ -1,0 +1,233 @@
+"""One run end to end, and the submitit job that works through a list of runs.
+
+``execute_run`` owns a run directory while it holds the run's lock: it trains (resuming from the
+latest checkpoint), predicts the evaluation split, writes the official submission file, scores it
+with the official protocol and writes ``metrics.json`` last. Its status file says where it is.
+``RunWorker`` is the submitit callable: Checkpointable, so a preempted or timed-out Slurm job is
+requeued and every unfinished run resumes from its own checkpoint (nothing is baked into the pickle
+but the list of run directories).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import submitit
+import torch
+
+from benchmark.atomic import atomic_write_json
+from benchmark.checkpoint import load_weights
+from benchmark.distributed import DistInfo, init_distributed, shutdown_distributed
+from benchmark.errors import HarnessError
+from benchmark.evaluate import (
+    dev_scores,
+    majority_predictions,
+    metrics_record,
+    predict,
+    prediction_path,
+    score_official,
+)
+from benchmark.rundir import RunDir, env_info
+from benchmark.signals import Interrupted, StopFlag
+
+LOCKED = "LOCKED"  # another process is working on the run
+
+
+def data_root(cfg: Any) -> Path:
+    """The task's data root: ``data.root``, or the mini benchmark generated in the cache on first use."""
+    if cfg.data.root is not None:
+        return Path(os.path.expanduser(str(cfg.data.root)))
+    from benchmark.data.mini import ensure_mini
+
+    root = ensure_mini(
+        Path(os.path.expanduser(str(cfg.paths.cache))), seed=cfg.data.mini.seed, scale=cfg.data.mini.scale
+    )
+    return Path(root) / str(cfg.task.name)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def _task_info(cfg: Any, data: Any) -> Any:
+    from benchmark.model import TaskInfo
+
+    continuous = [m for m in data.modalities if m in cfg.task.features]
+    return TaskInfo(
+        name=str(cfg.task.name),
+        kind=str(cfg.task.kind.value if hasattr(cfg.task.kind, "value") else cfg.task.kind),
+        specifier=str(cfg.task.specifier),
+        modalities=list(data.modalities),
+        label_names={m: data.label_names(m) for m in continuous},
+        feature_dims={m: data.feature_dim(m) for m in continuous},
+        classifier_weights={m: data.classifier_weights(m) for m in continuous},
+        classifier_cfg={m: cfg.task.features[m].classifier for m in continuous},
+    )
+
+
+def _train_and_select(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistInfo, stop: StopFlag) -> dict:
+    from benchmark.config import semantic_config
+    from benchmark.train import Trainer
+
+    train_set, dev_set = data.samples("train"), data.samples("dev")
+
+    def validate() -> dict[str, float]:
+        preds = predict(model, dev_set, int(cfg.train.eval_batch_size), dist.device)
+        return dev_scores(cfg, preds, dev_set)
+
+    trainer = Trainer(cfg, model, train_set, dev_set, run, dist, validate, semantic_config(cfg), stop)
+    resumed = trainer.resume()
+    state = trainer.fit()
+    best = run.ckpt_dir / "best.pt"
+    if best.is_file():
+        weights, _ = load_weights(best)
+        model.load_state_dict(weights)
+    return {
+        "steps": state.step,
+        "best_step": state.best_step,
+        "best_dev": state.best_metric,
+        "stopped_early": state.stopped_early,
+        "train_time_s": round(state.train_time_s, 3),
+        "resumed": resumed,
+    }
+
+
+def _evaluate(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistInfo, train_info: dict) -> None:
+    eval_set = data.samples("eval")
+    ref_path = data.reference_path("eval")
+    if cfg.eval_only.predictions:
+        pred_file = Path(str(cfg.eval_only.predictions))
+    else:
+        preds = predict(model, eval_set, int(cfg.train.eval_batch_size), dist.device)
+        pred_file = data.write_predictions("eval", preds, prediction_path(cfg, run.predictions_dir, "eval"))
+    result = score_official(cfg, pred_file, ref_path)
+    baselines = {}
+    if not cfg.eval_only.predictions:
+        trivial = majority_predictions(cfg, data.samples("train"), eval_set)
+        trivial_file = data.write_predictions("eval", trivial, prediction_path(cfg, run.predictions_dir, "majority"))
+        baselines["majority"] = score_official(cfg, trivial_file, ref_path).metrics
+    result.per_example.to_parquet(run.per_example_file, index=False)
+    record = metrics_record(cfg, result, str(cfg.task.files.eval), train_info, baselines)
+    atomic_write_json(run.metrics_file, record)  # last: its presence means DONE
+
+
+def _run_body(run: RunDir, cfg: Any, stop: StopFlag) -> None:
+    from benchmark.data.tasks import TaskData
+    from benchmark.model import build_model
+
+    if int(cfg.train.threads) > 0:
+        torch.set_num_threads(int(cfg.train.threads))
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    dist = init_distributed(str(cfg.train.device))
+    try:
+        _seed_everything(int(cfg.seed))
+        data = TaskData(cfg, data_root(cfg))
+        cache = Path(os.path.expanduser(str(cfg.paths.cache)))
+        model = build_model(cfg, _task_info(cfg, data), cache, corpus=data.corpus).to(dist.device)
+        if cfg.eval_only.predictions:
+            train_info: dict[str, Any] = {"eval_only": "predictions"}
+        elif cfg.eval_only.checkpoint:
+            weights, info = load_weights(str(cfg.eval_only.checkpoint))
+            model.load_state_dict(weights)
+            train_info = {"eval_only": "checkpoint", "checkpoint": str(cfg.eval_only.checkpoint), **info}
+        else:
+            train_info = _train_and_select(cfg, run, data, model, dist, stop)
+        if dist.is_main:
+            _evaluate(cfg, run, data, model, dist, train_info)
+        dist.barrier()
+    finally:
+        shutdown_distributed()
+
+
+def execute_run(run: RunDir, stop: StopFlag | None = None) -> str:
+    """Run (or resume) one run to the end; returns its final state (DONE, FAILED, PREEMPTED, LOCKED).
+
+    A DONE run returns at once. Failures are recorded in status.json (reason and traceback tail)
+    and returned as FAILED; an interruption by signal leaves a checkpoint, PREEMPTED, and re-raises.
+    """
+    own_stop = stop is None
+    stop = stop or StopFlag().install()
+    try:
+        with run.lock() as acquired:
+            if not acquired:
+                return LOCKED
+            if run.is_done():
+                return "DONE"
+            cfg = run.load_config()
+            previous = run.read_status()
+            run.write_status(
+                "RUNNING",
+                attempts=int(previous.get("attempts", 0)) + 1,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                job_id=os.environ.get("SLURM_JOB_ID") or os.environ.get("SUBMITIT_LOCAL_JOB_ID"),
+                started=time.time(),
+                reason=None,
+                traceback=None,
+            )
+            atomic_write_json(run.env_file, env_info())
+            try:
+                _run_body(run, cfg, stop)
+            except Interrupted as err:
+                run.write_status("PREEMPTED", reason=str(err))
+                raise
+            except (KeyboardInterrupt, SystemExit) as err:
+                run.write_status("PREEMPTED", reason=f"interrupted ({type(err).__name__}) before a checkpoint")
+                raise
+            except Exception as err:
+                reason = str(err) if isinstance(err, HarnessError) else f"{type(err).__name__}: {err}"
+                run.write_status("FAILED", reason=reason, traceback=traceback.format_exc()[-4000:])
+                return "FAILED"
+            run.write_status("DONE", finished=time.time())
+            return "DONE"
+    finally:
+        if own_stop:
+            stop.restore()
+
+
+class RunWorker(submitit.helpers.Checkpointable):
+    """A submitit job: works through run directories in order, skipping DONE and locked ones.
+
+    Local sweeps start one worker per core on the same list (runs are claimed through their locks);
+    Slurm sweeps give each array task one run. ``max_attempts`` caps how often a job is restarted
+    after preemption / time-out (the count travels in the pickle that submitit requeues).
+    """
+
+    def __init__(self, run_dirs: list[str], threads: int = 0, max_attempts: int = 4) -> None:
+        self.run_dirs = [str(d) for d in run_dirs]
+        self.threads = threads
+        self.max_attempts = max_attempts
+        self.attempt = 0
+
+    def __call__(self) -> dict[str, str]:
+        self.attempt += 1
+        if self.threads > 0:
+            torch.set_num_threads(self.threads)
+        results: dict[str, str] = {}
+        stop = StopFlag().install()
+        try:
+            for path in self.run_dirs:
+                run = RunDir(path)
+                if self.attempt > self.max_attempts and not run.is_done():
+                    if not run.is_locked():
+                        run.write_status(
+                            "FAILED", reason=f"interrupted {self.attempt - 1} times (max_requeues reached)"
+                        )
+                    results[path] = "FAILED"
+                    continue
+                results[path] = execute_run(run, stop)
+        except Interrupted:
+            stop.forward()  # under submitit: its USR2 handler requeues this job and exits
+            raise
+        finally:
+            stop.restore()
+        return results

@@ -1,0 +1,268 @@
+"""The training loop: AdamW + warm-up/decay, accumulation, clipping, AMP, validation, resume.
+
+Determinism: the order of batches of epoch ``e`` is a pure function of ``(seed, e)``, and a
+checkpoint stores the model, optimiser, scheduler, every RNG and the data position (epoch, batch),
+so a run resumed from a checkpoint continues bit-identically on the CPU.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from benchmark.checkpoint import load_checkpoint, rng_state, save_best, save_checkpoint, set_rng_state
+from benchmark.distributed import DistInfo
+from benchmark.errors import RunFailedError
+from benchmark.rundir import RunDir
+from benchmark.signals import StopFlag
+from benchmark.trainlog import TrainLog
+
+
+@dataclass
+class TrainState:
+    """Where training is; saved in every checkpoint."""
+
+    step: int = 0  # optimiser steps done
+    epoch: int = 0
+    batch_in_epoch: int = 0  # micro-batches of the current epoch already consumed
+    best_metric: float | None = None
+    best_step: int = -1
+    evals_without_improvement: int = 0
+    last_eval_step: int = -1
+    stopped_early: bool = False
+    train_time_s: float = 0.0
+
+
+class NonFiniteLossError(RunFailedError):
+    """The loss became NaN or infinite."""
+
+
+def batch_plan(lengths: Sequence[int], batch_size: int, seed: int, epoch: int, bucket: bool) -> list[list[int]]:
+    """The micro-batches of one epoch: a pure function of (seed, epoch).
+
+    With ``bucket``, indices are shuffled, cut into pools of 50 batches, sorted by length inside a
+    pool (so padding is small) and the batch order is shuffled again.
+    """
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(len(lengths))
+    if bucket:
+        pool = batch_size * 50
+        chunks = []
+        for start in range(0, len(order), pool):
+            chunk = order[start : start + pool]
+            chunks.append(chunk[np.argsort([lengths[i] for i in chunk], kind="stable")])
+        order = np.concatenate(chunks) if chunks else order
+    batches = [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+    if bucket:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+def lr_lambda(kind: str, warmup: int, total: int) -> Callable[[int], float]:
+    """Multiplier of the peak learning rate at a step: linear warm-up, then linear/cosine/constant."""
+
+    def f(step: int) -> float:
+        if warmup > 0 and step < warmup:
+            return (step + 1) / warmup
+        if kind == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        if kind == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * progress))
+        return max(0.0, 1.0 - progress)
+
+    return f
+
+
+class Trainer:
+    """Trains one model on one task; validation picks the best weights on the task's main metric."""
+
+    def __init__(
+        self,
+        cfg: DictConfig,
+        model: torch.nn.Module,
+        train_set: Any,
+        dev_set: Any,
+        run: RunDir,
+        dist: DistInfo,
+        validate_fn: Callable[[], dict[str, float]],
+        semantic: dict[str, Any],
+        stop: StopFlag,
+    ) -> None:
+        self.cfg, self.tc = cfg, cfg.train
+        self.model, self.train_set, self.dev_set = model, train_set, dev_set
+        self.run, self.dist, self.validate_fn, self.semantic, self.stop = run, dist, validate_fn, semantic, stop
+        self.device = dist.device
+        self.main_metric = str(cfg.task.main_metric)
+        self.log = TrainLog(run.train_log, enabled=dist.is_main)
+        params = [p for p in model.parameters() if p.requires_grad]
+        decay = [p for p in params if p.ndim >= 2]
+        no_decay = [p for p in params if p.ndim < 2]
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": self.tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=self.tc.lr,
+            **({"fused": True} if self.device.type == "cuda" else {}),
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lr_lambda(str(self.tc.lr_schedule.value), self.tc.warmup_steps, self.tc.max_steps)
+        )
+        self.state = TrainState()
+        self.train_model = model
+        if dist.world_size > 1:
+            self.train_model = torch.nn.parallel.DistributedDataParallel(
+                model, device_ids=[dist.local_rank] if self.device.type == "cuda" else None, find_unused_parameters=True
+            )
+        if self.tc.compile:
+            self.train_model = torch.compile(self.train_model)
+        self.autocast_dtype = self._autocast_dtype()
+        lengths = [train_set.approx_length(i) for i in range(len(train_set))]
+        self.lengths = lengths
+
+    def _autocast_dtype(self) -> torch.dtype | None:
+        prec = self.tc.precision
+        if prec == "bf16" or (prec == "auto" and self.device.type == "cuda"):
+            return torch.bfloat16
+        return None
+
+    # ------------------------------------------------------------------ checkpoints
+    def resume(self) -> bool:
+        """Load the latest checkpoint if there is one (refusing one of another config)."""
+        payload = load_checkpoint(self.run.ckpt_dir, self.semantic)
+        if payload is None:
+            return False
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.scheduler.load_state_dict(payload["scheduler"])
+        self.state = TrainState(**payload["state"])
+        set_rng_state(payload["rng"])
+        self.model.set_step(self.state.step)
+        self.log.truncate_after(self.state.step)
+        self.log.write({"event": "resumed", "step": self.state.step, "from": payload["loaded_from"]})
+        return True
+
+    def _save(self) -> None:
+        if not self.dist.is_main:
+            return
+        save_checkpoint(
+            self.run.ckpt_dir,
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "rng": rng_state(),
+                "state": asdict(self.state),
+                "semantic": self.semantic,
+                "key": self.run.key,
+            },
+        )
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self) -> None:
+        st = self.state
+        scores = self.validate_fn() if self.dist.is_main else {}
+        scores = self.dist.broadcast_object(scores)
+        value = float(scores[self.main_metric])
+        st.last_eval_step = st.step
+        improved = st.best_metric is None or value > st.best_metric
+        if improved:
+            st.best_metric, st.best_step, st.evals_without_improvement = value, st.step, 0
+            if self.dist.is_main:
+                save_best(self.run.ckpt_dir, self.model.state_dict(), st.step, value)
+        else:
+            st.evals_without_improvement += 1
+        self.log.write({"step": st.step, "dev": scores, "best": st.best_metric, "improved": improved})
+        patience = self.tc.early_stop_patience
+        if patience > 0 and st.evals_without_improvement >= patience:
+            st.stopped_early = True
+
+    # ------------------------------------------------------------------ the loop
+    def _loader(self, batches: list[list[int]]) -> DataLoader:
+        return DataLoader(
+            self.train_set,
+            batch_sampler=batches,
+            collate_fn=functools.partial(self.model.collate, train=True),
+            num_workers=self.tc.num_workers,
+            persistent_workers=False,
+        )
+
+    def fit(self) -> TrainState:
+        """Train until max_steps (or early stopping), validating and checkpointing on the way."""
+        tc, st = self.tc, self.state
+        ga = tc.grad_accum
+        bar = tqdm(
+            total=tc.max_steps,
+            initial=st.step,
+            disable=not (tc.progress and self.dist.is_main),
+            desc=f"{self.cfg.task.name} {self.run.path.name[:40]}",
+            dynamic_ncols=True,
+            mininterval=1.0,
+        )
+        self.train_model.train()
+        tokens, t_last = 0, time.perf_counter()
+        while st.step < tc.max_steps and not st.stopped_early:
+            batches = batch_plan(self.lengths, tc.batch_size, int(self.cfg.seed), st.epoch, tc.bucket_by_length)
+            batches = batches[: len(batches) - len(batches) % (ga * self.dist.world_size)]
+            batches = batches[self.dist.rank :: self.dist.world_size]
+            if not batches:
+                raise RunFailedError(f"the training split has fewer than {tc.batch_size * ga} examples")
+            todo = batches[st.batch_in_epoch :]
+            for batch in self._loader(todo):
+                t0 = time.perf_counter()
+                batch = batch.to(self.device)
+                with torch.autocast(
+                    self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None
+                ):
+                    loss = self.train_model(batch)
+                if not torch.isfinite(loss):
+                    raise NonFiniteLossError(f"non-finite loss {loss.item()} at step {st.step + 1}")
+                (loss / ga).backward()
+                tokens += self.model.num_input_tokens(batch) + self.model.num_target_tokens(batch)
+                st.batch_in_epoch += 1
+                if st.batch_in_epoch % ga:
+                    continue
+                if tc.clip_grad > 0:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.clip_grad)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                st.step += 1
+                self.model.set_step(st.step)
+                st.train_time_s += time.perf_counter() - t0
+                bar.update(1)
+                if st.step % tc.log_every == 0 or st.step == tc.max_steps:
+                    now = time.perf_counter()
+                    tps = tokens * self.dist.world_size / max(1e-9, now - t_last)
+                    tokens, t_last = 0, now
+                    entry = {"step": st.step, "loss": float(loss.item()), "lr": self.scheduler.get_last_lr()[0]}
+                    entry.update(getattr(self.model, "log_values", dict)())
+                    entry["tokens_per_s"] = tps
+                    self.log.write(entry)
+                    bar.set_postfix(loss=f"{entry['loss']:.3f}", tok_s=f"{tps:,.0f}")
+                if st.step % tc.eval_every == 0 or st.step == tc.max_steps:
+                    self.model.eval()
+                    self._validate()
+                    self.train_model.train()
+                if st.step % tc.ckpt_every == 0 or self.stop.requested or st.step == tc.max_steps:
+                    self._save()
+                self.stop.check()
+                if st.step >= tc.max_steps or st.stopped_early:
+                    break
+            else:
+                st.epoch += 1
+                st.batch_in_epoch = 0
+        bar.close()
+        if st.last_eval_step != st.step:  # early stop/max_steps always validated; kept for safety
+            self.model.eval()
+            self._validate()
+            self._save()
+        return st

@@ -1,0 +1,29 @@
+"""A one-run "study": the config given on the command line, through any launcher.
+Reproduce: python -m benchmark.run sweep=single launcher=slurm task=tvqa [overrides]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ablations._common import MAIN_COLUMNS, check_axes
+from ablations.spec import Arm, FigureSpec, Study, TableSpec
+
+
+def arms(tasks: Sequence[str], axes: dict[str, Any], offered: Mapping[str, Sequence[str]]) -> list[Arm]:
+    """The configured run, once per task."""
+    check_axes(axes, ())
+    return [Arm(t, "run", (), role="reference") for t in tasks]
+
+
+STUDY = Study(
+    name="single",
+    paper_table="none (one configuration)",
+    description="The configuration given on the command line.",
+    arms=arms,
+    default_tasks=("avsd",),
+    table=TableSpec(title="Single run", columns=MAIN_COLUMNS, rows=("run",)),
+    figure=FigureSpec(kind="bars", metric_per_task={c.task: c.metric for c in MAIN_COLUMNS}),
+    expected="n/a",
+)

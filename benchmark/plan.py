@@ -1,0 +1,142 @@
+"""Planning a sweep: a study's arms × seeds → run configs, run keys and run directories.
+
+Each arm is composed once (Hydra composition is cached per choice of config groups); seeds are then
+applied to plain copies of the resolved config, so planning thousands of runs takes seconds. Two arms
+that resolve to the same experiment get the same key and are run once.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import pkgutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+import ablations
+from ablations.spec import Arm, Study
+from benchmark.config import Composer, semantic_config, split_overrides, validate
+from benchmark.errors import ConfigError
+from benchmark.rundir import RunDir, run_alias, run_key
+
+
+def available_studies() -> list[str]:
+    """Names of the study modules in ``ablations/`` (each defines ``STUDY``)."""
+    names = []
+    for mod in pkgutil.iter_modules(ablations.__path__):
+        if mod.name.startswith("_") or mod.name == "spec":
+            continue
+        names.append(mod.name)
+    return sorted(names)
+
+
+def load_study(name: str) -> Study:
+    """The ``STUDY`` of ``ablations/<name>.py``; ConfigError naming the available ones otherwise."""
+    if name not in available_studies():
+        raise ConfigError("sweep", f"unknown study '{name}' (available: {', '.join(available_studies())})")
+    study = importlib.import_module(f"ablations.{name}").STUDY
+    if not isinstance(study, Study):
+        raise ConfigError("sweep", f"ablations/{name}.py must define STUDY = Study(...)")
+    return study
+
+
+@dataclass
+class PlannedRun:
+    """One run of a sweep: which arm and seed, its key and directory, and its resolved config."""
+
+    task: str
+    arm: Arm
+    seed: int
+    key: str
+    run: RunDir
+    resolved: dict[str, Any]  # the full resolved config (what config.yaml will hold)
+    semantic: dict[str, Any]
+
+    def record(self, results_root: Path) -> dict[str, Any]:
+        """The entry of this run in the sweep's plan.json."""
+        return {
+            "key": self.key,
+            "task": self.resolved["task"]["name"],
+            "task_config": self.task,
+            "arm": self.arm.label,
+            "role": self.arm.role,
+            "x": self.arm.x,
+            "seed": self.seed,
+            "run_dir": str(self.run.path.relative_to(results_root)),
+        }
+
+    def write_pending(self) -> None:
+        """Create the run directory (config.yaml, key.json, PENDING status) if it is new."""
+        from benchmark.atomic import atomic_write_json, atomic_write_yaml
+
+        self.run.path.mkdir(parents=True, exist_ok=True)
+        if not self.run.config_file.exists():
+            atomic_write_yaml(self.run.config_file, self.resolved)
+        if not self.run.key_file.exists():
+            atomic_write_json(self.run.key_file, {"key": self.key, "semantic": self.semantic})
+        if not self.run.status_file.exists():
+            self.run.write_status("PENDING", attempts=0)
+
+
+def _user_overrides(overrides: Sequence[str]) -> tuple[list[str], str | None]:
+    """Overrides that apply to every run (minus sweep ones), and the task the user pinned, if any."""
+    kept, task = [], None
+    for ov in overrides:
+        key = ov.split("=", 1)[0].lstrip("+~")
+        if key == "sweep" or key.startswith("sweep."):
+            continue
+        if key == "task":
+            task = ov.split("=", 1)[1]
+            continue
+        if key == "seed":
+            raise ConfigError("seed", "in a sweep, seeds are an axis: use sweep.seeds=[0,1,2]")
+        kept.append(ov)
+    return kept, task
+
+
+def plan_sweep(cfg: DictConfig, overrides: Sequence[str], composer: Composer | None = None) -> list[PlannedRun]:
+    """The runs of the study ``cfg.sweep.name`` with the user's ``overrides`` applied to each."""
+    composer = composer or Composer()
+    study = load_study(str(cfg.sweep.name))
+    base, pinned_task = _user_overrides(overrides)
+    tasks = [pinned_task] if pinned_task else list(cfg.sweep.tasks or study.default_tasks)
+    if not tasks:
+        raise ConfigError("sweep.tasks", "no task to run")
+    offered = {t: list(composer.compose([*split_overrides(base)[0], f"task={t}"]).task.modalities) for t in tasks}
+    axes = OmegaConf.to_container(cfg.sweep.axes, resolve=True) or {}
+    arms = study.arms(tasks, axes, offered)  # type: ignore[arg-type]
+    seeds = [int(s) for s in cfg.sweep.seeds]
+    if not seeds:
+        raise ConfigError("sweep.seeds", "at least one seed is needed")
+    results_root = Path(str(cfg.results.root))
+    planned: list[PlannedRun] = []
+    seen: set[str] = set()
+    for arm in arms:
+        arm_cfg = composer.compose([*base, f"task={arm.task}", *arm.overrides])
+        validate(arm_cfg)
+        resolved_arm = OmegaConf.to_container(arm_cfg, resolve=True, enum_to_str=True)
+        semantic_arm = semantic_config(arm_cfg)
+        alias_arm = run_alias(arm_cfg)
+        assert isinstance(resolved_arm, dict)
+        suffix = f"-s{arm_cfg.seed}"
+        for seed in seeds:
+            # only `seed` changes between these runs: shallow copies of the top level suffice
+            semantic = dict(semantic_arm, seed=seed)
+            key = run_key(semantic)
+            if key in seen:
+                continue
+            seen.add(key)
+            resolved = dict(resolved_arm, seed=seed)
+            alias = alias_arm[: -len(suffix)] + f"-s{seed}"
+            run = RunDir(results_root / str(resolved["task"]["name"]) / f"{alias}__{key}")
+            planned.append(PlannedRun(arm.task, arm, seed, key, run, resolved, semantic))
+    return planned
+
+
+def copy_resolved(resolved: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of a planned run's resolved config (plans share nested dicts between seeds)."""
+    return copy.deepcopy(resolved)

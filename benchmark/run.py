@@ -1,0 +1,86 @@
+"""Entry point: ``python -m benchmark.run [overrides]`` trains and evaluates one run;
+``python -m benchmark.run sweep=<study> [overrides]`` runs a whole study of the paper.
+
+Examples::
+
+    python -m benchmark.run task=tvqa tokenizer=discrete seed=1
+    python -m benchmark.run sweep=modality_ablation
+    python -m benchmark.run sweep=lm_ablation launcher=slurm launcher.partition=gpu data=real
+    python -m benchmark.run --cfg task=tvc          # print the composed config and exit
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from omegaconf import DictConfig, OmegaConf
+
+from benchmark.config import compose
+from benchmark.errors import HarnessError, cli_errors
+from benchmark.rundir import RunDir
+
+USAGE = __doc__
+
+
+def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
+    from benchmark.job import LOCKED, execute_run
+    from benchmark.rundir import prepare_run_dir, run_dir_for
+    from benchmark.signals import Interrupted
+
+    run = run_dir_for(cfg)
+    if run.is_done():
+        print(f"already done: {run.path}")
+        _print_metrics(run)
+        return 0
+    if str(getattr(cfg.launcher.kind, "value", cfg.launcher.kind)) == "slurm":
+        raise HarnessError("a single run goes through Slurm as a sweep: use sweep=single launcher=slurm [overrides]")
+    prepare_run_dir(cfg, run)
+    print(f"run: {run.path}")
+    try:
+        state = execute_run(run)
+    except Interrupted as err:
+        print(f"\n{err}; rerun the same command to resume.", file=sys.stderr)
+        return 130
+    if state == LOCKED:
+        print(f"another process is working on this run ({run.path}); nothing to do", file=sys.stderr)
+        return 1
+    if state != "DONE":
+        status = run.read_status()
+        print(f"run {state}: {status.get('reason')}\n  see {run.status_file}", file=sys.stderr)
+        return 1
+    _print_metrics(run)
+    return 0
+
+
+def _print_metrics(run: RunDir) -> None:
+    record = json.loads(run.metrics_file.read_text())
+    metrics = ", ".join(f"{k} {v:.4g}" for k, v in record["metrics"].items())
+    print(f"{record['task']} {record['eval_file']} ({record['protocol']}): {metrics}")
+
+
+@cli_errors
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``key=value`` overrides, compose and validate the config, then run or sweep."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in args):
+        print(USAGE)
+        return 0
+    show = "--cfg" in args
+    overrides = [a for a in args if a != "--cfg"]
+    bad = [a for a in overrides if "=" not in a]
+    if bad:
+        raise HarnessError(f"expected key=value overrides, got {' '.join(bad)} (see --help)")
+    cfg = compose(overrides)
+    if show:
+        print(OmegaConf.to_yaml(cfg, resolve=True))
+        return 0
+    if cfg.sweep is not None:
+        from benchmark.sweep import run_sweep
+
+        return run_sweep(cfg, overrides)
+    return _single_run(cfg, overrides)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,303 @@
+"""Running a study: plan, skip DONE runs, submit the rest, show progress, collect, summarise.
+
+Rerunning the same command never recomputes a DONE run and never submits a run that is still
+alive (locked by a process here, or queued/running on Slurm); it retries FAILED, PREEMPTED and
+PENDING runs, which resume from their checkpoints. Ctrl-C leaves every run DONE or resumable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from benchmark.atomic import atomic_write_json, read_json
+from benchmark.config import Composer
+from benchmark.errors import ConfigError
+from benchmark.launch import snapshot_code, submit
+from benchmark.plan import PlannedRun, load_study, plan_sweep
+
+TERMINAL = ("DONE", "FAILED")
+
+
+def _kind(cfg: DictConfig) -> str:
+    kind = cfg.launcher.kind
+    return str(kind.value if hasattr(kind, "value") else kind)
+
+
+def _check_writable(root: Path) -> None:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".write-test-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError("results.root", f"{root} is not writable: {err.strerror or err}") from None
+
+
+def _slurm_alive(job_ids: list[str]) -> set[str]:
+    """The job ids among ``job_ids`` that Slurm still has queued or running."""
+    if not job_ids or shutil.which("squeue") is None:
+        return set()
+    proc = subprocess.run(
+        ["squeue", "-h", "-o", "%i %T", "-j", ",".join(job_ids)], capture_output=True, text=True, timeout=30
+    )
+    alive = set()
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1] in ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "SUSPENDED"):
+            alive.add(parts[0])
+    return alive
+
+
+def _launch_records(run: Any) -> dict[str, Any]:
+    try:
+        return read_json(run.launch_file)
+    except (FileNotFoundError, ValueError):
+        return {"submissions": []}
+
+
+def classify(planned: Sequence[PlannedRun]) -> dict[str, str]:
+    """Key -> DONE | ALIVE (being worked on right now) | TODO, without touching any run."""
+    out: dict[str, str] = {}
+    slurm_ids: dict[str, str] = {}
+    for p in planned:
+        if p.run.is_done():
+            out[p.key] = "DONE"
+        elif p.run.path.exists() and p.run.is_locked():
+            out[p.key] = "ALIVE"
+        else:
+            out[p.key] = "TODO"
+            subs = _launch_records(p.run)["submissions"] if p.run.path.exists() else []
+            if subs and subs[-1].get("launcher") == "slurm" and subs[-1].get("job_id"):
+                slurm_ids[p.key] = str(subs[-1]["job_id"])
+    alive = _slurm_alive(sorted(set(slurm_ids.values())))
+    for key, job_id in slurm_ids.items():
+        if job_id in alive:
+            out[key] = "ALIVE"
+    return out
+
+
+def _progress(planned: Sequence[PlannedRun]) -> Counter:
+    counts: Counter = Counter()
+    for p in planned:
+        counts[p.run.read_status().get("state", "PENDING")] += 1
+    return counts
+
+
+def _line(name: str, counts: Counter, total: int, elapsed: float) -> str:
+    done, failed = counts.get("DONE", 0), counts.get("FAILED", 0)
+    running = counts.get("RUNNING", 0)
+    pending = total - done - failed - running
+    return f"[{elapsed:6.0f}s] {name}: {done}/{total} done, {running} running, {pending} pending, {failed} failed"
+
+
+@contextlib.contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Local jobs started inside inherit an ignored SIGINT: a terminal Ctrl-C then reaches the runs'
+    own handlers (checkpoint, PREEMPTED) instead of killing submitit's controller process."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _record_submissions(jobs: list, kind: str, folder: Path) -> None:
+    for job, runs in jobs:
+        for run in runs:
+            record = _launch_records(run)
+            record["submissions"].append(
+                {"job_id": str(job.job_id), "launcher": kind, "time": time.time(), "folder": str(folder)}
+            )
+            atomic_write_json(run.launch_file, record)
+
+
+def _wait(jobs: list, submitted: list[PlannedRun], name: str, poll_s: float, kind: str) -> None:
+    start, last, last_print = time.time(), "", 0.0
+    tty = sys.stdout.isatty()
+    while True:
+        if kind == "debug":
+            for job, _ in jobs:
+                with contextlib.suppress(Exception):  # failures are in the runs' status files
+                    job.result()
+        finished = all(job.done() for job, _ in jobs)
+        line = _line(name, _progress(submitted), len(submitted), time.time() - start)
+        if line[9:] != last[9:] and (tty or time.time() - last_print > 10 or finished):
+            print(("\r" + line) if tty else line, end="" if tty else "\n", flush=True)
+            last, last_print = line, time.time()
+        if finished:
+            if tty:
+                print()
+            return
+        time.sleep(poll_s)
+
+
+def _stop_local(jobs: list, timeout_s: float = 120.0) -> None:
+    """Ask local workers to checkpoint and stop (SIGTERM is forwarded to them), then wait."""
+    for job, _ in jobs:
+        proc = getattr(job, "_process", None)
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.time() + timeout_s
+    while time.time() < deadline and not all(job.done() for job, _ in jobs):
+        time.sleep(0.5)
+
+
+def _lost_reason(job: Any) -> str:
+    try:
+        exc = job.exception()
+    except Exception as err:  # e.g. UncompletedJobError from Slurm: that is the reason
+        return " ".join(str(err).split())[:500]
+    if exc is not None:
+        return " ".join(str(exc).split())[-500:]
+    return f"job {job.job_id} ended (state {getattr(job, 'state', '?')}) without finishing the run"
+
+
+def _finalise(jobs: list) -> dict[str, str]:
+    """Reasons for submitted runs that did not end DONE or FAILED (written to launch.json)."""
+    reasons: dict[str, str] = {}
+    for job, runs in jobs:
+        for run in runs:
+            status = run.read_status()
+            if status.get("state") in TERMINAL:
+                continue
+            reason = status.get("reason") if status.get("state") == "PREEMPTED" else _lost_reason(job)
+            reason = reason or "interrupted"
+            record = _launch_records(run)
+            record["lost"] = {"job_id": str(job.job_id), "reason": reason, "time": time.time()}
+            atomic_write_json(run.launch_file, record)
+            reasons[str(run.path)] = reason
+    return reasons
+
+
+def _print_plan(planned: Sequence[PlannedRun], states: dict[str, str]) -> None:
+    print(f"{'task':<6} {'arm':<22} {'seed':>4}  {'key':<12}  state  run")
+    for p in planned:
+        state = states[p.key] if states[p.key] != "TODO" else p.run.read_status().get("state", "PENDING")
+        print(f"{p.resolved['task']['name']:<6} {p.arm.label:<22} {p.seed:>4}  {p.key}  {state:<5}  {p.run.path.name}")
+
+
+def run_sweep(cfg: DictConfig, overrides: Sequence[str]) -> int:
+    """Plan, submit and follow one study; returns the process exit code."""
+    name = str(cfg.sweep.name)
+    study = load_study(name)
+    results_root = Path(str(cfg.results.root))
+    planned = plan_sweep(cfg, overrides, Composer())
+    states = classify(planned)
+    todo = [p for p in planned if states[p.key] == "TODO"]
+    already = sum(1 for s in states.values() if s == "DONE")
+    alive = [p for p in planned if states[p.key] == "ALIVE"]
+    print(
+        f"sweep {name} ({study.paper_table}): {len(planned)} runs planned, {already} already done, "
+        f"{len(alive)} running elsewhere, {len(todo)} to submit [launcher={_kind(cfg)}]"
+    )
+    if cfg.sweep.dry_run:
+        _print_plan(planned, states)
+        print(f"dry run: nothing submitted (sweep.dry_run=false to run {len(todo)} runs)")
+        return 0
+    _check_writable(results_root)
+    sweep_dir = results_root / "sweeps" / name
+    atomic_write_json(
+        sweep_dir / "plan.json",
+        {
+            "study": name,
+            "paper_table": study.paper_table,
+            "overrides": list(overrides),
+            "runs": [p.record(results_root) for p in planned],
+        },
+    )
+    kind = _kind(cfg)
+    jobs: list = []
+    interrupted = False
+    reasons: dict[str, str] = {}
+    t0 = time.time()
+    try:
+        if todo:
+            for p in todo:
+                p.write_pending()
+            snapshot = None if kind == "debug" else snapshot_code(sweep_dir / "code")
+            folder = sweep_dir / "submitit"
+            with _children_ignore_sigint() if kind == "local" else contextlib.nullcontext():
+                jobs = submit(cfg.launcher, [p.run for p in todo], folder, snapshot)
+            _record_submissions(jobs, kind, folder)
+        watched = todo + alive
+        if jobs:
+            _wait(jobs, watched, name, float(cfg.launcher.poll_s), kind)
+        elif alive:
+            print(f"{len(alive)} runs are being worked on by another process; rerun later to collect them")
+        reasons = _finalise(jobs)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\ninterrupted: asking runs to checkpoint and stop ...", flush=True)
+        if kind == "local":
+            _stop_local(jobs)
+        reasons = _finalise(jobs)
+    return _summarise(cfg, study, planned, already, len(todo), reasons, interrupted, time.time() - t0, sweep_dir)
+
+
+def _summarise(
+    cfg: DictConfig,
+    study: Any,
+    planned: Sequence[PlannedRun],
+    already: int,
+    submitted: int,
+    reasons: dict[str, str],
+    interrupted: bool,
+    elapsed: float,
+    sweep_dir: Path,
+) -> int:
+    from benchmark.report.console import print_study_table
+
+    name = study.name
+    failures = []
+    for p in planned:
+        status = p.run.read_status()
+        if status.get("state") == "DONE":
+            continue
+        why = reasons.get(str(p.run.path)) or status.get("reason") or status.get("state", "PENDING")
+        if status.get("state") == "FAILED" or str(p.run.path) in reasons:
+            failures.append(
+                {
+                    "run_dir": str(p.run.path),
+                    "arm": p.arm.label,
+                    "task": p.task,
+                    "seed": p.seed,
+                    "state": status.get("state"),
+                    "reason": why,
+                }
+            )
+    done = sum(1 for p in planned if p.run.is_done())
+    with contextlib.suppress(FileNotFoundError):
+        print_study_table(Path(str(cfg.results.root)), study)
+    summary = {
+        "study": name,
+        "paper_table": study.paper_table,
+        "runs": len(planned),
+        "already_done": already,
+        "submitted": submitted,
+        "failed": len(failures),
+        "done": done,
+        "interrupted": interrupted,
+        "elapsed_s": round(elapsed, 1),
+        "launcher": _kind(cfg),
+        "failures": failures,
+    }
+    atomic_write_json(sweep_dir / "summary.json", summary)
+    for f in failures:
+        print(f"  FAILED {f['task']} / {f['arm']} / seed {f['seed']}: {f['reason']}\n         {f['run_dir']}")
+    print(f"sweep {name}: {len(planned)} runs, {already} already done, {submitted} submitted, {len(failures)} failed")
+    if interrupted:
+        print("interrupted: every run is DONE or resumable from its checkpoint; rerun the same command to resume.")
+        return 130
+    return 1 if failures else 0

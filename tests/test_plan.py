@@ -1,0 +1,96 @@
+"""Sweep planning: grids of every study, user overrides, seeds, dedupe and errors before submission."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmark.config import compose
+from benchmark.plan import available_studies, plan_sweep
+from benchmark.run import main as run_main
+
+
+def _plan(*overrides: str):
+    ovs = list(overrides)
+    return plan_sweep(compose(ovs), ovs)
+
+
+def test_every_study_plans_and_names_its_paper_table() -> None:
+    expected = {
+        "modality_ablation": 23,
+        "tokenization_ablation": 12,
+        "head_ablation": 6,
+        "lm_ablation": 9,
+        "topk_ablation": 12,
+        "ci_small": 12,
+        "main_results": 4,
+    }
+    for study, n in expected.items():
+        runs = _plan(f"sweep={study}")
+        assert len(runs) == n, study
+        assert len({r.key for r in runs}) == n
+    assert set(expected) | {"single"} == set(available_studies())
+
+
+def test_modality_arms_follow_what_each_task_offers() -> None:
+    runs = _plan("sweep=modality_ablation")
+    arms = {(r.resolved["task"]["name"], r.arm.label) for r in runs}
+    assert ("avsd", "w/o history") in arms and ("avsd", "w/o speech") not in arms
+    assert ("tvqa", "speech only") in arms and ("tvqa", "caption only") not in arms
+    assert sum(r.arm.role == "reference" for r in runs) == 3
+
+
+def test_user_overrides_apply_to_every_run_and_task_pins_the_task(tmp_path: Path) -> None:
+    runs = _plan(
+        "sweep=tokenization_ablation", "task=tvqa", "train.lr=0.005", f"results.root={tmp_path}", "sweep.seeds=[0,1]"
+    )
+    assert len(runs) == 8
+    assert {r.resolved["task"]["name"] for r in runs} == {"tvqa"}
+    assert all(r.resolved["train"]["lr"] == 0.005 for r in runs)
+    assert {r.seed for r in runs} == {0, 1}
+    assert all(r.run.path.parent == tmp_path / "tvqa" for r in runs)
+    assert all(r.run.path.name.endswith(f"-s{r.seed}__{r.key}") for r in runs)
+
+
+def test_identical_arms_are_planned_once() -> None:
+    runs = _plan("sweep=topk_ablation", "task=tvqa", "sweep.axes.ks=[3,3,5]")
+    assert len(runs) == 2
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (["sweep=nope"], "sweep"),
+        (["sweep=topk_ablation", "sweep.axes.ks=[0]"], "sweep.axes.ks"),
+        (["sweep=topk_ablation", "+sweep.axes.colour=1"], "sweep.axes.colour"),
+        (["sweep=head_ablation", "task=tvc"], "task"),
+        (["sweep=modality_ablation", "seed=3"], "seed"),
+        (["sweep=modality_ablation", "sweep.seeds=[]"], "sweep.seeds"),
+        (["sweep=modality_ablation", "model.tiny.layers=x"], "model.tiny.layers"),
+    ],
+)
+def test_bad_sweeps_fail_before_anything_is_submitted(overrides: list[str], key: str, tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        run_main([*overrides, f"results.root={tmp_path}"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"config key '{key}'" in err, err
+    assert not any(tmp_path.iterdir())
+
+
+def test_dry_run_prints_the_plan_and_submits_nothing(tmp_path: Path, capsys) -> None:
+    code = run_main(["sweep=modality_ablation", "sweep.dry_run=true", f"results.root={tmp_path}"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "23 runs planned, 0 already done" in out and "dry run: nothing submitted" in out
+    assert out.count("PENDING") == 23
+    assert not any(tmp_path.iterdir())
+
+
+def test_unwritable_results_root_fails_before_submission(tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SystemExit):
+        run_main(["sweep=head_ablation", f"results.root={blocker}/runs"])
+    assert "config key 'results.root'" in capsys.readouterr().err

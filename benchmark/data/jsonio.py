@@ -103,7 +103,9 @@ def load_json(path: str | Path, what: str = "a JSON file", unique_keys: bool = F
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
-        raise DataFormatError(path, f"line {line} (byte {err.start})", "UTF-8 text", "an invalid byte") from None
+        raise DataFormatError(
+            path, f"line {line} (byte offset {err.start})", "UTF-8 text", f"the byte {data[err.start]:#04x}"
+        ) from None
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         obj: dict[str, Any] = {}
@@ -133,10 +135,10 @@ def iter_jsonl(path: str | Path, what: str = "a JSON-lines file") -> Iterator[tu
             if not raw.strip():
                 continue
             try:
-                text = raw.decode("utf-8")
+                text = raw.decode("utf-8").rstrip("\r\n")  # so that error columns are within the line
             except UnicodeDecodeError as err:
                 raise DataFormatError(
-                    path, f"line {lineno} (byte {err.start} of the line)", "UTF-8 text", "an invalid byte"
+                    path, f"line {lineno} column {err.start + 1}", "UTF-8 text", f"the byte {raw[err.start]:#04x}"
                 ) from None
             try:
                 obj = json.loads(text)

@@ -73,11 +73,12 @@ def read_srt(path: str | Path) -> list[SubtitleLine]:
     try:
         subs = _open_srt(path, encoding, strict=True)
     except pysrt.Error as err:
-        index = err.args[0] if err.args and isinstance(err.args[0], int) else None
-        where = f"line {index + 1}" if index is not None else ""
-        raise DataFormatError(
-            path, where, "an .srt block (index, 'start --> end' times, text)", str(err.args[1:2])
-        ) from None
+        # with ERROR_RAISE pysrt's args are (0-based index of the blank line ending the block, block text)
+        index, block = (*err.args, None, None)[:2]
+        block_lines = str(block).splitlines() if block is not None else []
+        where = f"block at line {index - len(block_lines) + 1}" if isinstance(index, int) else ""
+        expected = "an .srt block (number, 'HH:MM:SS,mmm --> HH:MM:SS,mmm', text)"
+        raise DataFormatError(path, where, expected, repr("\n".join(block_lines[:2]))) from None
     except UnicodeDecodeError as err:
         raise DataFormatError(path, f"byte {err.start}", f"text in {encoding or 'UTF-8'}", "an invalid byte") from None
     lines = []

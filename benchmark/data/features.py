@@ -95,6 +95,10 @@ class NpyDirStore:
             self._dim = int(shape[1])
         return self._dim
 
+    def has(self, vid: str) -> bool:
+        """Whether ``vid`` has a feature file."""
+        return (self.path / f"{vid}.npy").is_file()
+
     def get(self, vid: str) -> np.ndarray | None:
         """The ``(T, D)`` float32 array of ``vid`` (None only when missing and allowed)."""
         file = self.path / f"{vid}.npy"
@@ -164,6 +168,10 @@ class Hdf5Store:
                 raise DataFormatError(self.path, f"video '{keys[0]}'", "a 2-D (time, feature) dataset", str(shape))
             self._dim = int(shape[1])
         return self._dim
+
+    def has(self, vid: str) -> bool:
+        """Whether the file has a dataset for ``vid``."""
+        return vid in self._file()
 
     def get(self, vid: str) -> np.ndarray | None:
         """The ``(L, D)`` float32 array of ``vid`` (None only when missing and allowed)."""
@@ -282,6 +290,21 @@ class ModalityFeatures:
     def dim(self) -> int:
         """Sum of the streams' feature dimensions."""
         return sum(s.dim for s in self.streams)
+
+    def check_videos(self, videos: Sequence[str]) -> None:
+        """Fail early (before any batch) when a stream that may not miss videos lacks one of ``videos``."""
+        for stream in self.streams:
+            if stream.store.allow_missing:
+                continue
+            missing = [v for v in dict.fromkeys(videos) if not stream.store.has(v)]
+            if missing:
+                more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+                raise DataFormatError(
+                    stream.store.path,
+                    f"video '{missing[0]}'{more}",
+                    f"{self.modality} features for every video",
+                    "none",
+                )
 
     def get(self, vid: str, ts: tuple[float, float] | None = None) -> np.ndarray | None:
         """``(T, D)`` float32: the streams zero-padded to the longest in time and concatenated; None

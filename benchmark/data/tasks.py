@@ -1,0 +1,213 @@
+"""From a composed run config and a task data root to model-ready samples, and back to official files.
+
+:class:`TaskData` is the only thing the rest of the harness needs from ``benchmark.data``: it reads
+the files named by ``task.files`` / ``task.features`` (paths relative to the data root unless
+absolute), builds a :class:`~benchmark.data.samples.SampleSet` per split, and writes predictions in
+the official submission format of the task.
+
+Splits: ``train`` = ``files.train``; ``dev`` = ``files.dev`` or, when that is null, a deterministic
+holdout of ``files.dev_holdout`` of the training *videos* (so no clip is on both sides); ``eval`` =
+``files.eval`` (features from each stream's ``eval_path`` when set). ``data.max_train`` /
+``data.max_eval`` keep the first N samples of train / of dev and eval. What a sample holds for each
+task is described in :mod:`benchmark.data.adapters`.
+A modality switched off leaves no trace in a sample and its files are not read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from benchmark.config import effective_modalities
+from benchmark.config_schema import CONTINUOUS_MODALITIES
+from benchmark.data.adapters import ADAPTERS, TaskAdapter
+from benchmark.data.features import ArrayCache, ModalityFeatures, modality_from_config, resolve
+from benchmark.data.labels import read_labels
+from benchmark.data.samples import SampleSet, holdout_by_video
+from benchmark.data.subtitles import SubtitleSource
+from benchmark.errors import ConfigError, DataFormatError, SubmissionError
+
+SPLITS = ("train", "dev", "eval")
+
+
+class TaskData:
+    """The data of one task for one run config.
+
+    Args:
+        cfg: the full composed run config.
+        root: the task data root (relative configured paths are under it).
+    """
+
+    def __init__(self, cfg: DictConfig, root: Path) -> None:
+        self.cfg = cfg
+        self.root = Path(root)
+        self.modalities: list[str] = effective_modalities(cfg)
+        self.kind = str(getattr(cfg.task.kind, "value", cfg.task.kind))
+        self._adapter: TaskAdapter = ADAPTERS[self.kind](self)
+        self._cache = ArrayCache()
+        self._sets: dict[str, SampleSet] = {}
+        self._sources: dict[str, Path] = {}
+        self._features: dict[tuple[str, bool], ModalityFeatures] = {}
+        self._subtitles: SubtitleSource | None = None
+
+    # ---------------------------------------------------------------- paths
+    def file(self, key: str) -> Path:
+        """The existing file named by config key ``key`` (e.g. ``task.files.train``)."""
+        value = self._select(key)
+        if value is None:
+            raise ConfigError(key, "no file configured")
+        path = resolve(self.root, str(value))
+        if not path.is_file():
+            raise DataFormatError(path, f"config key '{key}'", "an existing file", "no such file")
+        return path
+
+    def _select(self, key: str) -> Any:
+        node: Any = self.cfg
+        for part in key.split("."):
+            node = node[part]
+        return node
+
+    def subtitles(self) -> SubtitleSource:
+        """The configured subtitle source (``task.files.subtitles``), opened once."""
+        if self._subtitles is None:
+            value = self.cfg.task.files.subtitles
+            if value is None:
+                raise ConfigError("task.files.subtitles", "speech is on but no subtitle file or folder is configured")
+            self._subtitles = SubtitleSource(resolve(self.root, str(value)))
+        return self._subtitles
+
+    # ---------------------------------------------------------------- splits
+    def _split_records(self, split: str) -> tuple[list[Any], Path]:
+        files = self.cfg.task.files
+        if split == "eval" or (split == "dev" and files.dev is not None):
+            path = self.file(f"task.files.{split}")
+            return self._adapter.records(self._adapter.load(path)), path
+        path = self.file("task.files.train")
+        records = self._adapter.records(self._adapter.load(path))
+        if files.dev is not None:  # split == "train" with a dev file
+            return records, path
+        try:
+            train, dev = holdout_by_video(records, self._adapter.video, float(files.dev_holdout))
+        except ValueError as err:
+            raise ConfigError("task.files.dev_holdout", f"{err} (in {path})") from None
+        return (train if split == "train" else dev), path
+
+    def _modality_features(self, modality: str, for_eval: bool) -> ModalityFeatures:
+        key = (modality, for_eval)
+        if key not in self._features:
+            if modality not in self.cfg.task.features:
+                raise ConfigError(
+                    f"task.features.{modality}", f"task '{self.cfg.task.name}' has no {modality} features"
+                )
+            mcfg = self.cfg.task.features[modality]
+            self._features[key] = modality_from_config(modality, mcfg, self.root, for_eval, self._cache)
+        return self._features[key]
+
+    def _split_features(self, split: str) -> dict[str, ModalityFeatures]:
+        out = {}
+        for m in self.modalities:
+            if m not in CONTINUOUS_MODALITIES:
+                continue
+            feats = self._modality_features(m, split == "eval")
+            train_paths = [resolve(self.root, str(s.path)) for s in self.cfg.task.features[m].streams]
+            if split == "eval" and all(p.exists() for p in train_paths) and feats.dim != self.feature_dim(m):
+                raise DataFormatError(
+                    feats.streams[0].store.path,
+                    f"config key 'task.features.{m}'",
+                    f"evaluation features of dimension {self.feature_dim(m)} (as for training)",
+                    str(feats.dim),
+                )
+            out[m] = feats
+        return out
+
+    def samples(self, split: str) -> SampleSet:
+        """The samples of ``split`` (``train``, ``dev`` or ``eval``), built once per TaskData."""
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r} (expected one of {', '.join(SPLITS)})")
+        if split not in self._sets:
+            records, path = self._split_records(split)
+            if split == "train":
+                specs = self._adapter.train_specs(records, path)
+                limit = int(self.cfg.data.max_train)
+            else:
+                specs = self._adapter.eval_specs(records, path, split)
+                limit = int(self.cfg.data.max_eval)
+            if limit > 0:
+                specs = specs[:limit]
+            features = self._split_features(split)
+            for feats in features.values():
+                feats.check_videos([s.video for s in specs])
+            self._sets[split] = SampleSet(split, specs, features)
+            self._sources[split] = path
+        return self._sets[split]
+
+    # ---------------------------------------------------------------- vocabulary and classifiers
+    def corpus(self) -> Iterator[str]:
+        """All text of the training split, for training a tokenizer.
+
+        Questions, answers / candidates / captions, AVSD captions and summaries (hence all history
+        text), the subtitles of the training videos, and the label names of every continuous modality
+        the task offers. It does not depend on the modality switches (so every arm of an ablation
+        gets the same tokenizer) nor on ``data.max_train``.
+        """
+        records, _ = self._split_records("train")
+        yield from self._adapter.corpus(records)
+        if "speech" in self.cfg.task.modalities and self.cfg.task.files.subtitles is not None:
+            subs = self.subtitles()
+            for vid in dict.fromkeys(self._adapter.video(r) for r in records):
+                yield from (line.text for line in subs.get(vid))
+        for m in self.cfg.task.modalities:
+            if m in CONTINUOUS_MODALITIES and self.cfg.task.features[m].classifier.labels is not None:
+                yield from self.label_names(m)
+
+    def label_names(self, modality: str) -> list[str]:
+        """The class names of ``modality``'s classifier (``task.features.<m>.classifier.labels``)."""
+        key = f"task.features.{modality}.classifier.labels"
+        if modality not in self.cfg.task.features or self.cfg.task.features[modality].classifier.labels is None:
+            raise ConfigError(key, f"no label vocabulary configured for {modality}")
+        return read_labels(self.file(key))
+
+    def classifier_weights(self, modality: str) -> Path | None:
+        """The trained classifier weights of ``modality`` (None: not configured, random init)."""
+        if modality not in self.cfg.task.features or self.cfg.task.features[modality].classifier.weights is None:
+            return None
+        return self.file(f"task.features.{modality}.classifier.weights")
+
+    def feature_dim(self, modality: str) -> int:
+        """Feature dimension of ``modality`` (its streams concatenated), from file headers only."""
+        return self._modality_features(modality, False).dim
+
+    # ---------------------------------------------------------------- outputs
+    def write_predictions(self, split: str, predictions: Mapping[str, str | int], path: Path) -> Path:
+        """Write ``predictions`` (keyed by sample uid, every uid of ``split`` required) in the official
+        format: the AVSD submission JSON, the TVQA ``{qid: idx}`` JSON or the TVC prediction jsonl."""
+        samples = self.samples(split)
+        uids = set(samples.uids)
+        missing = [u for u in samples.uids if u not in predictions]
+        extra = [u for u in predictions if u not in uids]
+        if missing or extra:
+            raise SubmissionError(
+                f"{path}: expected one prediction per {split} sample ({len(uids)}): "
+                f"{len(missing)} missing (first: {missing[:3]}), {len(extra)} unknown (first: {extra[:3]})"
+            )
+        return self._adapter.write(samples, self._sources[split], predictions, Path(path))
+
+    def reference_path(self, split: str) -> Path:
+        """The file the official scorer compares ``split``'s predictions against.
+
+        AVSD eval: ``files.eval_refs`` (else the eval file itself); otherwise the split's file (for a
+        held-out dev split, the training file that contains it).
+        """
+        files = self.cfg.task.files
+        if split == "eval":
+            if self.kind == "dialog" and files.eval_refs is not None:
+                return self.file("task.files.eval_refs")
+            return self.file("task.files.eval")
+        if split == "dev" and files.dev is not None:
+            return self.file("task.files.dev")
+        if split in ("dev", "train"):
+            return self.file("task.files.train")
+        raise ValueError(f"unknown split {split!r} (expected one of {', '.join(SPLITS)})")

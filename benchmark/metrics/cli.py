@@ -1,0 +1,56 @@
+"""What the scorer CLIs (``python -m benchmark.metrics.{avsd,tvc,tvqa}``) share: options and output.
+
+Output: the metrics one per line like the official scripts (``CIDEr: 0.651``), or with ``--json`` one
+JSON object of exactly the official keys at full precision. ``--out FILE`` also writes the full result
+(CIs, breakdowns, warnings) and ``--per-example FILE.parquet`` the per-example table, both atomically.
+Warnings go to stderr. Bad input is reported by :func:`benchmark.errors.cli_errors` as one line with a
+non-zero exit, before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from benchmark.atomic import atomic_write_bytes, atomic_write_json
+from benchmark.metrics.result import ScoreResult
+
+
+def parser(prog: str, description: str, submission_help: str, refs_help: str) -> argparse.ArgumentParser:
+    """An argument parser with the options every scorer CLI has."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("submission", help=submission_help)
+    p.add_argument("--refs", required=True, help=refs_help)
+    p.add_argument("--json", action="store_true", help="print one JSON object with the official metric keys")
+    p.add_argument("--out", help="also write the full result (CIs, breakdowns, warnings) to this JSON file")
+    p.add_argument("--per-example", help="also write the per-example table to this parquet file")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs (0: none)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    return p
+
+
+def emit(
+    result: ScoreResult,
+    args: argparse.Namespace,
+    keys: Sequence[str],
+    json_payload: Callable[[ScoreResult], dict[str, Any]] | None = None,
+) -> None:
+    """Write ``--out`` (atomically), print warnings to stderr and the metrics to stdout."""
+    if args.per_example:
+        buffer = io.BytesIO()
+        result.per_example.to_parquet(buffer, index=False)
+        atomic_write_bytes(args.per_example, buffer.getvalue())
+    if args.out:
+        atomic_write_json(args.out, result.to_json())
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.json:
+        payload = json_payload(result) if json_payload else {k: float(result.metrics[k]) for k in keys}
+        print(json.dumps(payload))
+    else:
+        for key in keys:
+            print(f"{key}: {result.metrics[key]:.3f}")

@@ -1,0 +1,90 @@
+"""Reading submission and reference files for the scorers, with located errors.
+
+The scorers validate their inputs themselves (as the official scripts do) and do not depend on the
+dataset readers. A problem in a *submission* raises :class:`~benchmark.errors.SubmissionError`; a
+problem in a *reference* file raises :class:`~benchmark.errors.DataFormatError`. Both name the file,
+the line or record, and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from benchmark.errors import DataFormatError, SubmissionError, short_repr
+
+
+def describe(value: Any) -> str:
+    """A JSON value's type and a short preview, for error messages."""
+    kinds = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "object"}
+    if value is None:
+        return "null"
+    return f"{kinds.get(type(value), type(value).__name__)} {short_repr(value, 40)}"
+
+
+def is_int(value: Any) -> bool:
+    """A JSON integer (``True``/``False`` are not integers here)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def submission_error(path: str | Path, where: str, expected: str, got: str | None = None) -> SubmissionError:
+    """A :class:`SubmissionError` worded like :class:`DataFormatError`: ``path: where: expected X, got Y``."""
+    msg = f"{path}: {where}: expected {expected}" if where else f"{path}: expected {expected}"
+    return SubmissionError(msg if got is None else f"{msg}, got {got}")
+
+
+def located_error(
+    path: str | Path, where: str, expected: str, got: str | None = None, *, submission: bool
+) -> SubmissionError | DataFormatError:
+    """The error type for a submission (``submission=True``) or a reference file."""
+    if submission:
+        return submission_error(path, where, expected, got)
+    return DataFormatError(path, where, expected, got)
+
+
+def load_json(path: str | Path, *, submission: bool) -> Any:
+    """Parse a JSON file; a missing or malformed file is a located error of the right kind."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise located_error(
+            path, "", "a readable UTF-8 JSON file", f"{type(err).__name__}: {err}", submission=submission
+        ) from err
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        where = f"line {err.lineno} column {err.colno}"
+        raise located_error(path, where, "valid JSON", err.msg, submission=submission) from err
+
+
+def iter_jsonl(path: str | Path, *, submission: bool) -> Iterator[tuple[int, Any]]:
+    """``(line number, parsed object)`` for every non-blank line of a JSON-lines file."""
+    path = Path(path)
+    try:
+        fh = open(path, encoding="utf-8")  # noqa: SIM115 (closed below; the generator keeps it open)
+    except OSError as err:
+        raise located_error(
+            path, "", "a readable JSON-lines file", f"{type(err).__name__}: {err}", submission=submission
+        ) from err
+    with fh:
+        try:
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    yield lineno, json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise located_error(
+                        path, f"line {lineno}", "one JSON object per line", err.msg, submission=submission
+                    ) from err
+        except UnicodeDecodeError as err:
+            raise located_error(path, "", "UTF-8 text", str(err), submission=submission) from err
+
+
+def file_key(path: str | Path, *extra: str) -> tuple[str, ...]:
+    """A cache key for the contents of a file: resolved path, size and modification time (+ ``extra``)."""
+    st = Path(path).stat()
+    return (str(Path(path).resolve()), str(st.st_size), str(st.st_mtime_ns), *extra)

@@ -50,36 +50,42 @@ def _join_lines(lines: Any) -> str:
 class TaskAdapter:
     """Per-task reading, sample building, corpus and prediction writing (records of one file type)."""
 
-    video_key = "vid_name"
-
     def __init__(self, data: TaskData) -> None:
         self.data = data
         self._loaded: dict[Path, Any] = {}
 
     def load(self, path: Path) -> Any:
+        """The parsed file (read once per adapter: train and a held-out dev share it)."""
         if path not in self._loaded:
             self._loaded[path] = self.read(path)
         return self._loaded[path]
 
     def read(self, path: Path) -> Any:
+        """Parse one split file with the dataset's reader."""
         raise NotImplementedError
 
     def records(self, loaded: Any) -> list[Any]:
+        """The examples of a parsed file (dialogs, questions, clips), in file order."""
         return list(loaded)
 
     def video(self, record: Any) -> str:
+        """The video of a record: the feature key and the unit of the dev holdout."""
         return str(record.vid_name)
 
     def train_specs(self, records: list[Any], path: Path) -> list[SampleSpec]:
+        """Training samples of ``records`` (read from ``path``, named in errors)."""
         raise NotImplementedError
 
     def eval_specs(self, records: list[Any], path: Path, split: str) -> list[SampleSpec]:
+        """Dev or eval samples of ``records``: one per scored item."""
         raise NotImplementedError
 
     def corpus(self, records: list[Any]) -> Iterator[str]:
+        """The text of training records (without subtitles and label names, which TaskData adds)."""
         raise NotImplementedError
 
     def write(self, samples: SampleSet, source: Path, predictions: Mapping[str, Any], out: Path) -> Path:
+        """Write ``predictions`` (checked to cover ``samples.uids``) in the official format to ``out``."""
         raise NotImplementedError
 
     def _speech(self, vid: str, ts: Any, select: Any) -> dict[str, str]:

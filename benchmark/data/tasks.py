@@ -10,7 +10,7 @@ holdout of ``files.dev_holdout`` of the training *videos* (so no clip is on both
 ``files.eval`` (features from each stream's ``eval_path`` when set). ``data.max_train`` /
 ``data.max_eval`` keep the first N samples of train / of dev and eval. What a sample holds for each
 task is described in :mod:`benchmark.data.adapters`.
-A modality switched off leaves no trace in a sample and its files are not read.
+A modality switched off leaves no trace in a sample, and building samples does not read its files.
 """
 
 from __future__ import annotations

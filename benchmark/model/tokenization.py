@@ -1,0 +1,291 @@
+"""Modality tokenizers: a continuous modality's features -> K vectors in the language model's embedding space.
+
+Three kinds, chosen by ``cfg.tokenizer.kind`` and sharing one interface,
+``forward(x (N, T, D), mask (N, T), embedding) -> (N, K, d_model)`` where ``embedding`` is the
+language model's *input* embedding module (passed at call time, so the tokenizer never registers
+the LM's weights a second time):
+
+* ``discrete``: a frozen classifier (no gradient, always in eval mode) picks the top-K categories
+  by logit; the K tokens are the category-name embeddings in rank order.
+* ``relaxed``: Gumbel-softmax over the classifier's logits mixing the category-name embeddings;
+  gradients reach the classifier. ``draws``: K independent Gumbel-softmax samples. ``st_topk``:
+  straight-through top-K (forward: hard one-hots of the top-K of the perturbed logits; backward: the
+  soft Gumbel-softmax probabilities). The temperature follows :func:`temperature`, driven by
+  :meth:`RelaxedTokenizer.set_step`. In eval mode there is no noise (see :meth:`RelaxedTokenizer.evaluate`).
+* ``continuous``: no classifier and no category names; masked adaptive average pooling of the time
+  axis into ``n`` segments, then ``Linear(D, d_model)``.
+
+Category-name embeddings (:class:`CategoryEmbeddings`): for each label name, the mean of the LM's
+input embedding rows over the name's sub-word tokens (tokenized without special tokens), including
+the embedding module's own scale (BART's ``embed_scale``), so that the vectors live exactly where the
+embedding of a word would. ``tied`` recomputes them from the live table at every forward (a single
+``embedding_bag``: gradients reach the LM embeddings); ``frozen`` computes them once at build time
+into a persistent buffer (saved in ``state_dict``, no gradient).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedTokenizerBase
+
+from benchmark.errors import ConfigError
+
+
+# --------------------------------------------------------------------------- category-name embeddings
+def category_token_ids(tokenizer: PreTrainedTokenizerBase, names: Sequence[str]) -> list[list[int]]:
+    """Sub-word ids of each label name, tokenized without special tokens (an un-tokenizable name -> [unk])."""
+    ids: list[list[int]] = []
+    for name in names:
+        toks = tokenizer(name, add_special_tokens=False)["input_ids"]
+        if not toks:
+            if tokenizer.unk_token_id is None:
+                raise ConfigError("classifier.labels", f"label name {name!r} tokenizes to nothing")
+            toks = [tokenizer.unk_token_id]
+        ids.append(list(toks))
+    return ids
+
+
+def embedding_scale(embedding: nn.Module) -> float:
+    """The multiplier an embedding module applies to its rows (BART's scaled embedding; 1 elsewhere)."""
+    scale = getattr(embedding, "embed_scale", 1.0)
+    return float(scale) if scale is not None else 1.0
+
+
+class CategoryEmbeddings(nn.Module):
+    """The (C, d_model) category-name embedding matrix, ``tied`` to the live table or ``frozen`` at build time."""
+
+    def __init__(self, token_ids: list[list[int]], embedding: nn.Module, mode: str) -> None:
+        super().__init__()
+        if mode not in ("tied", "frozen"):
+            raise ConfigError("tokenizer.category_embeddings", f"expected tied or frozen, got '{mode}'")
+        self.mode = mode
+        lengths = torch.tensor([len(t) for t in token_ids], dtype=torch.long)
+        # embedding_bag's flat index + offsets: a vectorised segment mean over each name's sub-words.
+        self.register_buffer("flat_ids", torch.tensor([i for t in token_ids for i in t], dtype=torch.long), False)
+        self.register_buffer("offsets", torch.cumsum(lengths, 0) - lengths, False)
+        self.num_categories = len(token_ids)
+        if mode == "frozen":
+            with torch.no_grad():
+                table = self._compute(embedding).detach().clone()
+            self.register_buffer("table", table, persistent=True)
+
+    def _compute(self, embedding: nn.Module) -> torch.Tensor:
+        weight = embedding.weight
+        out = F.embedding_bag(self.flat_ids.to(weight.device), weight, self.offsets.to(weight.device), mode="mean")
+        scale = embedding_scale(embedding)
+        return out * scale if scale != 1.0 else out
+
+    def forward(self, embedding: nn.Module) -> torch.Tensor:
+        """The (C, d_model) matrix: recomputed from ``embedding`` (tied) or the stored buffer (frozen)."""
+        return self._compute(embedding) if self.mode == "tied" else self.table
+
+
+# --------------------------------------------------------------------------- temperature
+def temperature(step: int, tau_start: float, tau_end: float, schedule: str, anneal_steps: int) -> float:
+    """The Gumbel-softmax temperature at ``step``.
+
+    ``constant``: ``tau_start`` throughout. ``linear``: ``tau_start + (tau_end - tau_start) * p``;
+    ``exponential``: ``tau_start * (tau_end / tau_start) ** p``, with ``p = min(step / anneal_steps, 1)``
+    (so ``tau_end`` is held after ``anneal_steps``).
+    """
+    if schedule == "constant":
+        return float(tau_start)
+    if anneal_steps <= 0:
+        raise ConfigError("tokenizer.anneal_steps", f"must be > 0 for a {schedule} schedule")
+    p = min(max(step, 0) / anneal_steps, 1.0)
+    if schedule == "linear":
+        return float(tau_start + (tau_end - tau_start) * p)
+    if schedule == "exponential":
+        return float(tau_start * (tau_end / tau_start) ** p)
+    raise ConfigError("tokenizer.schedule", f"expected constant, linear or exponential, got '{schedule}'")
+
+
+def gumbel_noise(like: torch.Tensor) -> torch.Tensor:
+    """Standard Gumbel noise shaped like ``like``, drawn from torch's RNG (deterministic given its state)."""
+    return -torch.empty_like(like).exponential_().log()
+
+
+# --------------------------------------------------------------------------- tokenizers
+def _check_k(k: int, categories: CategoryEmbeddings) -> int:
+    if not 1 <= k <= categories.num_categories:
+        raise ConfigError("tokenizer.k", f"must be in [1, {categories.num_categories}] (the label count), got {k}")
+    return k
+
+
+class DiscreteTokenizer(nn.Module):
+    """Frozen classifier, hard top-K categories -> their name embeddings in rank order."""
+
+    def __init__(self, classifier: nn.Module, categories: CategoryEmbeddings, k: int) -> None:
+        super().__init__()
+        self.classifier, self.categories, self.k = classifier, categories, _check_k(k, categories)
+        self.classifier.requires_grad_(False)
+        self.classifier.eval()
+
+    def train(self, mode: bool = True) -> DiscreteTokenizer:
+        """Switch mode, keeping the frozen classifier in eval mode (no dropout, no batch-norm updates)."""
+        super().train(mode)
+        self.classifier.eval()
+        return self
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, embedding: nn.Module) -> torch.Tensor:
+        with torch.no_grad():
+            logits = self.classifier(x, mask)
+        idx = logits.topk(self.k, dim=-1).indices  # (N, K), descending
+        return self.categories(embedding)[idx]
+
+
+class RelaxedTokenizer(nn.Module):
+    """Gumbel-softmax (``draws``) or straight-through Gumbel top-K (``st_topk``) mixtures of name embeddings."""
+
+    def __init__(
+        self,
+        classifier: nn.Module,
+        categories: CategoryEmbeddings,
+        k: int,
+        mode: str,
+        tau_start: float,
+        tau_end: float,
+        schedule: str,
+        anneal_steps: int,
+        eval_mode: str,
+    ) -> None:
+        super().__init__()
+        if mode not in ("draws", "st_topk"):
+            raise ConfigError("tokenizer.relaxed_mode", f"expected draws or st_topk, got '{mode}'")
+        if eval_mode not in ("hard", "soft"):
+            raise ConfigError("tokenizer.eval_mode", f"expected hard or soft, got '{eval_mode}'")
+        self.classifier, self.categories = classifier, categories
+        self.k = _check_k(k, categories)
+        self.mode, self.eval_mode, self.schedule = mode, eval_mode, schedule
+        self.tau_start, self.tau_end, self.anneal_steps = float(tau_start), float(tau_end), int(anneal_steps)
+        temperature(0, tau_start, tau_end, schedule, anneal_steps)  # validate the schedule now
+        self.tau = self.tau_start
+
+    def set_step(self, step: int) -> None:
+        """Set the training temperature for ``step`` (a pure function of the step: nothing to checkpoint)."""
+        self.tau = temperature(step, self.tau_start, self.tau_end, self.schedule, self.anneal_steps)
+
+    def mixture_weights(self, logits: torch.Tensor) -> torch.Tensor:
+        """(N, K, C) weights over the categories for each of the K tokens, at training time (with noise)."""
+        n, c = logits.shape
+        if self.mode == "draws":
+            noise = gumbel_noise(logits.new_empty(n, self.k, c))
+            return F.softmax((logits[:, None, :] + noise) / self.tau, dim=-1)
+        perturbed = logits + gumbel_noise(logits)
+        soft = F.softmax(perturbed / self.tau, dim=-1)  # (N, C)
+        hard = F.one_hot(perturbed.topk(self.k, dim=-1).indices, c).to(soft.dtype)  # (N, K, C), rank order
+        return hard - soft.detach()[:, None, :] + soft[:, None, :]
+
+    def evaluate(self, logits: torch.Tensor) -> torch.Tensor:
+        """(N, K, C) weights in eval mode: deterministic, no noise.
+
+        ``hard``: one-hots of the top-K categories by logit, in rank order (as ``discrete``).
+        ``soft``: token k (0-based) is ``softmax(logits / tau_end)`` restricted to the categories that
+        are *not* among the top-k (the k higher-ranked ones are masked out and the rest renormalised):
+        token 0 mixes all categories, token 1 all but the best, and so on. As ``tau_end -> 0`` this
+        tends to ``hard``; it is the noise-free counterpart of drawing K categories without replacement.
+        """
+        _n, c = logits.shape
+        top = logits.topk(self.k, dim=-1).indices  # (N, K)
+        if self.eval_mode == "hard":
+            return F.one_hot(top, c).to(logits.dtype)
+        ranked_above = F.one_hot(top, c).cumsum(dim=1) - F.one_hot(top, c)  # (N, K, C): classes ranked above k
+        masked = (logits[:, None, :] / self.tau_end).masked_fill(ranked_above.bool(), float("-inf"))
+        return F.softmax(masked, dim=-1)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, embedding: nn.Module) -> torch.Tensor:
+        logits = self.classifier(x, mask).float()
+        weights = self.mixture_weights(logits) if self.training else self.evaluate(logits)
+        table = self.categories(embedding)
+        return torch.matmul(weights.to(table.dtype), table)  # (N, K, d_model)
+
+
+def masked_adaptive_avg_pool(x: torch.Tensor, mask: torch.Tensor, n: int) -> torch.Tensor:
+    """Average ``x`` (N, T, D) over ``n`` segments of each row's *valid* prefix -> (N, n, D).
+
+    Row i with L_i valid steps gets segments ``[floor(j L_i / n), ceil((j+1) L_i / n))``, the
+    boundaries of ``nn.AdaptiveAvgPool1d`` applied to the unpadded row (segments overlap or repeat
+    when L_i < n). Valid steps are assumed to be a prefix (the collator pads at the end).
+    """
+    lengths = mask.sum(1).to(x.dtype)  # (N,)
+    j = torch.arange(n, device=x.device, dtype=x.dtype)
+    start = torch.floor(j[None, :] * lengths[:, None] / n)  # (N, n)
+    end = torch.ceil((j[None, :] + 1) * lengths[:, None] / n)
+    t = torch.arange(x.shape[1], device=x.device, dtype=x.dtype)
+    w = ((t[None, None, :] >= start[..., None]) & (t[None, None, :] < end[..., None])).to(x.dtype)  # (N, n, T)
+    w = w / w.sum(-1, keepdim=True).clamp_min(1.0)
+    return torch.bmm(w, x)
+
+
+class ContinuousTokenizer(nn.Module):
+    """Non-language baseline: masked adaptive average pooling into ``n`` segments, then ``Linear(D, d_model)``."""
+
+    def __init__(self, input_dim: int, d_model: int, n: int) -> None:
+        super().__init__()
+        self.k = n
+        self.proj = nn.Linear(input_dim, d_model)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, embedding: nn.Module) -> torch.Tensor:
+        return self.proj(masked_adaptive_avg_pool(x, mask, self.k))
+
+
+def tokens_per_modality(tok_cfg) -> int:
+    """How many vectors one continuous modality contributes to the input sequence."""
+    kind = getattr(tok_cfg.kind, "value", tok_cfg.kind)
+    if kind == "continuous":
+        return int(tok_cfg.continuous_tokens) or int(tok_cfg.k)
+    return int(tok_cfg.k)
+
+
+def build_modality_tokenizer(
+    tok_cfg,
+    classifier: nn.Module | None,
+    category_ids: list[list[int]] | None,
+    embedding: nn.Module,
+    input_dim: int,
+    anneal_default: int,
+) -> nn.Module:
+    """Build the tokenizer of one continuous modality from ``cfg.tokenizer``.
+
+    ``classifier`` and ``category_ids`` are ignored by ``continuous``; ``anneal_default`` is
+    ``cfg.train.max_steps`` (used when ``anneal_steps`` is 0).
+    """
+    kind = getattr(tok_cfg.kind, "value", tok_cfg.kind)
+    if kind == "continuous":
+        return ContinuousTokenizer(input_dim, embedding.weight.shape[1], tokens_per_modality(tok_cfg))
+    if classifier is None or category_ids is None:
+        raise ConfigError("tokenizer.kind", f"'{kind}' needs a classifier and its label names")
+    mode = getattr(tok_cfg.category_embeddings, "value", tok_cfg.category_embeddings)
+    categories = CategoryEmbeddings(category_ids, embedding, mode)
+    if kind == "discrete":
+        return DiscreteTokenizer(classifier, categories, int(tok_cfg.k))
+    if kind == "relaxed":
+        return RelaxedTokenizer(
+            classifier,
+            categories,
+            int(tok_cfg.k),
+            mode=getattr(tok_cfg.relaxed_mode, "value", tok_cfg.relaxed_mode),
+            tau_start=float(tok_cfg.tau_start),
+            tau_end=float(tok_cfg.tau_end),
+            schedule=getattr(tok_cfg.schedule, "value", tok_cfg.schedule),
+            anneal_steps=int(tok_cfg.anneal_steps) or int(anneal_default),
+            eval_mode=getattr(tok_cfg.eval_mode, "value", tok_cfg.eval_mode),
+        )
+    raise ConfigError("tokenizer.kind", f"expected discrete, relaxed or continuous, got '{kind}'")
+
+
+__all__ = [
+    "CategoryEmbeddings",
+    "ContinuousTokenizer",
+    "DiscreteTokenizer",
+    "RelaxedTokenizer",
+    "build_modality_tokenizer",
+    "category_token_ids",
+    "masked_adaptive_avg_pool",
+    "temperature",
+    "tokens_per_modality",
+]

@@ -1,0 +1,245 @@
+"""The Vx2Text model: classifiers -> modality tokenizers -> language-space assembly -> backbone -> head.
+
+The training loop uses exactly this API: :func:`build_model`, and on :class:`Vx2Text` ``collate``
+(or the picklable ``collator`` attribute), ``forward`` (scalar loss), ``set_step``, ``predict`` and the
+token counters. Everything that training changes is a parameter or a persistent buffer, so
+``state_dict`` / ``load_state_dict`` round-trip a model; the Gumbel temperature is a pure function
+of the step given to :meth:`Vx2Text.set_step`, which the loop calls before each step.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+from transformers import PreTrainedTokenizerBase
+
+from benchmark.config_schema import CONTINUOUS_MODALITIES
+from benchmark.data.types import Sample
+from benchmark.errors import ConfigError
+from benchmark.model.assembly import IGNORE_INDEX, Batch, Collator, special_separator
+from benchmark.model.backbones import Backbone, load_backbone, max_positions
+from benchmark.model.classifiers import build_classifier
+from benchmark.model.heads import DiscriminativeHead, GenerativeHead
+from benchmark.model.tiny import ensure_tiny_backbone
+from benchmark.model.tokenization import build_modality_tokenizer, category_token_ids, tokens_per_modality
+
+
+@dataclass
+class TaskInfo:
+    """What the model needs to know about a task (built by the training loop from TaskData).
+
+    ``label_names``, ``feature_dims``, ``classifier_weights`` and ``classifier_cfg`` are keyed by
+    continuous modality; ``modalities`` are the effective ones (switched on and offered).
+    """
+
+    name: str
+    kind: str
+    specifier: str
+    modalities: list[str]
+    label_names: dict[str, list[str]] = field(default_factory=dict)
+    feature_dims: dict[str, int] = field(default_factory=dict)
+    classifier_weights: dict[str, Path | None] = field(default_factory=dict)
+    classifier_cfg: dict[str, Any] = field(default_factory=dict)
+
+
+def _value(x: Any) -> Any:
+    return getattr(x, "value", x)
+
+
+class Vx2Text(nn.Module):
+    """Vx2Text over one task. Build it with :func:`build_model`."""
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        tokenizer: PreTrainedTokenizerBase,
+        modality_tokenizers: dict[str, nn.Module],
+        head: nn.Module,
+        collator: Collator,
+        task_kind: str,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.tokenizers = nn.ModuleDict(modality_tokenizers)
+        self.head = head
+        self.tokenizer = tokenizer
+        self.collator = collator
+        self.task_kind = task_kind
+
+    # ----------------------------------------------------------------- data side
+    def collate(self, samples: list[Sample], train: bool) -> Batch:
+        """Collate samples into a :class:`Batch` on the CPU (delegates to the picklable ``self.collator``)."""
+        return self.collator(samples, train)
+
+    def num_input_tokens(self, batch: Batch) -> int:
+        """Non-pad source tokens (modality tokens and special tokens included)."""
+        return int(batch.attention_mask.sum())
+
+    def num_target_tokens(self, batch: Batch) -> int:
+        """Non-ignored target tokens (0 for the discriminative head, which has no target text)."""
+        return 0 if batch.labels is None else int((batch.labels != IGNORE_INDEX).sum())
+
+    def set_step(self, step: int) -> None:
+        """Set the training step (drives the Gumbel-softmax temperature schedules)."""
+        for tok in self.tokenizers.values():
+            if hasattr(tok, "set_step"):
+                tok.set_step(step)
+
+    # ----------------------------------------------------------------- model side
+    def inputs_embeds(self, batch: Batch) -> torch.Tensor:
+        """Token embeddings of the source rows with every modality's vectors scattered into its placeholders."""
+        embedding = self.backbone.input_embedding()
+        embeds = embedding(batch.input_ids)
+        for name, slots in batch.modal.items():
+            vectors = self.tokenizers[name](slots.feats, slots.mask, embedding)  # (N, K, d)
+            flat = vectors.reshape(-1, vectors.shape[-1]).index_select(0, slots.src).to(embeds.dtype)
+            embeds = embeds.index_put((slots.row, slots.pos), flat)
+        return embeds
+
+    def _discriminative_scores(self, batch: Batch) -> torch.Tensor:
+        assert batch.row_owner is not None and batch.row_slot is not None
+        return self.head.candidate_scores(
+            self.backbone,
+            self.inputs_embeds(batch),
+            batch.attention_mask,
+            batch.row_owner,
+            batch.row_slot,
+            len(batch),
+            batch.num_candidates,
+        )
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        """The scalar training loss of ``batch``."""
+        if isinstance(self.head, DiscriminativeHead):
+            if batch.mc_label is None:
+                raise ValueError("the discriminative loss needs batch.mc_label (collate with train=True)")
+            return self.head.loss(self._discriminative_scores(batch), batch.mc_label)
+        if batch.labels is None:
+            raise ValueError("the generative loss needs batch.labels (samples without targets?)")
+        return self.head.loss(self.backbone, self.inputs_embeds(batch), batch.attention_mask, batch.labels)
+
+    @torch.no_grad()
+    def predict(self, batch: Batch) -> list[str] | list[int]:
+        """Generated texts, or for multiple choice the index of the chosen candidate per sample.
+
+        Call it with the model in eval mode (the training loop's job): then it is deterministic.
+        """
+        if isinstance(self.head, DiscriminativeHead):
+            return self._discriminative_scores(batch).argmax(-1).tolist()
+        embeds = self.inputs_embeds(batch)
+        if self.task_kind == "multiple_choice":
+            if batch.cand_labels is None or batch.cand_owner is None or batch.cand_slot is None:
+                raise ValueError("multiple-choice prediction needs candidate rows (collate with train=False)")
+            scores = self.head.candidate_scores(
+                self.backbone,
+                embeds,
+                batch.attention_mask,
+                batch.cand_labels,
+                batch.cand_owner,
+                batch.cand_slot,
+                batch.num_candidates,
+            )
+            return scores.argmax(-1).tolist()
+        ids = self.head.generate(self.backbone, embeds, batch.attention_mask)
+        texts = self.tokenizer.batch_decode(ids, skip_special_tokens=True)
+        return [t.strip() for t in texts]
+
+
+# --------------------------------------------------------------------------- building
+def tiny_corpus(cfg: DictConfig, info: TaskInfo, corpus: Callable[[], Iterable[str]]) -> Iterable[str]:
+    """The text a tiny tokenizer is trained on: ``corpus()`` + the specifier + every separator + label names.
+
+    None of the additions depends on the modality switches, the tokenizer kind or the separator style,
+    so ablation arms of one task share one tiny backbone as long as ``corpus()`` and
+    ``info.label_names`` do not depend on them either.
+    """
+    extra = [info.specifier, *(str(v) for v in cfg.model.assembly.separators.values())]
+    names = [n for m in sorted(info.label_names) for n in info.label_names[m]]
+    return itertools.chain(corpus(), extra, names)
+
+
+def _resolve_backbone_path(cfg: DictConfig, info: TaskInfo, cache_dir: Path, corpus: Callable) -> str:
+    if cfg.model.name_or_path:
+        return str(cfg.model.name_or_path)
+    return str(ensure_tiny_backbone(cfg.model, lambda: tiny_corpus(cfg, info, corpus), cache_dir))
+
+
+def build_model(cfg: DictConfig, info: TaskInfo, cache_dir: Path, corpus: Callable[[], Iterable[str]]) -> Vx2Text:
+    """Build the model of a run. ``cfg`` is the full run config; ``corpus()`` yields training text, used
+    only to train a tiny tokenizer (``model.name_or_path: null``).
+
+    Randomly initialised parts (classifiers without weights, projections, the discriminative scorer,
+    BERT cross-attention, added separator rows) draw from torch's global RNG: seed it first.
+    """
+    family = str(_value(cfg.model.family))
+    head_kind = str(_value(cfg.head.kind))
+    discriminative = head_kind == "discriminative"
+    if discriminative and info.kind != "multiple_choice":
+        raise ConfigError("head.kind", f"the discriminative head needs a multiple-choice task, not '{info.kind}'")
+    path = _resolve_backbone_path(cfg, info, Path(cache_dir), corpus)
+    backbone, tokenizer = load_backbone(family, path, str(cfg.model.attn_implementation), discriminative)
+
+    assembly = OmegaConf.to_container(cfg.model.assembly, resolve=True)
+    assert isinstance(assembly, dict)
+    if assembly["separator_style"] == "special":
+        names = [special_separator(n) for n in [*assembly["separators"]]]
+        tokenizer.add_special_tokens({"additional_special_tokens": names}, replace_extra_special_tokens=False)
+        backbone.add_tokens_rows(len(tokenizer))
+    limit = max_positions(backbone)
+    if limit is not None and int(assembly["max_source_len"]) > limit:
+        raise ConfigError(
+            "model.assembly.max_source_len", f"{assembly['max_source_len']} exceeds the backbone's {limit} positions"
+        )
+
+    tok_cfg = cfg.tokenizer
+    kind = str(_value(tok_cfg.kind))
+    embedding = backbone.input_embedding()
+    modality_tokenizers: dict[str, nn.Module] = {}
+    for m in info.modalities:
+        if m not in CONTINUOUS_MODALITIES:
+            continue
+        for what, table in (("feature_dims", info.feature_dims), ("label_names", info.label_names)):
+            if m not in table and (what == "feature_dims" or kind != "continuous"):
+                raise ConfigError(f"task.features.{m}", f"TaskInfo.{what} has no entry for enabled modality '{m}'")
+        classifier = category_ids = None
+        if kind != "continuous":
+            weights = info.classifier_weights.get(m)
+            classifier = build_classifier(
+                info.classifier_cfg.get(m, {}), info.feature_dims[m], len(info.label_names[m]), weights
+            )
+            category_ids = category_token_ids(tokenizer, info.label_names[m])
+        modality_tokenizers[m] = build_modality_tokenizer(
+            tok_cfg, classifier, category_ids, embedding, info.feature_dims[m], int(cfg.train.max_steps)
+        )
+
+    if discriminative:
+        head: nn.Module = DiscriminativeHead(backbone.d_model, str(_value(cfg.head.pooling)))
+    else:
+        head = GenerativeHead(
+            int(cfg.head.num_beams),
+            float(cfg.head.length_penalty),
+            int(cfg.head.max_new_tokens),
+            bool(cfg.head.length_normalize),
+        )
+    collator = Collator(
+        tokenizer,
+        backbone.specials,
+        assembly,
+        info.specifier,
+        list(info.modalities),
+        tokens_per_modality(tok_cfg),
+        {m: int(d) for m, d in info.feature_dims.items()},
+        info.kind,
+        discriminative,
+        int(cfg.model.max_target_len),
+    )
+    model = Vx2Text(backbone, tokenizer, modality_tokenizers, head, collator, info.kind)
+    model.train()
+    return model

@@ -1,0 +1,277 @@
+"""The cells of a study's table: which runs each (arm, task metric) has, their seeds, and the paired test.
+
+Runs come from the study's sweep plan (``study_runs``) joined with the run index by key. A column
+``Column(task, metric)`` takes the plan rows whose ``task_config`` is ``task`` when the study has any
+(so ``avsd`` and ``avsd_dstc8`` stay apart), else those whose task name is ``task``. A cell is
+
+- ``ok``: at least one DONE run has the metric (mean ± std over those seeds, n); runs of other seeds
+  that are missing or failed are footnoted;
+- ``missing``: planned (or expected from the study's arms) but without a result: "not run",
+  "FAILED: reason", "RUNNING", ...;
+- ``n/a``: the arm does not exist for this task (e.g. "w/o speech" on AVSD).
+
+Each ``ok`` arm is compared with the reference arm (role "reference") of the same column: the
+difference of means over seeds, and a paired test on seed-averaged per-example scores
+(:mod:`benchmark.report.stats`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ablations.spec import Arm, Column, Study
+from benchmark.collect import Collection
+from benchmark.errors import SubmissionError
+from benchmark.report.reference import SCALES, TASK_SCALE
+from benchmark.report.stats import (
+    BOOT_SEED,
+    N_BOOT,
+    PairedTest,
+    SeedSummary,
+    average_over_seeds,
+    has_columns,
+    paired_test,
+    seed_summary,
+)
+from benchmark.report.studies import arm_task_name, default_arms, task_info
+
+NOT_RUN = "NOT_RUN"  # planned, but the run directory does not exist
+# most telling first: the footnote of an empty cell names the worst state among its runs
+STATE_ORDER = ("FAILED", "INVALID", "PREEMPTED", "RUNNING", "PENDING", NOT_RUN)
+
+
+@dataclass
+class Cell:
+    """One (arm, column) of a study table."""
+
+    row: str
+    column: Column
+    status: str  # ok | missing | n/a
+    summary: SeedSummary = field(default_factory=lambda: SeedSummary(math.nan, math.nan, 0))
+    ci: tuple[float, float] | None = None  # the runs' bootstrap CIs over examples, averaged over seeds
+    notes: list[str] = field(default_factory=list)  # footnote texts
+    keys: list[str] = field(default_factory=list)  # the DONE runs that gave the value
+    is_reference: bool = False
+    delta: float | None = None  # mean of this arm minus mean of the reference arm
+    paired: PairedTest | None = None
+    paired_note: str | None = None  # why there is no paired test
+
+
+@dataclass
+class StudyCells:
+    """Everything the table and the figure of a study show."""
+
+    study: Study
+    cells: dict[tuple[str, str], Cell]  # (row label, column label) -> cell; figure-only columns too
+    references: dict[str, str | None]  # column label -> reference arm label
+    runs: (
+        pd.DataFrame
+    )  # one row per DONE run and column: column, task, metric, arm, role, x, seed, key, value, ci_lo, ci_hi
+    notes: list[str]  # study-level notes (no plan, arms unknown)
+    panels: dict[str, Column] = field(default_factory=dict)  # figure panel (task) -> its column
+
+    def cell(self, row: str, column: Column) -> Cell:
+        """The cell of ``row`` in ``column``."""
+        return self.cells[row, column.label]
+
+
+def task_name_of(task: str) -> str:
+    """The task name of a task name or a task config choice (``avsd_dstc8`` -> ``avsd``)."""
+    return task if task in TASK_SCALE else task_info(task).name
+
+
+def scale_of(task: str) -> float:
+    """The multiplier of a task's reported numbers (AVSD 1, TVQA / TVC 100); ``task`` may be a config choice."""
+    return SCALES[TASK_SCALE.get(task_name_of(task), "fraction")]
+
+
+def _state_note(state: str, reason: object, problems: object) -> str:
+    if state == NOT_RUN:
+        return "not run"
+    detail = reason if isinstance(reason, str) and reason else ""
+    if state == "INVALID" and isinstance(problems, str) and problems:
+        detail = problems
+    return f"{state}: {detail}" if detail else state
+
+
+def study_plan(collection: Collection, study: str) -> pd.DataFrame:
+    """The plan rows of ``study`` joined with their runs' state, metrics and CIs (NOT_RUN: no run dir)."""
+    plan = collection.study_runs[collection.study_runs["study"] == study]
+    wanted = [c for c in collection.index.columns if c in ("key", "state", "reason", "problems", "protocol")]
+    wanted += [c for c in collection.index.columns if c.startswith(("m.", "ci_lo.", "ci_hi."))]
+    joined = plan.merge(collection.index[wanted], on="key", how="left", suffixes=("", "_run"))
+    joined["state"] = joined["state"].fillna(NOT_RUN)
+    return joined
+
+
+def column_rows(plan: pd.DataFrame, column: Column) -> pd.DataFrame:
+    """The plan rows of a column: by task config choice when the plan has that choice, else by task name."""
+    if "task_config" in plan and (plan["task_config"] == column.task).any():
+        return plan[plan["task_config"] == column.task]
+    return plan[plan["task"] == column.task]
+
+
+def _arm_matches(arm: Arm, column: Column) -> bool:
+    return arm.task == column.task or arm_task_name(arm) == column.task
+
+
+def summarize_runs(label: str, column: Column, runs: pd.DataFrame) -> Cell:
+    """A cell from its runs (index rows: key, state, reason, problems, protocol, ``m.*``, ``ci_*``).
+
+    The DONE runs with the metric give mean ± std; every other run adds a footnote naming its state.
+    """
+    metric_col = f"m.{column.metric}"
+    values = runs[metric_col] if metric_col in runs else pd.Series(math.nan, index=runs.index)
+    done = runs[(runs["state"] == "DONE") & values.notna()]
+    notes = []
+    for state in STATE_ORDER:
+        for run in runs[runs["state"] == state].itertuples():
+            notes.append(_state_note(state, run.reason, run.problems if "problems" in runs else None))
+    absent = runs[(runs["state"] == "DONE") & values.isna()]
+    if len(absent):
+        notes.append(f"{column.metric} not in metrics.json of {len(absent)} run(s)")
+    if done.empty:
+        return Cell(label, column, "missing", notes=_dedupe(notes) or ["not run"])
+    protocols = sorted(set(done["protocol"].dropna())) if "protocol" in done else []
+    if len(protocols) > 1:
+        note = f"runs of several protocols ({', '.join(protocols)}): the table spec cannot tell them apart"
+        return Cell(label, column, "missing", notes=[note])
+    if notes:
+        notes = [f"{len(runs) - len(done)} of {len(runs)} seeds without a result: {n}" for n in _dedupe(notes)]
+    cell = Cell(label, column, "ok", summary=seed_summary(done[metric_col].tolist()), notes=notes)
+    cell.keys = done["key"].tolist()
+    lo, hi = f"ci_lo.{column.metric}", f"ci_hi.{column.metric}"
+    if lo in done and hi in done and done[lo].notna().all() and done[hi].notna().all():
+        cell.ci = (float(done[lo].mean()), float(done[hi].mean()))
+    return cell
+
+
+class _Builder:
+    def __init__(self, collection: Collection, study: Study, n_boot: int, seed: int) -> None:
+        self.collection, self.study, self.n_boot, self.seed = collection, study, n_boot, seed
+        self.plan = study_plan(collection, study.name)
+        self.notes: list[str] = []
+        self._defaults: list[Arm] | None = None
+        keys = set(self.plan["key"])
+        per_example = collection.per_example
+        self.per_example = {
+            k: t.drop(columns="key") for k, t in per_example[per_example["key"].isin(keys)].groupby("key", sort=False)
+        }
+        if self.plan.empty:
+            self.notes.append(f"no sweep plan for {study.name} (sweeps/{study.name}/plan.json): nothing run yet")
+        extra = sorted(set(self.plan["arm"]) - set(study.table.rows))
+        if extra:
+            self.notes.append(f"planned arms that the table does not show: {', '.join(map(str, extra))}")
+
+    @property
+    def defaults(self) -> list[Arm]:
+        if self._defaults is None:
+            self._defaults, why = default_arms(self.study)
+            if why:
+                self.notes.append(why)
+        return self._defaults
+
+    def reference(self, rows: pd.DataFrame, column: Column) -> str | None:
+        refs = rows.loc[rows["role"] == "reference", "arm"].drop_duplicates().tolist()
+        if not refs and rows.empty:
+            refs = [a.label for a in self.defaults if a.role == "reference" and _arm_matches(a, column)]
+        return refs[0] if refs else None
+
+    def cell(self, label: str, column: Column, rows: pd.DataFrame) -> Cell:
+        runs = rows[rows["arm"] == label]
+        if runs.empty:  # not planned: does the study have this arm on this task at all?
+            defaults = self.defaults
+            if defaults and not any(a.label == label and _arm_matches(a, column) for a in defaults):
+                return Cell(label, column, "n/a", notes=["not applicable to this task"])
+            return Cell(label, column, "missing", notes=["not run"])
+        return summarize_runs(label, column, runs)
+
+    def averaged(self, cell: Cell) -> pd.DataFrame:
+        missing = [k for k in cell.keys if k not in self.per_example]
+        if missing:
+            raise ValueError(f"no per-example scores for {len(missing)} of the {len(cell.keys)} runs")
+        tables = [self.per_example[k] for k in cell.keys]
+        if not all(has_columns(t, cell.column.metric) for t in tables):
+            raise ValueError(f"the per-example scores lack the columns of {cell.column.metric}")
+        return average_over_seeds(tables)
+
+    def compare(self, cell: Cell, ref: Cell) -> None:
+        cell.delta = cell.summary.mean - ref.summary.mean
+        try:
+            arm_table, ref_table = self.averaged(cell), self.averaged(ref)
+            cell.paired = paired_test(
+                arm_table, ref_table, cell.column.metric, scale_of(cell.column.task), self.n_boot, self.seed
+            )
+        except (ValueError, SubmissionError) as err:  # shown in the table as the reason for "—"
+            cell.paired_note = f"no paired test: {err}"
+
+    def columns(self) -> list[Column]:
+        """The table's columns, then each figure panel's (task, metric) that the table lacks."""
+        columns = list(self.study.table.columns)
+        shown = {(c.task, c.metric) for c in columns}
+        for task, metric in self.study.figure.metric_per_task.items():
+            if (task, metric) not in shown:
+                columns.append(Column(task, metric, f"{task} {metric} (figure)"))
+        return columns
+
+    def build(self) -> StudyCells:
+        cells: dict[tuple[str, str], Cell] = {}
+        references: dict[str, str | None] = {}
+        columns = self.columns()
+        for column in columns:
+            rows = column_rows(self.plan, column)
+            ref_label = references[column.label] = self.reference(rows, column)
+            for label in self.study.table.rows:
+                cells[label, column.label] = self.cell(label, column, rows)
+            ref = cells.get((ref_label, column.label)) if ref_label else None
+            for label in self.study.table.rows:
+                cell = cells[label, column.label]
+                cell.is_reference = label == ref_label
+                if cell.status != "ok" or cell.is_reference:
+                    continue
+                if ref is None or ref.status != "ok":
+                    why = "the reference arm has no result" if ref_label else "the study has no reference arm"
+                    cell.paired_note = f"no paired test: {why}"
+                    continue
+                if column in self.study.table.columns:  # figure-only columns show no tests
+                    self.compare(cell, ref)
+                else:
+                    cell.delta = cell.summary.mean - ref.summary.mean
+        panels = {
+            task: next(c for c in columns if (c.task, c.metric) == (task, metric))
+            for task, metric in self.study.figure.metric_per_task.items()
+        }
+        return StudyCells(self.study, cells, references, self.runs_frame(columns), _dedupe(self.notes), panels)
+
+    def runs_frame(self, columns: list[Column]) -> pd.DataFrame:
+        frames = []
+        for column in columns:
+            rows = column_rows(self.plan, column)
+            metric_col = f"m.{column.metric}"
+            if metric_col not in rows:
+                continue
+            done = rows[(rows["state"] == "DONE") & rows[metric_col].notna() & rows["arm"].isin(self.study.table.rows)]
+            frame = done.loc[:, ["arm", "role", "x", "seed", "key"]].copy()
+            frame.insert(0, "column", column.label)
+            frame.insert(1, "task", column.task)
+            frame.insert(2, "metric", column.metric)
+            frame["value"] = done[metric_col]
+            for bound in ("ci_lo", "ci_hi"):
+                name = f"{bound}.{column.metric}"
+                frame[bound] = done.get(name, math.nan)
+            frames.append(frame)
+        columns = ["column", "task", "metric", "arm", "role", "x", "seed", "key", "value", "ci_lo", "ci_hi"]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def _dedupe(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def build_study_cells(collection: Collection, study: Study, n_boot: int = N_BOOT, seed: int = BOOT_SEED) -> StudyCells:
+    """The cells, references, runs and notes of ``study``'s table from the collected tables."""
+    return _Builder(collection, study, n_boot, seed).build()

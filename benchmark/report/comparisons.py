@@ -1,0 +1,177 @@
+"""The main comparisons: our full model on AVSD, TVQA and TVC beside the paper's and the peers' numbers.
+
+One declarative :class:`Comparison` per task. "Ours" rows are the runs of the study-independent
+default full model, selected by config (not by study): the tokenizer and head of the default config
+(configs/config.yaml), all modalities, a T5-family model. Runs that differ only by seed form one row
+(``group_key``); different models, data or protocols are different rows. Reported rows come from
+``results/paper_reference.yaml``; each shows Δ = ours − reported only where the split and protocol
+match (an unstated AVSD protocol is compared with the task's default protocol, and says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import pandas as pd
+
+from ablations.spec import Column
+from benchmark.collect import Collection
+from benchmark.report.cells import Cell, summarize_runs
+from benchmark.report.reference import RefEntry
+from benchmark.report.studies import task_info
+from benchmark.report.tables import DASH, SCALE_WORDS, Table, decimals, fmt, fmt_summary
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One main-results table."""
+
+    name: str  # output file stem
+    title: str
+    task: str  # task name
+    split: str  # the split our runs report (AVSD: test, TVQA / TVC: val)
+    metrics: tuple[str, ...]
+
+
+COMPARISONS = (
+    Comparison(
+        "main_avsd",
+        "AVSD test: full model beside the official DSTC7 / DSTC8 baselines and the paper",
+        "avsd",
+        "test",
+        ("Bleu_1", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr"),
+    ),
+    Comparison("main_tvqa", "TVQA val: full model beside the paper and peers", "tvqa", "val", ("accuracy",)),
+    Comparison(
+        "main_tvc",
+        "TVC val: full model beside the paper and MMT",
+        "tvc",
+        "val",
+        ("Bleu_4", "METEOR", "ROUGE_L", "CIDEr"),
+    ),
+)
+SELECT_PREFIXES = ("cfg.tokenizer.", "cfg.head.")  # the knobs the ablations vary, at their defaults
+
+
+@cache
+def full_model_selection(task: str) -> dict[str, Any]:
+    """Index column -> value that a run of the default full model has on ``task``."""
+    from benchmark.collect import _flatten
+    from benchmark.config import compose, semantic_config
+
+    flat: dict[str, Any] = {}
+    _flatten(semantic_config(compose([f"task={task}"])), "cfg.", flat)
+    selection = {k: v for k, v in flat.items() if k.startswith(SELECT_PREFIXES)}
+    return {**selection, "modality": "all", "cfg.model.family": "t5"}
+
+
+def full_model_runs(index: pd.DataFrame, task: str) -> pd.DataFrame:
+    """The index rows of the default full model on ``task`` (any state)."""
+    runs = index[index["task"] == task]
+    for column, value in full_model_selection(task).items():
+        if runs.empty or column not in runs:
+            return runs.iloc[0:0]
+        runs = runs[runs[column].map(lambda v, want=value: v == want).astype(bool)]
+    return runs
+
+
+@dataclass
+class OursRow:
+    label: str
+    protocol: str
+    cells: dict[str, Cell]  # metric -> cell
+
+    @property
+    def n(self) -> int:
+        return max((c.summary.n for c in self.cells.values()), default=0)
+
+
+def _ours_rows(collection: Collection, comp: Comparison) -> list[OursRow]:
+    runs = full_model_runs(collection.index, comp.task)
+    rows: list[OursRow] = []
+    for _, group in runs.groupby("group_key", sort=True, dropna=False):
+        first = group.iloc[0]
+        protocol = str(first.get("cfg.task.protocol", "unknown"))
+        label = f"Ours: {first.get('cfg.model.name')}, {first.get('cfg.data.name')} data"
+        label += f", {protocol.upper()}" if comp.task == "avsd" else ""
+        cells = {m: summarize_runs(label, Column(comp.task, m, m), group) for m in comp.metrics}
+        rows.append(OursRow(label, protocol, cells))
+    labels = [r.label for r in rows]
+    for row, (key, _) in zip(rows, runs.groupby("group_key", sort=True, dropna=False)):
+        if labels.count(row.label) > 1:
+            row.label += f" [{key}]"
+    return sorted(rows, key=lambda r: (r.protocol, -r.n, r.label))
+
+
+def _reference_rows(reference: dict[str, RefEntry], comp: Comparison) -> list[tuple[str, dict[str, RefEntry]]]:
+    rows: dict[tuple[str, str, str], dict[str, RefEntry]] = {}
+    for entry in reference.values():
+        if entry.task == comp.task and entry.metric in comp.metrics:
+            rows.setdefault((entry.system, entry.split, entry.protocol), {})[entry.metric] = entry
+    out = []
+    for (system, split, protocol), entries in rows.items():
+        label = f"{system} ({split}" + (f", {protocol.upper()})" if protocol in ("dstc7", "dstc8") else ")")
+        out.append((label, entries))
+    return out
+
+
+def _compared_row(ours: list[OursRow], entry: RefEntry, comp: Comparison) -> tuple[OursRow | None, str | None]:
+    """Which of our rows a reported number is compared with, and a footnote on the comparison."""
+    if entry.split != comp.split:
+        what = "split not stated" if entry.split == "unknown" else f"reported on {entry.split}, ours on {comp.split}"
+        return None, f"{what}: not compared"
+    protocol, note = entry.protocol, None
+    if comp.task == "avsd" and protocol == "unknown":
+        protocol = task_info(comp.task).protocol
+        note = f"protocol not stated: compared with our {protocol.upper()} row"
+    candidates = [r for r in ours if comp.task != "avsd" or r.protocol == protocol]
+    candidates = [r for r in candidates if r.cells[entry.metric].status == "ok"]
+    if not candidates:
+        return None, note
+    best = max(candidates, key=lambda r: r.n)  # the most seeds; ties: the first in display order
+    return best, note or (f"Δ against '{best.label}'" if len(ours) > 1 else None)
+
+
+def comparison_table(collection: Collection, reference: dict[str, RefEntry], comp: Comparison) -> Table:
+    """The table of one main comparison."""
+    digits = decimals(comp.task)
+    table = Table(comp.name, comp.title, ["System", *comp.metrics])
+    sel = full_model_selection(comp.task)
+    knobs = ", ".join(f"{k.removeprefix('cfg.')}={v}" for k, v in sel.items() if k.endswith((".kind", ".k")))
+    table.preamble = [
+        f"Ours: the default full model ({knobs}, all modalities, T5 family), one row per model / data / protocol; "
+        "mean ± std over seeds (n).",
+        "Reported rows: results/paper_reference.yaml; Δ = ours − reported, only where split and protocol match. "
+        "Numbers on the mini benchmark are not comparable with numbers on the real datasets.",
+        SCALE_WORDS,
+    ]
+    ours = _ours_rows(collection, comp)
+    if not ours:
+        note = f"not run: no run of the default full model on {comp.task}"
+        table.rows.append([table.cell("Ours (full model)"), *(table.cell(DASH, [note]) for _ in comp.metrics)])
+    for row in ours:
+        cells = [table.cell(row.label)]
+        for metric in comp.metrics:
+            cell = row.cells[metric]
+            s = cell.summary
+            text = fmt_summary(s.mean, s.std, s.n, digits) if cell.status == "ok" else DASH
+            cells.append(table.cell(text, cell.notes))
+        table.rows.append(cells)
+    for label, entries in _reference_rows(reference, comp):
+        sources = "; ".join(dict.fromkeys(e.source for e in entries.values()))
+        notes = "; ".join(dict.fromkeys(e.note for e in entries.values() if e.note))
+        row = [table.cell(label, [f"{label}: {sources}" + (f". Note: {notes}" if notes else "")])]
+        for metric in comp.metrics:
+            entry = entries.get(metric)
+            if entry is None:
+                row.append(table.cell(DASH))
+                continue
+            text = fmt(entry.value, digits) + ("" if entry.verified else "†")
+            against, note = _compared_row(ours, entry, comp)
+            if against is not None:
+                text += f" (Δ {fmt(against.cells[metric].summary.mean - entry.value, digits, signed=True)})"
+            row.append(table.cell(text, [note] if note else [], dagger=not entry.verified))
+        table.rows.append(row)
+    return table

@@ -1,0 +1,189 @@
+"""Seaborn figures of a study: grouped bars with confidence intervals, a line with bands over ``arm.x``,
+and learning curves. One panel per task of the study's FigureSpec.
+
+Bars (modalities, heads, language models, tokenizers): bar = mean over seeds; error bar = the runs'
+95 % bootstrap CI over examples, averaged over seeds (± one std over seeds when no CI was stored);
+dots = single seeds; the reference arm is hatched; arms without a result are named under the axis.
+Line (K): the same numbers against ``arm.x``, the CI as a band. Curves: training loss and the dev
+metric (the in-training selection score) against the step, mean over seeds with a ±1 std band.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure  # no pyplot: no global figure state, no display backend
+
+from benchmark.atomic import atomic_write
+from benchmark.report.cells import StudyCells, task_name_of
+from benchmark.report.reference import task_scale
+
+TASK_TITLES = {"avsd": "AVSD", "tvqa": "TVQA", "tvc": "TVC"}
+SCALE_UNITS = {"fraction": "fraction", "percent": "%", "x100": "×100"}
+NOTES = {
+    "bars": "bars: mean over seeds · error bars: 95% bootstrap CI over examples (mean over seeds) · dots: seeds"
+    " · hatched: reference arm",
+    "line": "line: mean over seeds · band: 95% bootstrap CI over examples (mean over seeds) · dots: seeds"
+    " · circle: reference arm",
+}
+
+
+def axis_label(task: str, metric: str) -> str:
+    """``CIDEr (fraction)``, ``accuracy (%)``, ``CIDEr (×100)``."""
+    return f"{metric} ({SCALE_UNITS[task_scale(task_name_of(task))]})"
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=130, bbox_inches="tight"), mode="wb")
+    return path
+
+
+def _wrap(label: str, width: int = 14) -> str:
+    return textwrap.fill(label, width)
+
+
+def _panel_data(sc: StudyCells, task: str) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Per arm (in table order): mean, CI; the seeds' values; and the arms without a result (with why)."""
+    column = sc.panels[task]
+    arms, missing = [], []
+    for label in sc.study.table.rows:
+        cell = sc.cell(label, column)
+        if cell.status == "ok":
+            s = cell.summary
+            lo, hi = cell.ci if cell.ci else (s.mean - (s.std if s.n > 1 else 0), s.mean + (s.std if s.n > 1 else 0))
+            arms.append({"arm": label, "mean": s.mean, "lo": lo, "hi": hi, "reference": cell.is_reference})
+        elif cell.status == "missing":
+            missing.append(f"{label} ({cell.notes[0] if cell.notes else 'no result'})")
+    seeds = sc.runs[(sc.runs["column"] == column.label) & sc.runs["arm"].isin([a["arm"] for a in arms])]
+    return pd.DataFrame(arms), seeds, missing
+
+
+def _missing_text(ax: Axes, missing: list[str]) -> None:
+    """Name the arms without a result under the x-axis label (so it never covers tick labels)."""
+    if missing:
+        text = textwrap.fill("no result: " + "; ".join(missing), 80)
+        ax.set_xlabel(f"{ax.get_xlabel()}\n{text}", fontsize=9)
+
+
+def _bars(ax: Axes, sc: StudyCells, task: str) -> None:
+    agg, seeds, missing = _panel_data(sc, task)
+    column = sc.panels[task]
+    ax.set_title(f"{TASK_TITLES.get(task, task)}: {column.metric}")
+    ax.set_ylabel(axis_label(task, column.metric))
+    ax.set_xlabel(sc.study.figure.x_label or "arm")
+    if agg.empty:
+        ax.text(0.5, 0.5, "no results yet", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xticks([])
+        _missing_text(ax, missing)
+        return
+    order = agg["arm"].tolist()
+    palette = ["#c44e52" if r else "#4c72b0" for r in agg["reference"]]
+    sns.barplot(data=agg, x="arm", y="mean", order=order, hue="arm", palette=palette, legend=False, ax=ax)
+    for patch, is_ref in zip(ax.patches, agg["reference"]):
+        if is_ref:
+            patch.set_hatch("//")
+    x = np.arange(len(order))
+    yerr = np.vstack([agg["mean"] - agg["lo"], agg["hi"] - agg["mean"]]).clip(min=0)
+    ax.errorbar(x, agg["mean"], yerr=yerr, fmt="none", ecolor="black", elinewidth=1.4, capsize=5, zorder=3)
+    if not seeds.empty:
+        sns.stripplot(data=seeds, x="arm", y="value", order=order, color="black", size=4, jitter=0.15, ax=ax, zorder=4)
+    ax.set_xlabel(sc.study.figure.x_label or "arm")
+    ax.set_xticks(
+        x, [_wrap(a) for a in order], rotation=30 if len(order) > 4 else 0, ha="right" if len(order) > 4 else "center"
+    )
+    _missing_text(ax, missing)
+
+
+def _line(ax: Axes, sc: StudyCells, task: str) -> None:
+    column = sc.panels[task]
+    seeds = sc.runs[(sc.runs["column"] == column.label) & sc.runs["x"].notna()]
+    agg, _, missing = _panel_data(sc, task)
+    ax.set_title(f"{TASK_TITLES.get(task, task)}: {column.metric}")
+    ax.set_ylabel(axis_label(task, column.metric))
+    ax.set_xlabel(sc.study.figure.x_label or "x")
+    if seeds.empty or agg.empty:
+        ax.text(0.5, 0.5, "no results yet", ha="center", va="center", transform=ax.transAxes)
+        _missing_text(ax, missing)
+        return
+    xs = seeds.groupby("arm")["x"].first()
+    agg = agg[agg["arm"].isin(xs.index)].assign(x=lambda d: d["arm"].map(xs)).sort_values("x")
+    ax.fill_between(agg["x"], agg["lo"], agg["hi"], alpha=0.25, color="#4c72b0", label="95% CI")
+    sns.lineplot(data=agg, x="x", y="mean", marker="o", color="#4c72b0", ax=ax, label="mean over seeds")
+    sns.scatterplot(data=seeds, x="x", y="value", color="black", s=18, ax=ax, label="seeds", zorder=4)
+    ref = agg[agg["reference"]]
+    if not ref.empty:
+        ax.scatter(
+            ref["x"], ref["mean"], s=120, facecolors="none", edgecolors="#c44e52", lw=2, label="reference", zorder=5
+        )
+    ax.set_xticks(agg["x"].tolist())
+    ax.set_xlabel(sc.study.figure.x_label or "x")
+    ax.legend(fontsize=7, loc="best", framealpha=0.6)
+    _missing_text(ax, missing)
+
+
+def study_figure(sc: StudyCells, path: Path) -> Path | None:
+    """The study's figure (bars or line per its FigureSpec); None when it has no panel."""
+    tasks = list(sc.study.figure.metric_per_task)
+    if not tasks:
+        return None
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.9)
+    n_arms = len(sc.study.table.rows)
+    width = max(4.2, 0.55 * n_arms + 1.8) if sc.study.figure.kind == "bars" else 4.6
+    stacked = width * len(tasks) > 16  # too wide side by side: one panel per row
+    shape = (len(tasks), 1) if stacked else (1, len(tasks))
+    fig = Figure(figsize=(width, 4.4 * len(tasks)) if stacked else (width * len(tasks), 4.8))
+    axes = fig.subplots(*shape, squeeze=False).ravel()
+    for ax, task in zip(axes, tasks):
+        (_line if sc.study.figure.kind == "line" else _bars)(ax, sc, task)
+    title = sc.study.figure.title or sc.study.table.title
+    fig.suptitle(f"{title}\n{NOTES[sc.study.figure.kind]}", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def curves_figure(sc: StudyCells, curves: pd.DataFrame, plan: pd.DataFrame, path: Path) -> Path | None:
+    """Training loss and dev metric against the step, per task (columns) and arm (colours); None: no curves."""
+    plan = plan[plan["study"] == sc.study.name].loc[:, ["key", "arm", "task"]]
+    data = curves.merge(plan, on="key", how="inner")
+    tasks = [t for t in sc.study.figure.metric_per_task if (data["task"] == task_name_of(t)).any()]
+    if data.empty or not tasks:
+        return None
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.9)
+    fig = Figure(figsize=(5.2 * len(tasks) + 2.5, 7.0))
+    axes = fig.subplots(2, len(tasks), squeeze=False)
+    order = [r for r in sc.study.table.rows if r in set(data["arm"])]
+    for j, task in enumerate(tasks):
+        metric = sc.study.figure.metric_per_task[task]
+        sub = data[data["task"] == task_name_of(task)]
+        for i, (column, label) in enumerate((("loss", "training loss"), (f"dev.{metric}", f"dev {metric}"))):
+            ax = axes[i][j]
+            points = sub[sub[column].notna()] if column in sub else sub.iloc[0:0]
+            if points.empty:
+                ax.text(0.5, 0.5, f"no {label} logged", ha="center", va="center", transform=ax.transAxes)
+            else:
+                sns.lineplot(
+                    data=points,
+                    x="step",
+                    y=column,
+                    hue="arm",
+                    hue_order=order,
+                    errorbar="sd",
+                    ax=ax,
+                    legend=j == 0 and i == 0,
+                )
+            ax.set_title(f"{TASK_TITLES.get(task, task)}: {label}")
+            ax.set_xlabel("training step")
+            ax.set_ylabel(label if i == 0 else f"{label} (in-training selection score)")
+    legend = axes[0][0].get_legend()
+    if legend is not None:
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        legend.remove()
+        fig.legend(handles, [_wrap(lb, 22) for lb in labels], loc="center left", bbox_to_anchor=(1.0, 0.5), title="arm")
+    fig.suptitle(f"{sc.study.table.title}: learning curves (mean over seeds, band ±1 std)", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)

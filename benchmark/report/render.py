@@ -1,0 +1,137 @@
+"""Render every study's table and figures and the main comparisons into an output folder.
+
+``<out>/tables/<name>.md``, ``.tex`` and ``.csv`` (the cells as data: mean, std, n, CI, Δ, p-values,
+notes), ``<out>/figures/<study>.png`` and ``<out>/figures/<study>_curves.png``. All files are
+written atomically. Nothing here fails on missing results: the tables say what is missing, and the
+returned messages summarise it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ablations.spec import Study
+from benchmark.atomic import atomic_write_text
+from benchmark.collect import Collection
+from benchmark.errors import ConfigError
+from benchmark.report.cells import StudyCells, build_study_cells
+from benchmark.report.comparisons import COMPARISONS, comparison_table
+from benchmark.report.figures import curves_figure, study_figure
+from benchmark.report.reference import RefEntry
+from benchmark.report.stats import N_BOOT
+from benchmark.report.studies import discover_studies
+from benchmark.report.tables import Table, study_table, to_latex, to_markdown
+
+
+@dataclass
+class RenderReport:
+    """What was written and what the user should know (missing results, skipped modules)."""
+
+    written: list[Path] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+
+
+def find_study(name: str) -> Study:
+    """The study ``name`` among the modules of ``ablations/``."""
+    studies, _ = discover_studies()
+    for study in studies:
+        if study.name == name:
+            return study
+    raise ConfigError("--study", f"unknown study '{name}' (available: {', '.join(s.name for s in studies)})")
+
+
+def cells_frame(sc: StudyCells) -> pd.DataFrame:
+    """The study's cells as a tidy table (one row per arm and column)."""
+    rows = []
+    for (label, column_label), cell in sc.cells.items():
+        paired = cell.paired
+        rows.append(
+            {
+                "row": label,
+                "column": column_label,
+                "task": cell.column.task,
+                "metric": cell.column.metric,
+                "status": cell.status,
+                "mean": cell.summary.mean,
+                "std": cell.summary.std,
+                "n": cell.summary.n,
+                "ci_lo": cell.ci[0] if cell.ci else None,
+                "ci_hi": cell.ci[1] if cell.ci else None,
+                "reference": cell.is_reference,
+                "delta": cell.delta,
+                "p_bootstrap": paired.p_boot if paired else None,
+                "delta_ci_lo": paired.ci[0] if paired else None,
+                "delta_ci_hi": paired.ci[1] if paired else None,
+                "p_wilcoxon": paired.p_wilcoxon if paired else None,
+                "n_examples": paired.n_examples if paired else None,
+                "notes": "; ".join([*cell.notes, *([cell.paired_note] if cell.paired_note else [])]),
+                "keys": ",".join(cell.keys),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _write_table(table: Table, out: Path, report: RenderReport) -> None:
+    for suffix, text in ((".md", to_markdown(table)), (".tex", to_latex(table))):
+        path = out / "tables" / f"{table.name}{suffix}"
+        atomic_write_text(path, text)
+        report.written.append(path)
+
+
+def _summary(sc: StudyCells) -> str:
+    cells = [c for c in sc.cells.values() if c.status != "n/a" and c.column in sc.study.table.columns]
+    done = sum(c.status == "ok" for c in cells)
+    line = f"{sc.study.name}: {done} of {len(cells)} cells have results"
+    missing = sorted({n for c in cells if c.status == "missing" for n in c.notes})
+    if missing:
+        line += "; missing: " + "; ".join(missing[:5]) + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else "")
+    return line
+
+
+def render_study(
+    collection: Collection, study: Study, reference: dict[str, RefEntry], out: Path, n_boot: int = N_BOOT
+) -> RenderReport:
+    """Table (md, tex, csv), figure and learning curves of one study."""
+    report = RenderReport()
+    sc = build_study_cells(collection, study, n_boot=n_boot)
+    _write_table(study_table(sc, reference), out, report)
+    csv = out / "tables" / f"{study.name}.csv"
+    atomic_write_text(csv, cells_frame(sc).to_csv(index=False))
+    report.written.append(csv)
+    for path in (
+        study_figure(sc, out / "figures" / f"{study.name}.png"),
+        curves_figure(sc, collection.train_curves, collection.study_runs, out / "figures" / f"{study.name}_curves.png"),
+    ):
+        if path is not None:
+            report.written.append(path)
+    has_plan = (collection.study_runs["study"] == study.name).any()
+    if has_plan and not any(p.name == f"{study.name}_curves.png" for p in report.written):
+        report.messages.append(f"{study.name}: no learning curves (no train_log.jsonl lines of its runs)")
+    report.messages.insert(
+        0, _summary(sc) if has_plan else f"{study.name}: not run yet (no sweeps/{study.name}/plan.json)"
+    )
+    return report
+
+
+def render_all(
+    collection: Collection,
+    reference: dict[str, RefEntry],
+    out: Path,
+    studies: list[Study] | None = None,
+    n_boot: int = N_BOOT,
+) -> RenderReport:
+    """Every study (default: all of ``ablations/``) and the main comparisons."""
+    report = RenderReport()
+    if studies is None:
+        studies, skipped = discover_studies()
+        report.messages += skipped
+    for study in studies:
+        part = render_study(collection, study, reference, out, n_boot)
+        report.written += part.written
+        report.messages += part.messages
+    for comp in COMPARISONS:
+        _write_table(comparison_table(collection, reference, comp), out, report)
+    return report

@@ -1,0 +1,71 @@
+#!/usr/bin/env python
+"""Rebuild the paper's tables and figures from the results, or run the CI regression check.
+
+    python paper_tables.py [--results results/runs] [--out results]      # tables/*.md|.tex|.csv, figures/*.png
+    python paper_tables.py --check results/baselines/ci_small.json       # exit 1 when a metric leaves its band
+    python paper_tables.py --results DIR --write-baseline FILE --study ci_small   # (re)generate a baseline
+
+Every call first collects the results folder (benchmark.collect: index.parquet and friends in it).
+Rendering covers every study module of ablations/ and the main comparisons with the paper
+(benchmark/report/comparisons.py); missing runs show as "—" with the reason, never as an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from benchmark.collect import collect, summary
+from benchmark.errors import cli_errors
+from benchmark.report.baseline import check_baseline, write_baseline
+from benchmark.report.reference import DEFAULT_REFERENCE, load_reference
+from benchmark.report.render import find_study, render_all
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1], formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--results", default="results/runs", help="results root (default: results/runs)")
+    parser.add_argument("--out", default="results", help="where tables/ and figures/ go (default: results)")
+    parser.add_argument("--reference", default=str(DEFAULT_REFERENCE), help="the paper's numbers (YAML)")
+    parser.add_argument("--check", metavar="BASELINE.json", help="check the results against a baseline; no rendering")
+    parser.add_argument("--write-baseline", metavar="FILE", help="write the baseline of --study from the results")
+    parser.add_argument("--study", help="with --write-baseline: the study; otherwise render only this study")
+    return parser
+
+
+@cli_errors
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    collection = collect(args.results)
+    print(summary(collection))
+    if args.write_baseline:
+        if not args.study:
+            parser.error("--write-baseline needs --study")
+        argv_ = ["--results", args.results, "--write-baseline", args.write_baseline, "--study", args.study]
+        command = shlex.join(["python", "paper_tables.py", *argv_])
+        content = write_baseline(collection, find_study(args.study), args.write_baseline, command)
+        print(f"wrote {args.write_baseline}: {len(content['metrics'])} bands ({content['how_tolerance']})")
+        return 0
+    if args.check:
+        lines = check_baseline(collection, args.check)
+        for line in lines:
+            print(("ok    " if line.ok else "FAIL  ") + line.message)
+        failed = sum(not line.ok for line in lines)
+        print(
+            f"{failed} of {len(lines)} baseline metrics failed" if failed else f"all {len(lines)} baseline metrics ok"
+        )
+        return 1 if failed else 0
+    studies = [find_study(args.study)] if args.study else None
+    report = render_all(collection, load_reference(args.reference), Path(args.out), studies)
+    for message in report.messages:
+        print(message)
+    print(f"wrote {len(report.written)} files under {args.out}/tables and {args.out}/figures")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

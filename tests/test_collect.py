@@ -1,0 +1,156 @@
+"""benchmark.collect on synthetic run directories in the real formats (tests/report_fixtures.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from report_fixtures import FAILED, RUNNING, ToyResults, build_toy_results
+
+from benchmark.collect import OUTPUTS, collect, main, summary
+from benchmark.perf import collect as perf_collect
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory: pytest.TempPathFactory) -> ToyResults:
+    return build_toy_results(tmp_path_factory.mktemp("results"))
+
+
+@pytest.fixture(scope="module")
+def collected(toy: ToyResults):
+    return collect(toy.root)
+
+
+def _metrics(run: Path) -> dict:
+    return json.loads((run / "metrics.json").read_text())
+
+
+def test_one_row_per_run_with_state_reason_and_config(toy: ToyResults, collected) -> None:
+    index = collected.index.set_index("key")
+    assert len(index) == len(toy.keys) == 10
+    assert index["state"].value_counts().to_dict() == {"DONE": 8, "FAILED": 1, "RUNNING": 1}
+    failed = index.loc[toy.keys[FAILED]]
+    assert failed["state"] == "FAILED" and failed["reason"] == "non-finite loss at step 40"
+    assert index.loc[toy.keys[RUNNING], "state"] == "RUNNING"
+    full = index.loc[toy.keys["tvqa", "full", 0]]
+    assert full["cfg.task.name"] == "tvqa" and full["cfg.seed"] == 0 and full["modality"] == "all"
+    assert full["cfg.tokenizer.kind"] == "relaxed" and full["cfg.model.family"] == "t5"
+    assert json.loads(full["cfg.modality"]) == ["video", "audio", "speech"]
+    assert index.loc[toy.keys["tvqa", "w/o speech", 0], "modality"] == "no_speech"
+    assert full["git_commit"] == "ab" * 20 and not full["git_dirty"]
+    assert full["run_dir"] == toy.dirs["tvqa", "full", 0].relative_to(toy.root).as_posix()
+
+
+def test_metric_and_ci_columns_equal_metrics_json(toy: ToyResults, collected) -> None:
+    index = collected.index.set_index("key")
+    for where, run in toy.dirs.items():
+        if not (run / "metrics.json").exists():
+            assert pd.isna(index.loc[toy.keys[where]].get("m.CIDEr"))
+            continue
+        record = _metrics(run)
+        row = index.loc[toy.keys[where]]
+        for name, value in record["metrics"].items():
+            assert row[f"m.{name}"] == pytest.approx(value, rel=0, abs=0)
+            assert [row[f"ci_lo.{name}"], row[f"ci_hi.{name}"]] == record["ci"][name]
+        assert row["n"] == record["n"] and row["protocol"] == record["protocol"]
+        assert row["train_time_s"] == 12.5 and row["best_step"] == 200
+
+
+def test_group_key_joins_seeds_of_one_config(toy: ToyResults, collected) -> None:
+    index = collected.index.set_index("key")["group_key"]
+    assert index[toy.keys["avsd", "full", 0]] == index[toy.keys["avsd", "full", 1]]
+    assert index[toy.keys["avsd", "full", 0]] != index[toy.keys["avsd", "w/o video", 0]]
+    assert index[toy.keys["avsd", "full", 0]] != index[toy.keys["tvqa", "full", 0]]
+
+
+def test_per_example_study_runs_and_curves(toy: ToyResults, collected) -> None:
+    done = collected.index.loc[collected.index["state"] == "DONE", "key"]
+    per_example = collected.per_example
+    assert set(per_example["key"]) == set(done)
+    assert per_example.groupby("key").size().eq(60).all()
+    run = toy.dirs["avsd", "full", 1]
+    mine = per_example[per_example["key"] == toy.keys["avsd", "full", 1]].drop(columns="key").reset_index(drop=True)
+    original = pd.read_parquet(run / "per_example.parquet")
+    pd.testing.assert_frame_equal(mine[original.columns], original, check_dtype=False)
+
+    plan = collected.study_runs
+    assert len(plan) == 10 and set(plan["study"]) == {"toy_ablation"}
+    assert set(plan.columns) >= {"study", "arm", "role", "seed", "x", "task", "task_config", "key", "run_dir"}
+    assert plan.loc[plan["arm"] == "full", "role"].eq("reference").all()
+
+    curves = collected.train_curves
+    assert set(curves["key"]) == set(toy.keys.values())
+    assert {"step", "loss", "dev.CIDEr", "dev.accuracy"} <= set(curves.columns)
+    running = curves[curves["key"] == toy.keys[RUNNING]]
+    assert running["step"].max() == 200  # the half-written line 220 is skipped, and not a problem
+    assert not collected.problems
+
+
+def test_outputs_written_atomically_and_readable(toy: ToyResults, collected) -> None:
+    for name in OUTPUTS:
+        assert (toy.root / name).is_file(), name
+    assert not list(toy.root.glob(".*.tmp"))
+    back = pd.read_parquet(toy.root / "index.parquet")
+    assert list(back.columns) == list(collected.index.columns)
+    assert sorted(back["key"]) == sorted(collected.index["key"])
+    csv = pd.read_csv(toy.root / "index.csv")
+    assert len(csv) == 10 and "m.accuracy" in csv
+
+
+def test_cli_lists_failed_and_unfinished_runs(toy: ToyResults, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--results", str(toy.root)]) == 0
+    out = capsys.readouterr().out
+    assert "10 runs: DONE 8, FAILED 1, RUNNING 1" in out
+    failed_dir = toy.dirs[FAILED].relative_to(toy.root).as_posix()
+    assert f"FAILED    {failed_dir}: non-finite loss at step 40" in out
+    assert toy.dirs[RUNNING].name in out
+
+
+def test_broken_files_are_reported_per_run_and_the_rest_is_collected(toy: ToyResults, tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    shutil.copytree(toy.root, root)
+    runs = {where: root / path.relative_to(toy.root) for where, path in toy.dirs.items()}
+    (runs["avsd", "full", 0] / "metrics.json").write_text('{"metrics": {"CIDEr": ')  # truncated by hand
+    (runs["avsd", "full", 1] / "status.json").write_text("not json")
+    (runs["tvqa", "full", 0] / "per_example.parquet").write_bytes(b"PAR1 garbage")
+    log = runs["tvqa", "full", 1] / "train_log.jsonl"
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join([lines[0], "{oops", *lines[1:]]) + "\n")
+    (runs["tvqa", "w/o video", 0] / "key.json").unlink()  # falls back to config.yaml
+    (root / "tvqa" / "stray_folder").mkdir()
+
+    result = collect(root)
+    index = result.index.set_index("key")
+    keys = {where: toy.keys[where] for where in runs}
+    assert len(index) == 10
+    broken = index.loc[keys["avsd", "full", 0]]
+    assert broken["state"] == "INVALID" and "metrics.json: not valid JSON" in broken["problems"]
+    status = index.loc[keys["avsd", "full", 1]]
+    assert status["state"] == "DONE" and "status.json: not valid JSON" in status["problems"]
+    per_example = index.loc[keys["tvqa", "full", 0]]
+    assert per_example["state"] == "DONE" and "per_example.parquet: unreadable" in per_example["problems"]
+    assert keys["tvqa", "full", 0] not in set(result.per_example["key"])
+    assert "train_log.jsonl: line 2: not valid JSON" in index.loc[keys["tvqa", "full", 1], "problems"]
+    no_key = index.loc[keys["tvqa", "w/o video", 0]]
+    assert no_key["problems"] == "" and no_key["modality"] == "no_video"
+    assert no_key["group_key"] == index.loc[keys["tvqa", "w/o video", 1], "group_key"]  # same as from key.json
+    text = summary(result)
+    assert "INVALID" in text and "tvqa/stray_folder: ignored" in text
+    assert "status.json: not valid JSON" in text
+
+
+def test_missing_or_empty_results_give_empty_tables(tmp_path: Path) -> None:
+    result = collect(tmp_path / "nothing_here", write=False)
+    assert result.index.empty and {"key", "state", "run_dir"} <= set(result.index.columns)
+    assert result.study_runs.empty and result.per_example.empty and result.train_curves.empty
+    assert summary(result).startswith("0 runs: none")
+
+
+def test_perf_benchmark_prints_cold_and_warm_seconds(capsys: pytest.CaptureFixture[str]) -> None:
+    assert perf_collect.main(["--runs", "12", "--rows", "20", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["runs"] == 12 and result["per_example_rows"] > 0
+    assert result["cold_s"] > 0 and result["warm_s"] > 0

@@ -19,9 +19,9 @@ from pycocoevalcap.bleu.bleu_scorer import BleuScorer
 from pycocoevalcap.cider.cider_scorer import CiderScorer
 from pycocoevalcap.tokenizer.ptbtokenizer import PUNCTUATIONS
 
-# What the official pipeline drops: pycocoevalcap's list (PTB spells brackets -LRB- etc.), plus the
-# raw brackets and quotes that the Treebank tokenizer leaves as they are.
-_DROP = frozenset(PUNCTUATIONS) | {"(", ")", "[", "]", "{", "}", '"'}
+# pycocoevalcap drops these tokens after tokenizing. Brackets are NOT dropped officially: PTB spells them
+# -LRB- / -RRB- / -LSB- ..., -lowerCase turns them into "-lrb-", and the (upper-case) list misses them.
+_DROP = frozenset(PUNCTUATIONS)
 
 
 @lru_cache(maxsize=1)
@@ -30,9 +30,9 @@ def _tokenizer() -> TreebankWordTokenizer:
 
 
 def quick_tokenize(text: str) -> str:
-    """Lower-case, Treebank-tokenize and drop punctuation: a Java-free stand-in for the PTB tokenizer."""
-    tokens = _tokenizer().tokenize(" ".join(text.lower().split()))
-    return " ".join(t for t in tokens if t not in _DROP)
+    """Treebank-tokenize, lower-case and drop punctuation: a Java-free stand-in for the PTB tokenizer."""
+    tokens = _tokenizer().tokenize(" ".join(text.split()), convert_parentheses=True)
+    return " ".join(t for t in (tok.lower() for tok in tokens) if t not in _DROP)
 
 
 def quick_caption_scores(hyps: Sequence[str], refs: Sequence[Sequence[str]], scale: float = 1.0) -> dict[str, float]:

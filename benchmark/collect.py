@@ -10,7 +10,8 @@
   config of key.json, flattened; lists as JSON text), ``m.<metric>``, ``ci_lo.<metric>``,
   ``ci_hi.<metric>``, ``n``, ``protocol``, ``split``, ``best_step``, ``train_time_s``, ``git_commit``,
   ``git_dirty``, ``env.*``, ``bl.<baseline>.<metric>``.
-- ``per_example.parquet``: ``key``, ``uid`` and the per-example score columns of every DONE run.
+- ``per_example.parquet``: ``key``, ``uid`` and the numeric per-example score columns of every DONE run
+  (text columns such as the scored hypothesis stay in the run directory).
 - ``study_runs.parquet``: ``study``, ``paper_table``, ``arm``, ``role``, ``seed``, ``x``, ``task`` (task
   name), ``task_config`` (config group choice, e.g. avsd_dstc8), ``key``, ``run_dir`` from every plan.
 - ``train_curves.parquet``: ``key``, ``step``, ``loss``, ``lr``, ``tau``, ``tokens_per_s`` and
@@ -268,6 +269,14 @@ def _read_per_example(path: Path, key: str, problems: list[str]) -> pa.Table | N
     if "uid" not in table.column_names:
         problems.append("per_example.parquet: expected a 'uid' column")
         return None
+    # scores only: text columns (the hypothesis, the show name) stay in the run directory
+    numeric = [
+        f.name
+        for f in table.schema
+        if f.name != "uid" and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))
+    ]
+    uid = table.column("uid").cast(pa.string())
+    table = pa.Table.from_arrays([uid, *(table.column(c) for c in numeric)], names=["uid", *numeric])
     return table.add_column(0, "key", pa.array([key] * table.num_rows, pa.string()))
 
 

@@ -154,3 +154,19 @@ def test_perf_benchmark_prints_cold_and_warm_seconds(capsys: pytest.CaptureFixtu
     result = json.loads(capsys.readouterr().out)
     assert result["runs"] == 12 and result["per_example_rows"] > 0
     assert result["cold_s"] > 0 and result["warm_s"] > 0
+
+
+def test_per_example_keeps_scores_and_drops_text_columns(toy: ToyResults, tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    shutil.copytree(toy.root, root)
+    path = root / toy.dirs["tvqa", "full", 0].relative_to(toy.root) / "per_example.parquet"
+    frame = pd.read_parquet(path)
+    frame["hyp"], frame["show"], frame["uid"] = "an answer", "Friends", frame["uid"].astype(int)  # int qids
+    frame.to_parquet(path, index=False)
+    per_example = collect(root, write=False).per_example
+    mine = per_example[per_example["key"] == toy.keys["tvqa", "full", 0]]
+    assert "hyp" not in per_example and "show" not in per_example
+    assert (
+        mine["uid"].tolist() == [str(u) for u in frame["uid"]]
+        and mine["accuracy"].tolist() == frame["accuracy"].tolist()
+    )

@@ -116,3 +116,11 @@ def test_main_comparisons_put_ours_beside_reported_numbers(toy: ToyResults) -> N
     assert "74.90† (Δ" in tvqa and "split not stated: not compared" in tvqa
     tvc = to_markdown(by_name["main_tvc"])
     assert "not run: no run of the default full model on tvc" in tvc and "44.60" in tvc
+
+
+def test_console_table_after_a_sweep(toy: ToyResults, capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmark.report.console import print_study_table
+
+    text = print_study_table(toy.root, toy_study())
+    out = capsys.readouterr().out
+    assert out.startswith("# Toy ablation") and text in out and "| w/o speech | — [" in text

@@ -52,10 +52,14 @@ def task_info(choice: str) -> TaskInfo:
 
 
 def default_arms(study: Study) -> tuple[list[Arm], str | None]:
-    """The study's arms for its default tasks (no sweep axes), or ``[]`` and why they are unknown."""
+    """The study's arms (no sweep axes) on its default tasks and on every task of its table's columns.
+
+    Returns ``[]`` and why when the study cannot say (the reason is shown in the table's notes).
+    """
+    tasks = list(dict.fromkeys([*study.default_tasks, *(c.task for c in study.table.columns)]))
     try:
-        offered = {t: task_info(t).modalities for t in study.default_tasks}
-        return list(study.arms(study.default_tasks, {}, offered)), None
+        offered = {t: task_info(t).modalities for t in tasks}
+        return list(study.arms(tasks, {}, offered)), None
     except (HarnessError, KeyError, TypeError, ValueError) as err:  # reported in the table's notes
         return [], f"arms of {study.name} unknown without its sweep plan ({type(err).__name__}: {err})"
 

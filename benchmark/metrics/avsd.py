@@ -33,7 +33,7 @@ from benchmark.errors import ConfigError, DataFormatError, cli_errors
 from benchmark.metrics import cli
 from benchmark.metrics.bootstrap import bootstrap_ci, describe_ci
 from benchmark.metrics.coco import CAPTION_METRICS, check_java, score_captions
-from benchmark.metrics.io import describe, file_key, is_int, load_json, submission_error
+from benchmark.metrics.inputs import describe, file_key, is_int, load_json, submission_error
 from benchmark.metrics.result import ScoreResult
 
 PROTOCOLS = ("dstc7", "dstc8")
@@ -213,7 +213,7 @@ def score_avsd(
         warnings.append(
             f"{n_empty} empty answers after the stop-word filter (scored as empty, as the official script does)"
         )
-    if stopwords_path is not None:
+    if stopwords_path is not None and Path(stopwords_path).read_bytes() != default_stopwords(protocol).read_bytes():
         warnings.append(f"stop words from {stopwords_path}, not the official {protocol} file")
     ci = bootstrap_ci(per_example, CAPTION_METRICS, n_boot=n_boot, seed=seed) if n_boot else {}
     return ScoreResult(

@@ -129,7 +129,7 @@ def score_captions(
     Args:
         hyps: one hypothesis per example (may be empty strings: they are scored, as officially).
         refs: for each example, one or more reference captions.
-        refs_key: a hashable identity of ``refs`` (e.g. :func:`benchmark.metrics.io.file_key`); when given,
+        refs_key: a hashable identity of ``refs`` (e.g. :func:`benchmark.metrics.inputs.file_key`); when given,
             the tokenized references are cached under it and reused by later calls.
     """
     if len(hyps) != len(refs):

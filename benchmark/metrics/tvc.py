@@ -22,7 +22,7 @@ from benchmark.errors import DataFormatError, cli_errors
 from benchmark.metrics import cli
 from benchmark.metrics.bootstrap import bootstrap_ci, describe_ci
 from benchmark.metrics.coco import CAPTION_METRICS, check_java, score_captions
-from benchmark.metrics.io import describe, file_key, is_int, iter_jsonl, submission_error
+from benchmark.metrics.inputs import describe, file_key, is_int, iter_jsonl, submission_error
 from benchmark.metrics.result import ScoreResult
 
 SCALE = 100.0

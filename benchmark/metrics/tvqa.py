@@ -29,7 +29,7 @@ import pandas as pd
 from benchmark.errors import DataFormatError, cli_errors
 from benchmark.metrics import cli
 from benchmark.metrics.bootstrap import bootstrap_ci, describe_ci
-from benchmark.metrics.io import describe, is_int, iter_jsonl, load_json, submission_error
+from benchmark.metrics.inputs import describe, is_int, iter_jsonl, load_json, submission_error
 from benchmark.metrics.result import ScoreResult
 
 SCALE = 100.0

@@ -149,7 +149,10 @@ def _read_metrics(path: Path, row: dict[str, Any], problems: list[str]) -> bool:
     for name, value in metrics.items():
         row[f"m.{name}"] = float(value)
     ci = data.get("ci") or {}
-    for name, bounds in ci.items() if isinstance(ci, dict) else ():
+    if not isinstance(ci, dict):
+        problems.append(f"metrics.json: ci: expected an object of [lo, hi], got {type(ci).__name__}")
+        ci = {}
+    for name, bounds in ci.items():
         if isinstance(bounds, (list, tuple)) and len(bounds) == 2 and all(_is_number(b) for b in bounds):
             row[f"ci_lo.{name}"], row[f"ci_hi.{name}"] = float(bounds[0]), float(bounds[1])
         else:
@@ -158,14 +161,15 @@ def _read_metrics(path: Path, row: dict[str, Any], problems: list[str]) -> bool:
         row[name] = data.get(name)
     if data.get("task") is not None and data["task"] != row["task"]:
         problems.append(f"metrics.json: task '{data['task']}' but the run lives under '{row['task']}/'")
-    warnings = data.get("warnings") or []
+    warnings = data.get("warnings") if isinstance(data.get("warnings"), list) else []
     row["n_warnings"] = len(warnings)
     row["warnings"] = "; ".join(map(str, warnings))
     train = data.get("train") or {}
     for name in ("best_step", "steps", "train_time_s", "stopped_early"):
         row[name] = train.get(name) if isinstance(train, dict) else None
-    for base, values in (data.get("baselines") or {}).items():
-        for metric, value in (values or {}).items() if isinstance(values, dict) else ():
+    baselines = data.get("baselines") or {}
+    for base, values in baselines.items() if isinstance(baselines, dict) else ():
+        for metric, value in values.items() if isinstance(values, dict) else ():
             if _is_number(value):
                 row[f"bl.{base}.{metric}"] = float(value)
     return True
@@ -220,7 +224,8 @@ def _read_status(path: Path, row: dict[str, Any], problems: list[str]) -> str:
         status.get("attempts", 0),
         status.get("updated"),
     )
-    row["job_ids"] = ",".join(map(str, status.get("job_ids") or []))
+    job_ids = status.get("job_ids") or []
+    row["job_ids"] = ",".join(map(str, job_ids)) if isinstance(job_ids, list) else str(job_ids)
     state = status.get("state", "PENDING")
     if state not in STATES:
         problems.append(f"status.json: unknown state {state!r}")
@@ -243,8 +248,12 @@ def _read_config(path: Path, row: dict[str, Any], problems: list[str]) -> None:
         return
     _flatten(semantic, "cfg.", row)
     row["group_key"] = run_key({k: v for k, v in semantic.items() if k != "seed"})
-    offered = (semantic.get("task") or {}).get("modalities") or []
-    row["modality"] = modality_label(list(offered), list(semantic.get("modality") or []))
+    task = semantic.get("task")
+    offered, used = (task.get("modalities") if isinstance(task, dict) else None), semantic.get("modality")
+    if isinstance(offered, list) and isinstance(used, list):
+        row["modality"] = modality_label(offered, used)
+    else:
+        problems.append("semantic config: expected task.modalities and modality to be lists")
     if row.get("cfg.task.name") not in (None, row["task"]):
         problems.append(f"config: task.name '{row['cfg.task.name']}' but the run lives under '{row['task']}/'")
 
@@ -383,7 +392,7 @@ def build(records: list[RunRecord], study_runs: pd.DataFrame, problems: list[str
     return Collection(index, per_example, study_runs, curves, problems)
 
 
-def collect(results: str | Path, write: bool = True, use_cache: bool = True) -> Collection:
+def collect(results: str | Path, write: bool = True) -> Collection:
     """Collect ``results`` (missing or empty: empty tables) and, with ``write``, save the tables in it."""
     root = Path(results)
     problems: list[str] = []
@@ -430,12 +439,11 @@ def summary(collection: Collection) -> str:
 
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
-    """``python -m benchmark.collect [--results DIR] [--no-cache]``."""
+    """``python -m benchmark.collect [--results DIR]``."""
     parser = argparse.ArgumentParser(prog="python -m benchmark.collect", description=__doc__.split("\n")[0])
     parser.add_argument("--results", default="results/runs", help="results root (default: results/runs)")
-    parser.add_argument("--no-cache", action="store_true", help="re-read every run directory")
     args = parser.parse_args(argv)
-    collection = collect(args.results, use_cache=not args.no_cache)
+    collection = collect(args.results)
     print(summary(collection))
     print(f"wrote {', '.join(OUTPUTS)} in {args.results}")
     return 0

@@ -129,7 +129,7 @@ def _compared_row(ours: list[OursRow], entry: RefEntry, comp: Comparison) -> tup
     candidates = [r for r in ours if comp.task != "avsd" or r.protocol == protocol]
     candidates = [r for r in candidates if r.cells[entry.metric].status == "ok"]
     if not candidates:
-        return None, note
+        return None, None  # nothing of ours to compare with (the row says why)
     best = max(candidates, key=lambda r: r.n)  # the most seeds; ties: the first in display order
     return best, note or (f"Δ against '{best.label}'" if len(ours) > 1 else None)
 

@@ -8,8 +8,11 @@ Baseline file (``results/baselines/<study>.json``)::
 Tolerance: ``max(K_STD * std, FLOORS[scale])`` where ``std`` is the sample standard deviation of the
 metric over the seeds of the arm (0 with one seed) and the floor depends on the task's scale; the band
 is ``mean ± tolerance``. The check compares the mean over the seeds of the current results with the
-band; a baseline cell without a current result, or with a planned seed that has none, fails too. Regenerate the file (when a change is meant
-to move the numbers) with the command stored in ``generated_by``.
+band; a baseline cell without a current result, or with a planned seed that has none, fails too.
+
+Regenerate the file when a change is meant to move the numbers: rerun the study's sweep, then the
+command stored in ``generated_by``, e.g.
+``python paper_tables.py --results results/runs --write-baseline results/baselines/ci_small.json --study ci_small``.
 """
 
 from __future__ import annotations

@@ -34,6 +34,8 @@ def atomic_write(path: str | Path, writer: Callable[[IO[Any]], None], mode: str 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates 0600 files; results must be readable like any other file (umask applies)
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as fh:
             writer(fh)
             fh.flush()
@@ -44,6 +46,12 @@ def atomic_write(path: str | Path, writer: Callable[[IO[Any]], None], mode: str 
             os.unlink(tmp)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -92,7 +92,7 @@ def _bars(ax: Axes, sc: StudyCells, task: str) -> None:
     ax.errorbar(x, agg["mean"], yerr=yerr, fmt="none", ecolor="black", elinewidth=1.4, capsize=5, zorder=3)
     if not seeds.empty:
         sns.stripplot(data=seeds, x="arm", y="value", order=order, color="black", size=4, jitter=0.15, ax=ax, zorder=4)
-    ax.set_xlabel(sc.study.figure.x_label or "arm")
+    ax.set_xlabel(sc.study.figure.x_label or "arm")  # stripplot resets it
     ax.set_xticks(
         x, [_wrap(a) for a in order], rotation=30 if len(order) > 4 else 0, ha="right" if len(order) > 4 else "center"
     )
@@ -121,17 +121,21 @@ def _line(ax: Axes, sc: StudyCells, task: str) -> None:
             ref["x"], ref["mean"], s=120, facecolors="none", edgecolors="#c44e52", lw=2, label="reference", zorder=5
         )
     ax.set_xticks(agg["x"].tolist())
-    ax.set_xlabel(sc.study.figure.x_label or "x")
+    ax.set_xlabel(sc.study.figure.x_label or "x")  # seaborn resets it
     ax.legend(fontsize=7, loc="best", framealpha=0.6)
     _missing_text(ax, missing)
 
 
 def study_figure(sc: StudyCells, path: Path) -> Path | None:
     """The study's figure (bars or line per its FigureSpec); None when it has no panel."""
-    tasks = list(sc.study.figure.metric_per_task)
-    if not tasks:
+    if not sc.study.figure.metric_per_task:
         return None
-    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.9)
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9):  # no global rc change
+        return _study_figure(sc, path)
+
+
+def _study_figure(sc: StudyCells, path: Path) -> Path:
+    tasks = list(sc.study.figure.metric_per_task)
     n_arms = len(sc.study.table.rows)
     width = max(4.2, 0.55 * n_arms + 1.8) if sc.study.figure.kind == "bars" else 4.6
     stacked = width * len(tasks) > 16  # too wide side by side: one panel per row
@@ -153,10 +157,15 @@ def curves_figure(sc: StudyCells, curves: pd.DataFrame, plan: pd.DataFrame, path
     tasks = [t for t in sc.study.figure.metric_per_task if (data["task"] == task_name_of(t)).any()]
     if data.empty or not tasks:
         return None
-    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.9)
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9):
+        return _curves_figure(sc, data, tasks, path)
+
+
+def _curves_figure(sc: StudyCells, data: pd.DataFrame, tasks: list[str], path: Path) -> Path:
     fig = Figure(figsize=(5.2 * len(tasks) + 2.5, 7.0))
     axes = fig.subplots(2, len(tasks), squeeze=False)
     order = [r for r in sc.study.table.rows if r in set(data["arm"])]
+    legend_ax = None  # the first panel drawn carries the legend (every arm, by hue_order); moved out below
     for j, task in enumerate(tasks):
         metric = sc.study.figure.metric_per_task[task]
         sub = data[data["task"] == task_name_of(task)]
@@ -174,15 +183,15 @@ def curves_figure(sc: StudyCells, curves: pd.DataFrame, plan: pd.DataFrame, path
                     hue_order=order,
                     errorbar="sd",
                     ax=ax,
-                    legend=j == 0 and i == 0,
+                    legend=legend_ax is None,
                 )
+                legend_ax = legend_ax or ax
             ax.set_title(f"{TASK_TITLES.get(task, task)}: {label}")
             ax.set_xlabel("training step")
             ax.set_ylabel(label if i == 0 else f"{label} (in-training selection score)")
-    legend = axes[0][0].get_legend()
-    if legend is not None:
-        handles, labels = axes[0][0].get_legend_handles_labels()
-        legend.remove()
+    if legend_ax is not None and legend_ax.get_legend() is not None:
+        handles, labels = legend_ax.get_legend_handles_labels()
+        legend_ax.get_legend().remove()
         fig.legend(handles, [_wrap(lb, 22) for lb in labels], loc="center left", bbox_to_anchor=(1.0, 0.5), title="arm")
     fig.suptitle(f"{sc.study.table.title}: learning curves (mean over seeds, band ±1 std)", fontsize=10)
     fig.tight_layout()

@@ -218,12 +218,12 @@ def study_table(sc: StudyCells, reference: dict[str, RefEntry]) -> Table:
         header += [column.label, "Δ vs ref (p)"]
         header += [f"{column.label}: paper"] if column.label in paper_columns else []
     table = Table(sc.study.name, spec.title, header)
-    refs = ", ".join(f"{c}: '{r}'" for c, r in sc.references.items() if r) or "none"
+    refs = ", ".join(f"{c.label}: '{sc.references[c.label]}'" for c in spec.columns if sc.references.get(c.label))
     scales = sorted({scale_of(c.task) for c in spec.columns})
     table.preamble = [
         f"Study {sc.study.name}, mirrors: {sc.study.paper_table}. Expected: {sc.study.expected}",
         "Cells: mean ± std over seeds (n = seeds with a result; std — for one seed).",
-        f"Δ: arm mean − reference-arm mean (reference per column: {refs}); p: two-sided paired bootstrap "
+        f"Δ: arm mean − reference-arm mean (reference per column: {refs or 'none'}); p: two-sided paired bootstrap "
         f"({N_BOOT} resamples, seed {BOOT_SEED}) on per-example scores averaged over each arm's seeds.",
         SCALE_WORDS if len(scales) > 1 or scales != [1.0] else "Scale: fractions.",
         *([spec.note] if spec.note else []),

@@ -7,8 +7,9 @@ For each continuous modality (video, audio) a task draws an orthonormal basis of
 * further *nuisance* directions filling part of the rest.
 
 A time step of a segment showing class ``c`` is ``s * p_c + nuisance + noise``: ``s`` is the segment's
-signal strength, ``nuisance`` a per-segment random vector in the span of the confuser and nuisance
-directions (so it never points along a prototype), ``noise`` isotropic per-step Gaussian noise whose
+signal strength, ``nuisance`` a random vector in the span of the confuser and nuisance directions (so
+it never points along a prototype), drawn per segment or, in long TV segments, per chunk of a few
+seconds (so moments of one segment are not all confused the same way), ``noise`` isotropic per-step Gaussian noise whose
 scale is chosen per stream so that the mean over the shortest moment a task asks about keeps the
 classes linearly separable (an oracle linear head reaches >= 95 %).
 
@@ -34,7 +35,7 @@ import numpy as np
 # Shipped-head constants: logit scale, and the within-pair mixing (eps1: true difference, eps2: confuser).
 HEAD_SCALE = 8.0
 SINGLE_SCALE = 4.0
-EPS_TRUE = 0.03
+EPS_TRUE = 0.015
 EPS_CONFUSER = 0.25
 NUISANCE = 0.5  # std of the per-segment nuisance coefficient along each nuisance / confuser direction
 SIGNAL_RANGE = (0.8, 1.2)
@@ -97,24 +98,30 @@ def make_geometry(
 
 @dataclass(frozen=True)
 class Segment:
-    """A stretch of time showing one class, with its drawn signal strength and nuisance vector."""
+    """A stretch of time showing one class, with its drawn signal strength and nuisance vectors."""
 
     start: float
     end: float
     cls: int
     signal: float
-    nuisance: np.ndarray  # (D,)
+    nuisance: np.ndarray  # (n_chunks, D): chunk k covers [start + k * chunk, start + (k + 1) * chunk)
+    chunk: float
 
 
-def draw_segment(rng: np.random.Generator, geom: Geometry, start: float, end: float, cls: int) -> Segment:
-    """Draw a segment's signal strength and its nuisance (in the confuser + nuisance span)."""
+def draw_segment(
+    rng: np.random.Generator, geom: Geometry, start: float, end: float, cls: int, chunk: float | None = None
+) -> Segment:
+    """Draw a segment's signal strength and its nuisance (in the confuser + nuisance span), one per
+    ``chunk`` seconds (None: one for the whole segment)."""
     signal = float(rng.uniform(*SIGNAL_RANGE))
+    chunk = float(end - start) if chunk is None else chunk
+    n_chunks = max(1, math.ceil((end - start) / chunk))
     directions = np.concatenate([geom.confusers, geom.nuisance])
-    coeffs = rng.standard_normal(len(directions)) * NUISANCE
-    nuisance = np.zeros(geom.dim)
-    for coeff, direction in zip(coeffs, directions):
-        nuisance = nuisance + coeff * direction
-    return Segment(start, end, cls, signal, nuisance)
+    coeffs = rng.standard_normal((n_chunks, len(directions))) * NUISANCE
+    nuisance = np.zeros((n_chunks, geom.dim))
+    for k, direction in enumerate(directions):
+        nuisance = nuisance + coeffs[:, k : k + 1] * direction[None, :]
+    return Segment(start, end, cls, signal, nuisance, chunk)
 
 
 def render(
@@ -126,7 +133,8 @@ def render(
     for seg_i, seg in enumerate(segments):
         last = seg_i == len(segments) - 1
         inside = (centres >= seg.start) & ((centres < seg.end) | last)
-        out[inside] = out[inside] + (seg.signal * geom.protos[seg.cls] + seg.nuisance)[None, :]
+        chunks = np.clip(((centres[inside] - seg.start) // seg.chunk).astype(np.int64), 0, len(seg.nuisance) - 1)
+        out[inside] = out[inside] + seg.signal * geom.protos[seg.cls][None, :] + seg.nuisance[chunks]
     return out.astype(np.float32)
 
 

@@ -28,11 +28,13 @@ from benchmark.data.mini.common import (
 from benchmark.data.mini.files import write_h5, write_json, write_jsonl
 from benchmark.data.mini.signals import Geometry
 from benchmark.data.mini.tvworld import (
+    ClassDeck,
     Line,
     TvClip,
     capitalize,
     feature_lengths,
     line_slots,
+    new_decks,
     render_clip,
     segments,
     subtitle_rows,
@@ -80,14 +82,20 @@ class TvcPlan:
     moments: dict[str, list[Moment]]
 
 
-def _video(rng: np.random.Generator, geoms: tuple[Geometry, Geometry], show: Show, vid_name: str):
+def _video(
+    rng: np.random.Generator,
+    geoms: tuple[Geometry, Geometry],
+    decks: tuple[ClassDeck, ClassDeck],
+    show: Show,
+    vid_name: str,
+) -> tuple[TvClip, list[str]]:
     n_seg = 2 if rng.random() < 0.6 else 3
     bounds = [0.0]
     for _ in range(n_seg):
         bounds.append(round(bounds[-1] + float(rng.uniform(12.0, 22.0)), 2))
     duration = round(bounds[-1] + float(rng.uniform(0.5, 4.0)), 2)
     bounds[-1] = duration  # the last segment runs to the end
-    video, audio = segments(rng, geoms, bounds)
+    video, audio = segments(rng, geoms, bounds, decks)
     speakers: list[str] = []
     lines: list[Line] = []
     for seg in video:
@@ -140,10 +148,11 @@ def plan_tvc(seed: int, scale: float) -> TvcPlan:
     moments: dict[str, list[Moment]] = {}
     for split, n in N_VIDEOS.items():
         clips[split], moments[split] = [], []
+        decks = new_decks(rng)
         for show, name in vid_names(rng, scaled(n, scale), taken):
-            clip, speakers = _video(rng, geoms, show, name)
+            clip, speakers = _video(rng, geoms, decks, show, name)
             while not all(_usable(clip, i) for i in range(len(clip.video))):
-                clip, speakers = _video(rng, geoms, show, name)
+                clip, speakers = _video(rng, geoms, decks, show, name)
             clips[split].append(clip)
             per_seg = [2] * 2 if len(clip.video) == 2 else [int(rng.integers(1, 3)) for _ in range(3)]
             for seg, count in enumerate(per_seg):

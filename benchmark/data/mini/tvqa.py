@@ -3,9 +3,10 @@
 A clip has one or two segments (different action and sound each) and 5-7 subtitle lines, two or
 three of which state where an object is (``"I left the wallet in the car."``). Question kinds:
 
-* ``video``: the action inside ``ts`` (distractors: the other segment's action, the confusable
-  partner, other actions);
-* ``audio``: the sound inside ``ts`` (the same distractor scheme over sounds);
+* ``video``: the action inside ``ts``; the candidates include the other segment's action and, for a
+  confusable action, its partner (candidate sets are drawn so that the text alone does not reveal the
+  answer, see :mod:`.choices`);
+* ``audio``: the sound inside ``ts`` (the same scheme over sounds);
 * ``speech``: who said where an object was / where someone said it was (distractors: the other
   speakers / places of the same clip first);
 * ``video+audio`` and ``speech+video``: candidates combine two answers, so both are needed.
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.data.mini.choices import class_set, grid_combos
 from benchmark.data.mini.common import (
     ITEM_MODALITIES,
     distractors,
@@ -34,12 +36,14 @@ from benchmark.data.mini.common import (
 from benchmark.data.mini.files import write_h5, write_json, write_jsonl
 from benchmark.data.mini.signals import Geometry
 from benchmark.data.mini.tvworld import (
+    ClassDeck,
     Line,
     TvClip,
     capitalize,
     feature_lengths,
     fmt_time,
     line_slots,
+    new_decks,
     render_clip,
     segments,
     subtitle_rows,
@@ -58,11 +62,12 @@ VIDEO_H5, AUDIO_H5 = "tvqa_imagenet_pool5.h5", "tvqa_vggish.h5"
 VIDEO_STEP, AUDIO_STEP = 1 / 3, 0.96  # ImageNet pool5 at 3 fps; VGGish windows
 VIDEO_DIM = 64
 VIDEO_NOISE, AUDIO_NOISE = 0.5, 0.3  # a window of >= 4 s pools >= 12 video / >= 4 audio steps
+ACTION_LABELS, SOUND_LABELS = [a.label for a in ACTIONS], [s.label for s in SOUNDS]
 MARGIN = 2.0  # seconds between a ts window and its segment's ends
 KINDS = {"video": 0.3, "audio": 0.25, "speech": 0.35, "video+audio": 0.05, "speech+video": 0.05}
 NEEDS = {k: k.split("+") for k in KINDS}
-PARTNER = {**{a: b for a, b in ACTION_PAIRS}, **{b: a for a, b in ACTION_PAIRS}}
-SOUND_PARTNER = {**{a: b for a, b in SOUND_PAIRS}, **{b: a for a, b in SOUND_PAIRS}}
+ACTION_PAIR_IDX = [tuple(ACTION_LABELS.index(n) for n in pair) for pair in ACTION_PAIRS]
+SOUND_PAIR_IDX = [tuple(SOUND_LABELS.index(n) for n in pair) for pair in SOUND_PAIRS]
 
 
 @dataclass(frozen=True)
@@ -90,12 +95,14 @@ class TvqaPlan:
     questions: dict[str, list[Question]]
 
 
-def _clip(rng: np.random.Generator, geoms: tuple[Geometry, Geometry], show, vid_name: str) -> TvClip:
+def _clip(
+    rng: np.random.Generator, geoms: tuple[Geometry, Geometry], decks: tuple[ClassDeck, ClassDeck], show, vid_name: str
+) -> TvClip:
     duration = round(float(rng.uniform(24.0, 48.0)), 2)
     bounds = [0.0, duration]
     if rng.random() < 0.7:
         bounds = [0.0, round(duration * float(rng.uniform(0.4, 0.6)), 2), duration]
-    video, audio = segments(rng, geoms, bounds)
+    video, audio = segments(rng, geoms, bounds, decks)
     cast = sample(rng, show.cast, int(rng.integers(2, 4)))
     times = line_slots(rng, 0.0, duration, int(rng.integers(5, 8)))
     n_facts = int(rng.integers(2, 4))
@@ -143,11 +150,19 @@ def _fact_lines(clip: TvClip, seg: int | None = None) -> list[Line]:
     return lines
 
 
-def _options(rng, correct: int, other_seg: int | None, partner: dict[str, str], names: list[str]) -> list[int]:
-    preferred = [other_seg] if other_seg is not None else []
-    if names[correct] in partner and rng.random() < 0.7:
-        preferred.append(names.index(partner[names[correct]]))
-    return [correct, *distractors(rng, correct, preferred, list(range(len(names))), 4)]
+def _options(rng: np.random.Generator, correct: int, other: int | None, sounds: bool) -> list[int]:
+    """5 candidate classes, the correct one first (see :mod:`.choices`)."""
+    if sounds:
+        return class_set(rng, correct, other, len(SOUNDS), SOUND_PAIR_IDX)
+    return class_set(rng, correct, other, len(ACTIONS), ACTION_PAIR_IDX)
+
+
+def _three(rng: np.random.Generator, correct: int, other: int | None, sounds: bool) -> list[int]:
+    """The correct class, the other segment's (if any) and one more, for combined answers."""
+    opts = _options(rng, correct, other, sounds)
+    # uniformly from the candidate set: taking its first members would favour the correct one's partner
+    rest = sample(rng, [c for c in opts[1:] if c != other], 2)
+    return [correct, other if other is not None else rest[1], rest[0]]
 
 
 def _question(rng: np.random.Generator, clip: TvClip, kind: str, qid: int) -> Question:
@@ -156,7 +171,6 @@ def _question(rng: np.random.Generator, clip: TvClip, kind: str, qid: int) -> Qu
     if kind == "speech+video":  # a segment with a spoken fact well inside it (_kind checked there is one)
         seg = pick(rng, [i for i in range(n_seg) if _fact_lines(clip, i)])
     name = pick(rng, sorted({li.speaker for li in clip.lines if li.speaker}))
-    action_names, sound_names = [a.label for a in ACTIONS], [s.label for s in SOUNDS]
     ts: tuple[float, float] | None
     if kind in ("speech", "speech+video"):
         facts = _fact_lines(clip, seg if kind == "speech+video" else None)
@@ -177,12 +191,12 @@ def _question(rng: np.random.Generator, clip: TvClip, kind: str, qid: int) -> Qu
     other = clip.video[1 - seg].cls if (n_seg == 2 and seg is not None) else None
     other_sound = clip.audio[1 - seg].cls if (n_seg == 2 and seg is not None) else None
     if kind == "video":
-        opts = _options(rng, clip.video[seg].cls, other, PARTNER, action_names)
+        opts = _options(rng, clip.video[seg].cls, other, sounds=False)
         q = pick(rng, ["What is {n} doing?", "What is {n} doing in this scene?", "What is going on in the room?"])
         style = pick(rng, ["{ing}.", "{n} is {ing}."])
         texts = [capitalize(style.format(ing=ACTIONS[o].ing, n=name)) for o in opts]
     elif kind == "audio":
-        opts = _options(rng, clip.audio[seg].cls, other_sound, SOUND_PARTNER, sound_names)
+        opts = _options(rng, clip.audio[seg].cls, other_sound, sounds=True)
         q = pick(rng, ["What sound can be heard?", "What can be heard in the background?", "What noise does {n} hear?"])
         style = pick(rng, ["{s}.", "The sound of {s}."])
         texts = [capitalize(style.format(s=SOUNDS[o].ing)) for o in opts]
@@ -199,23 +213,14 @@ def _question(rng: np.random.Generator, clip: TvClip, kind: str, qid: int) -> Qu
             opts_p = [place, *distractors(rng, place, places, list(PLACES), 4)]
             texts = [f"In the {p}." for p in opts_p]
     elif kind == "video+audio":
-        a, s_ = clip.video[seg].cls, clip.audio[seg].cls
-        a2 = _options(rng, a, other, PARTNER, action_names)[1]
-        s2 = _options(rng, s_, other_sound, SOUND_PARTNER, sound_names)[1]
-        a3, s3 = (
-            distractors(rng, a, [a2], range(len(ACTIONS)), 2)[1],
-            distractors(rng, s_, [s2], range(len(SOUNDS)), 2)[1],
-        )
-        combos = [(a, s_), (a2, s_), (a, s2), (a2, s2), (a3, s3)]
+        actions = _three(rng, clip.video[seg].cls, other, sounds=False)
+        combos = grid_combos(rng, actions, _three(rng, clip.audio[seg].cls, other_sound, sounds=True))
         q = "What is going on and what can be heard?"
         texts = [capitalize(f"{ACTIONS[x].ing} while {SOUNDS[y].clause}.") for x, y in combos]
     else:  # speech+video
-        a = clip.video[seg].cls
-        a2 = _options(rng, a, other, PARTNER, action_names)[1]
-        a3 = distractors(rng, a, [a2], range(len(ACTIONS)), 2)[1]
         speakers = [li.speaker for li in clip.lines if li.speaker]
-        n1, n2 = line.speaker, distractors(rng, line.speaker, speakers, list(clip.show.cast), 2)
-        combos = [(n1, a), (n2[0], a), (n1, a2), (n2[0], a2), (n2[1], a3)]
+        names = [line.speaker, *distractors(rng, line.speaker, speakers, list(clip.show.cast), 2)]
+        combos = grid_combos(rng, names, _three(rng, clip.video[seg].cls, other, sounds=False))
         q = f"Who mentioned the {obj}, and what was happening then?"
         texts = [f"{n} said it while someone was {ACTIONS[x].ing}." for n, x in combos]
     q = q.format(n=name)
@@ -246,7 +251,9 @@ def plan_tvqa(seed: int, scale: float) -> TvqaPlan:
     clips: dict[str, list[TvClip]] = {}
     questions: dict[str, list[Question]] = {}
     for split, n in N_CLIPS.items():
-        clips[split] = [_clip(rng, geoms, show, name) for show, name in vid_names(rng, scaled(n, scale), taken)]
+        decks = new_decks(rng)
+        names = vid_names(rng, scaled(n, scale), taken)
+        clips[split] = [_clip(rng, geoms, decks, show, name) for show, name in names]
         qs: list[Question] = []
         for clip in clips[split]:
             asked: set[tuple[str, str]] = set()

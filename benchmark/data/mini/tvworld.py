@@ -18,6 +18,8 @@ from benchmark.data.mini.common import pick
 from benchmark.data.mini.signals import Geometry, Segment, draw_segment, render
 from benchmark.data.mini.vocab import ACTIONS, SHOWS, SOUNDS, Show
 
+NUISANCE_CHUNK = 2.0  # seconds: moments of one segment get (partly) independent nuisance
+
 
 @dataclass(frozen=True)
 class Line:
@@ -77,21 +79,42 @@ def vid_names(rng: np.random.Generator, n: int, taken: set[str]) -> list[tuple[S
     return out
 
 
+class ClassDeck:
+    """Draws classes in shuffled rounds, each class once per round, so a split's classes are balanced."""
+
+    def __init__(self, rng: np.random.Generator, n_classes: int) -> None:
+        self.rng = rng
+        self.n_classes = n_classes
+        self.items: list[int] = []
+
+    def draw(self, exclude: int = -1) -> int:
+        """The next class other than ``exclude``."""
+        if all(c == exclude for c in self.items):
+            self.items += [int(c) for c in self.rng.permutation(self.n_classes)]
+        i = next(i for i, c in enumerate(self.items) if c != exclude)
+        return self.items.pop(i)
+
+
 def segments(
     rng: np.random.Generator,
     geoms: tuple[Geometry, Geometry],
     bounds: Sequence[float],
+    decks: tuple[ClassDeck, ClassDeck],
 ) -> tuple[tuple[Segment, ...], tuple[Segment, ...]]:
     """Video and audio segments between consecutive ``bounds``; neighbours differ in action and sound."""
     video, audio = [], []
     prev_action = prev_sound = -1
     for start, end in itertools.pairwise(bounds):
-        action = pick(rng, [a for a in range(len(ACTIONS)) if a != prev_action])
-        sound = pick(rng, [s for s in range(len(SOUNDS)) if s != prev_sound])
-        video.append(draw_segment(rng, geoms[0], start, end, action))
-        audio.append(draw_segment(rng, geoms[1], start, end, sound))
+        action, sound = decks[0].draw(prev_action), decks[1].draw(prev_sound)
+        video.append(draw_segment(rng, geoms[0], start, end, action, chunk=NUISANCE_CHUNK))
+        audio.append(draw_segment(rng, geoms[1], start, end, sound, chunk=NUISANCE_CHUNK))
         prev_action, prev_sound = action, sound
     return tuple(video), tuple(audio)
+
+
+def new_decks(rng: np.random.Generator) -> tuple[ClassDeck, ClassDeck]:
+    """A deck of actions and one of sounds."""
+    return ClassDeck(rng, len(ACTIONS)), ClassDeck(rng, len(SOUNDS))
 
 
 def line_slots(rng: np.random.Generator, start: float, end: float, n: int) -> list[tuple[float, float]]:

@@ -32,6 +32,7 @@ from benchmark.data.mini.cache import folder_name
 from benchmark.data.mini.files import list_files
 from benchmark.data.mini.tvc import plan_tvc
 from benchmark.data.mini.tvqa import plan_tvqa
+from benchmark.data.mini.vocab import ACTION_PAIRS, ACTIONS, SOUND_PAIRS, SOUNDS
 from benchmark.data.tasks import TaskData
 from benchmark.data.types import UNDISCLOSED
 from benchmark.errors import ConfigError, DataFormatError
@@ -373,3 +374,36 @@ def test_shipped_heads_confuse_pairs_that_the_features_separate(task_data: dict[
         )
         assert 0.55 <= everything.mean() <= 0.75 and top3 >= 0.90 and oracle >= 0.95, (task, modality)
         assert 0.45 <= top1 <= 0.85  # the eval moments alone: the same, within their sampling noise
+
+
+def _classes(q, phrases: list[str]) -> list[int]:
+    """The class of each candidate of a video / audio question, from its text."""
+    return [next(i for i, p in enumerate(phrases) if p in a.lower()) for a in q.answers]
+
+
+def test_multiple_choice_candidates_do_not_reveal_the_answer() -> None:
+    """Without the needed modality, the candidates alone must not point at the answer."""
+    plan = plan_tvqa(0, 1.0)
+    for kind, names, pairs in (("video", ACTIONS, ACTION_PAIRS), ("audio", SOUNDS, SOUND_PAIRS)):
+        phrases = [x.ing.lower() for x in names]
+        partner = {a: b for a, b in pairs} | {b: a for a, b in pairs}
+        labels = [x.label for x in names]
+
+        train = [q for q in plan.questions["train"] if q.kind == kind]
+        evaluated = [q for q in plan.questions["val"] + plan.questions["test"] if q.kind == kind]
+        # a per-class prior (how often a class is right when offered) learned on train
+        offered, right = Counter(), Counter()
+        for q in train:
+            cs = _classes(q, phrases)
+            offered.update(cs)
+            right[cs[q.answer_idx]] += 1
+        rates = [[right[c] / offered[c] for c in _classes(q, phrases)] for q in evaluated]
+        prior = [int(np.argmax(r)) == q.answer_idx for r, q in zip(rates, evaluated)]
+        # "the answer is one of a confusable pair offered together" (what a naive generator would leak)
+        in_pair = []
+        for q in train + evaluated:
+            cs = _classes(q, phrases)
+            paired = [i for i, c in enumerate(cs) if labels[c] in partner and labels.index(partner[labels[c]]) in cs]
+            pool = paired or list(range(5))
+            in_pair.append((q.answer_idx in pool) / len(pool))
+        assert np.mean(prior) <= 0.3 and np.mean(in_pair) <= 0.26, (kind, np.mean(prior), np.mean(in_pair))

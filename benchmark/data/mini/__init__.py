@@ -39,7 +39,9 @@ of every split, since dev is held out of train):
   cup again ?" (history), and questions needing video + audio or video + caption.
 * TVQA (5 candidates, ``answer_idx`` uniform): the action or the sound inside ``ts`` (video /
   audio), who said where an object was or where they said it was (speech), and a few whose
-  candidates combine video + audio or speech + video.
+  candidates combine video + audio or speech + video. Candidate sets include the other segment's
+  class and the confusable partner, yet are drawn so that the candidates alone do not reveal the
+  answer (:mod:`.choices`; a text-only classifier on them scores chance).
 * TVC: every caption says who (speech) does what (video) while which sound plays (audio):
   "Sheldon plays guitar while a dog barks."
 

@@ -159,6 +159,9 @@ def _read_metrics(path: Path, row: dict[str, Any], problems: list[str]) -> bool:
             problems.append(f"metrics.json: ci.{name}: expected [lo, hi], got {bounds!r}")
     for name in ("protocol", "split", "main_metric", "eval_file", "n", "scale", "ci_level"):
         row[name] = data.get(name)
+    method = data.get("ci_method")
+    if row["ci_level"] is None and isinstance(method, dict):  # the metrics package stores it there
+        row["ci_level"] = method.get("level")
     if data.get("task") is not None and data["task"] != row["task"]:
         problems.append(f"metrics.json: task '{data['task']}' but the run lives under '{row['task']}/'")
     warnings = data.get("warnings") if isinstance(data.get("warnings"), list) else []

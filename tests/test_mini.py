@@ -407,3 +407,25 @@ def test_multiple_choice_candidates_do_not_reveal_the_answer() -> None:
             pool = paired or list(range(5))
             in_pair.append((q.answer_idx in pool) / len(pool))
         assert np.mean(prior) <= 0.3 and np.mean(in_pair) <= 0.26, (kind, np.mean(prior), np.mean(in_pair))
+
+
+def test_moments_hold_what_their_answers_need(task_data: dict[str, TaskData]) -> None:
+    for split in plan_tvqa(0, 1.0).questions.values():
+        for q in split:
+            if q.ts is None:  # "NaN-NaN" only where the whole clip answers the question
+                assert q.kind == "speech" or len(q.clip.video) == 1, q.qid
+            elif q.kind != "speech":  # the window selects one segment
+                assert q.clip.segment_of(*q.ts) is not None, q.qid
+    # TVQA: the subtitle lines located for a speech question hold its answer (a name or a place)
+    plan = {str(q.qid): q for q in plan_tvqa(0, 1.0).questions["val"]}
+    for s in task_data["tvqa"].samples("eval"):
+        q = plan[s.uid]
+        if q.kind.startswith("speech"):
+            answer = q.answers[q.answer_idx].strip().rstrip(".")
+            word = answer[len("In the ") :] if answer.startswith("In the ") else answer.split()[0]
+            assert word in s.text["speech"], (s.uid, word, s.text["speech"])
+    # TVC: the subtitle lines assigned to a moment are the captioned speaker's, and only theirs
+    speaker = {str(m.clip_id): m.speaker for split in plan_tvc(0, 1.0).moments.values() for m in split}
+    for s in task_data["tvc"].samples("eval"):
+        assert set(re.findall(r"(\w+) : ", s.text["speech"])) == {speaker[s.uid]}, s.uid
+        assert speaker[s.uid] in s.target

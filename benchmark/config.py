@@ -201,6 +201,11 @@ def compose(overrides: Sequence[str] = (), validate_config: bool = True) -> Dict
     return cfg
 
 
+def choice(value: Any) -> str:
+    """A config choice as a plain string, whether it is an Enum (composed config) or a str (config.yaml)."""
+    return str(getattr(value, "value", value))
+
+
 def effective_modalities(cfg: DictConfig) -> list[str]:
     """The modalities a run actually uses: switched on *and* offered by the task, in task order."""
     offered = list(cfg.task.modalities)

@@ -24,6 +24,7 @@ import torch
 
 from benchmark.atomic import atomic_write_json
 from benchmark.checkpoint import load_weights
+from benchmark.config import choice
 from benchmark.distributed import DistInfo, init_distributed, shutdown_distributed
 from benchmark.errors import HarnessError
 from benchmark.evaluate import (
@@ -64,7 +65,7 @@ def _task_info(cfg: Any, data: Any) -> Any:
     continuous = [m for m in data.modalities if m in cfg.task.features]
     return TaskInfo(
         name=str(cfg.task.name),
-        kind=str(cfg.task.kind.value if hasattr(cfg.task.kind, "value") else cfg.task.kind),
+        kind=choice(cfg.task.kind),
         specifier=str(cfg.task.specifier),
         modalities=list(data.modalities),
         label_names={m: data.label_names(m) for m in continuous},

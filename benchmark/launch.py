@@ -21,6 +21,7 @@ from typing import Any
 import submitit
 from omegaconf import DictConfig
 
+from benchmark.config import choice
 from benchmark.errors import ConfigError, MissingDependencyError
 from benchmark.job import RunWorker
 from benchmark.rundir import RunDir
@@ -114,7 +115,7 @@ def check_slurm(executor: submitit.AutoExecutor) -> None:
 
 def make_executor(launcher: DictConfig, folder: Path, snapshot: Path | None) -> submitit.AutoExecutor:
     """A submitit executor for ``launcher.kind`` writing its logs under ``folder``."""
-    kind = str(launcher.kind.value if hasattr(launcher.kind, "value") else launcher.kind)
+    kind = choice(launcher.kind)
     if kind == "slurm":
         executor = submitit.AutoExecutor(
             folder=folder / "%j", cluster="slurm", slurm_max_num_timeout=int(launcher.max_requeues)
@@ -137,7 +138,7 @@ def submit(
     local: ``local_parallelism`` workers share the whole list (each run is claimed through its lock);
     debug: one in-process worker; slurm: one array task per run.
     """
-    kind = str(launcher.kind.value if hasattr(launcher.kind, "value") else launcher.kind)
+    kind = choice(launcher.kind)
     executor = make_executor(launcher, folder, snapshot)
     paths = [str(r.path.resolve()) for r in runs]
     attempts = int(launcher.max_requeues) + 1

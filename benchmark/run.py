@@ -16,7 +16,7 @@ import sys
 
 from omegaconf import DictConfig, OmegaConf
 
-from benchmark.config import compose
+from benchmark.config import choice, compose
 from benchmark.errors import HarnessError, cli_errors
 from benchmark.rundir import RunDir
 
@@ -33,7 +33,7 @@ def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
         print(f"already done: {run.path}")
         _print_metrics(run)
         return 0
-    if str(getattr(cfg.launcher.kind, "value", cfg.launcher.kind)) == "slurm":
+    if choice(cfg.launcher.kind) == "slurm":
         raise HarnessError("a single run goes through Slurm as a sweep: use sweep=single launcher=slurm [overrides]")
     prepare_run_dir(cfg, run)
     print(f"run: {run.path}")

@@ -35,7 +35,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from benchmark.atomic import atomic_write_json, atomic_write_yaml, read_json
-from benchmark.config import effective_modalities, semantic_config
+from benchmark.config import choice, effective_modalities, semantic_config
 
 STATES = ("PENDING", "RUNNING", "DONE", "FAILED", "PREEMPTED")
 KEY_LENGTH = 12
@@ -66,7 +66,7 @@ def modality_label(cfg: DictConfig) -> str:
 def run_alias(cfg: DictConfig) -> str:
     """A readable name for a run; the key beside it makes the folder unique."""
     head = "gen" if cfg.head.kind == "generative" else "disc"
-    tok = cfg.tokenizer.kind.value if hasattr(cfg.tokenizer.kind, "value") else str(cfg.tokenizer.kind)
+    tok = choice(cfg.tokenizer.kind)
     if tok == "relaxed" and cfg.tokenizer.schedule != "constant":
         tok = "relaxed_anneal"
     return f"{cfg.model.name}-{modality_label(cfg)}-{tok}-k{cfg.tokenizer.k}-{head}-s{cfg.seed}"

@@ -22,7 +22,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from benchmark.atomic import atomic_write_json, read_json
-from benchmark.config import Composer
+from benchmark.config import Composer, choice
 from benchmark.errors import ConfigError
 from benchmark.launch import snapshot_code, submit
 from benchmark.plan import PlannedRun, load_study, plan_sweep
@@ -31,8 +31,7 @@ TERMINAL = ("DONE", "FAILED")
 
 
 def _kind(cfg: DictConfig) -> str:
-    kind = cfg.launcher.kind
-    return str(kind.value if hasattr(kind, "value") else kind)
+    return choice(cfg.launcher.kind)
 
 
 def _check_writable(root: Path) -> None:

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from benchmark.checkpoint import load_checkpoint, rng_state, save_best, save_checkpoint, set_rng_state
+from benchmark.config import choice
 from benchmark.distributed import DistInfo
 from benchmark.errors import RunFailedError
 from benchmark.rundir import RunDir
@@ -114,7 +115,7 @@ class Trainer:
             **({"fused": True} if self.device.type == "cuda" else {}),
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lr_lambda(str(self.tc.lr_schedule.value), self.tc.warmup_steps, self.tc.max_steps)
+            self.optimizer, lr_lambda(choice(self.tc.lr_schedule), self.tc.warmup_steps, self.tc.max_steps)
         )
         self.state = TrainState()
         self.train_model = model

@@ -36,3 +36,11 @@ def real_data(shared: Path) -> Path:
     if not path.is_dir():
         pytest.skip(f"real data samples not found at {path}")
     return path
+
+
+@pytest.fixture
+def slurm_cluster() -> None:
+    """Needs the local Slurm cluster (``.ci/slurm_up.sh``): skips when it is down, fails under VX2T_REQUIRE_SLURM=1."""
+    from slurm_support import require_slurm  # tests/ is on sys.path (rootdir conftest, no __init__.py)
+
+    require_slurm()

@@ -219,8 +219,10 @@ AccountingStoragePort=6819
 JobCompType=jobcomp/none
 FirstJobId=$FIRST_JOB_ID
 SchedulerType=sched/backfill
-# start batch jobs at once (default delay 3 s)
-SchedulerParameters=batch_sched_delay=0
+# batch_sched_delay=0: start batch jobs at once (default delay 3 s). A requeued job becomes eligible after
+# cred_expire but is then only started by the next scheduling pass: backfill every 2 s (default 30 s),
+# main loop every 5 s (default 60 s); this brings a requeue from ~40 s down to ~12 s.
+SchedulerParameters=batch_sched_delay=0,bf_interval=2,sched_interval=5
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 # without it a job with no --mem takes all node memory and blocks every other job

@@ -38,9 +38,12 @@ def real_data(shared: Path) -> Path:
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def slurm_cluster() -> None:
-    """Needs the local Slurm cluster (``.ci/slurm_up.sh``): skips when it is down, fails under VX2T_REQUIRE_SLURM=1."""
+    """Needs the local Slurm cluster (``.ci/slurm_up.sh``): skips when it is down, fails under VX2T_REQUIRE_SLURM=1.
+
+    Session-scoped: checked once (up to 3 s when no controller answers), and the verdict is reused.
+    """
     from slurm_support import require_slurm  # tests/ is on sys.path (rootdir conftest, no __init__.py)
 
     require_slurm()

@@ -110,24 +110,47 @@ def fresh_folder(base: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix="submitit-", dir=base)) / "%j"
 
 
+# Slurm sends the --signal warning from a periodic check that may fire up to this long before it is due
+SIGNAL_EARLY_S = 60
+# submitit's default slurm_signal_delay_s (USR2 that many seconds before the time limit)
+SUBMITIT_SIGNAL_DELAY_S = 90
+# a job must be able to run this long before the time-limit USR2 can arrive
+MIN_QUIET_S = 60
+
+
 def ci_executor(folder: Path, *, max_num_timeout: int = 3, **params: Any) -> submitit.AutoExecutor:
     """A submitit executor on the local cluster (``cluster="slurm"``) with CI-safe defaults.
 
-    Defaults: partition ``debug``, 1 CPU, 1 GB, a 2-minute time limit; ``params`` override them (AutoExecutor
+    Defaults: partition ``debug``, 1 CPU, 1 GB, a 5-minute time limit; ``params`` override them (AutoExecutor
     names, e.g. ``timeout_min``, ``slurm_array_parallelism``). ``max_num_timeout`` is how many time-outs are
     requeued; for a ``timeout_min`` of 50 or less submitit counts every USR2 (also preemption) as a time-out.
+
+    Raises:
+        ValueError: when the time limit is so short that Slurm's time-limit USR2 (sent ``slurm_signal_delay_s``
+            before the limit, and up to 60 s earlier still) could reach a job in its first minute. With
+            ``timeout_min=2`` and submitit's default 90 s it arrives at once: a job that has not yet installed
+            submitit's handler dies of it (exit code 140), one that has is requeued as timed out.
     """
-    executor = submitit.AutoExecutor(folder=folder, cluster="slurm", slurm_max_num_timeout=max_num_timeout)
-    python_path = os.pathsep.join([str(TESTS_DIR), str(REPO_ROOT)])
     settings: dict[str, Any] = {
         "slurm_partition": PARTITION,
         "cpus_per_task": 1,
         "mem_gb": 1,
-        "timeout_min": 2,
-        # job functions defined in tests/*.py are pickled by reference: let the job import them
-        "slurm_setup": [f'export PYTHONPATH="{python_path}${{PYTHONPATH:+:$PYTHONPATH}}"'],
+        "timeout_min": 5,
     }
     settings.update(params)
+    signal_delay_s = settings.get("slurm_signal_delay_s", SUBMITIT_SIGNAL_DELAY_S)
+    quiet_s = settings["timeout_min"] * 60 - signal_delay_s - SIGNAL_EARLY_S
+    if quiet_s < MIN_QUIET_S:
+        raise ValueError(
+            f"timeout_min={settings['timeout_min']} with slurm_signal_delay_s={signal_delay_s}: the time-limit USR2 "
+            f"may arrive {max(quiet_s, 0)}s after the job starts; give timeout_min*60 - slurm_signal_delay_s "
+            f">= {MIN_QUIET_S + SIGNAL_EARLY_S}"
+        )
+    # job functions defined in tests/*.py are pickled by reference: let the job import them
+    python_path = os.pathsep.join([str(TESTS_DIR), str(REPO_ROOT)])
+    setup = [f'export PYTHONPATH="{python_path}${{PYTHONPATH:+:$PYTHONPATH}}"']
+    settings["slurm_setup"] = setup + list(settings.get("slurm_setup", []))
+    executor = submitit.AutoExecutor(folder=folder, cluster="slurm", slurm_max_num_timeout=max_num_timeout)
     executor.update_parameters(**settings)
     return executor
 

@@ -58,11 +58,11 @@ SELECT_PREFIXES = ("cfg.tokenizer.", "cfg.head.")  # the knobs the ablations var
 @cache
 def full_model_selection(task: str) -> dict[str, Any]:
     """Index column -> value that a run of the default full model has on ``task``."""
-    from benchmark.collect import _flatten
+    from benchmark.collect_run import flatten
     from benchmark.config import compose, semantic_config
 
     flat: dict[str, Any] = {}
-    _flatten(semantic_config(compose([f"task={task}"])), "cfg.", flat)
+    flatten(semantic_config(compose([f"task={task}"])), "cfg.", flat)
     selection = {k: v for k, v in flat.items() if k.startswith(SELECT_PREFIXES)}
     return {**selection, "modality": "all", "cfg.model.family": "t5"}
 

@@ -94,16 +94,18 @@ class _R2Plus1DBlock(nn.Module):
         self.bn1, self.bn2 = nn.BatchNorm3d(mid), nn.BatchNorm3d(cout)
         self.skip = nn.Conv3d(cin, cout, 1, stride=s, bias=False) if (cin != cout or spatial_stride != 1) else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.bn2(self.temporal(torch.relu(self.bn1(self.spatial(x)))))
-        return torch.relu(y + (x if self.skip is None else self.skip(x)))
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """``x`` (N, C, T, H, W); ``keep`` (N, 1, T, 1, 1) zeroes padded frames before each temporal conv."""
+        y = self.bn2(self.temporal(torch.relu(self.bn1(self.spatial(x))) * keep))
+        return torch.relu(y + (x if self.skip is None else self.skip(x))) * keep
 
 
 class Cnn3d(nn.Module):
     """A small R(2+1)D-style CNN over raw frames ``(N, T, C, H, W)`` (or ``(N, T, C*H*W)``) -> logits.
 
-    Time is never strided, so the frame mask still applies after the convolutions: the final
-    global pooling averages only the valid frames (spatial positions are averaged first).
+    Time is never strided, so the frame mask still applies after the convolutions: padded frames are
+    zeroed before every temporal convolution and the final global pooling averages only the valid frames (spatial
+    positions first). In eval mode a padded clip therefore gets exactly the logits of the unpadded one.
     """
 
     def __init__(self, num_classes: int, frame_shape: tuple[int, int, int], widths: tuple[int, ...] = (16, 32)):
@@ -121,8 +123,12 @@ class Cnn3d(nn.Module):
         """Logits ``(N, C)`` of frames ``x`` with frame mask ``(N, T)``."""
         if x.dim() == 3:  # (N, T, C*H*W) from the feature collator
             x = x.view(x.shape[0], x.shape[1], *self.frame_shape)
-        x = x * mask.to(x.dtype)[:, :, None, None, None]  # padded frames are zeros
-        h = self.blocks(x.permute(0, 2, 1, 3, 4))  # (N, C', T, H', W')
+        keep = mask.to(x.dtype)[:, None, :, None, None]  # (N, 1, T, 1, 1)
+        h = x.permute(0, 2, 1, 3, 4) * keep  # (N, C, T, H, W), padded frames zeroed
+        for block in self.blocks:
+            # padded frames are re-zeroed inside every block, so a valid frame's temporal conv sees
+            # exactly the zero padding it would see in the unpadded clip
+            h = block(h, keep)
         h = h.mean(dim=(3, 4)).transpose(1, 2)  # (N, T, C')
         return self.classifier(masked_pool(h, mask, "mean"))
 

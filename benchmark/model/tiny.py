@@ -1,9 +1,10 @@
 """Tiny randomly initialised backbones (``model.name_or_path: null``), built once and cached on disk.
 
 :func:`ensure_tiny_backbone` trains a WordPiece tokenizer on the task's training text with the
-``tokenizers`` library (NFD + lower-casing + accent stripping, BERT's whitespace-and-punctuation
-pre-tokenizer, every printable ASCII character in the initial alphabet so that nothing printable
-becomes ``unk``; deterministic, see :func:`train_tokenizer`), gives it the family's special tokens
+``tokenizers`` library (NFD + lower-casing + accent stripping, a whitespace-and-punctuation
+pre-tokenizer that keeps English contractions whole, every printable ASCII character in the
+initial alphabet so that nothing printable becomes ``unk``; deterministic, see
+:func:`train_tokenizer`), gives it the family's special tokens
 and post-processor, wraps it as a ``PreTrainedTokenizerFast``, builds the family's model with the
 ``tiny`` shape (init seed 0, without touching the caller's RNG), and saves both with ``save_pretrained`` into
 ``<cache_dir>/models/<family>-<hash>/``. The hash covers the tiny config, the family and a digest of
@@ -34,9 +35,12 @@ from typing import Any
 import torch
 
 # Bump when the way tiny models are built changes: old cache folders are then not reused.
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 # Position table of tiny BART / BERT (T5 uses relative positions); max_source_len is checked against it.
 TINY_MAX_POSITIONS = 1024
+
+# Contractions, or any single character that is neither a word character nor whitespace.
+_PIECES = r"'(?:s|t|re|ve|m|ll|d)\b|[^\w\s]"
 
 _SPECIALS: dict[str, dict[str, Any]] = {
     "t5": {
@@ -101,11 +105,16 @@ def corpus_digest(texts: Iterable[str]) -> str:
 
 def _pipeline(family: str, model: Any):
     """A ``tokenizers.Tokenizer`` around ``model`` with the normaliser, pre-tokenizer and decoder used here."""
-    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
+    from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers
 
     tok = Tokenizer(model)
     tok.normalizer = normalizers.Sequence([normalizers.NFD(), normalizers.Lowercase(), normalizers.StripAccents()])
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    # Whitespace, then every punctuation mark on its own, except that English contractions stay one
+    # piece ("it's" -> "it", "'s"): the decoder's clean-up then writes "it's" back, as the PTB
+    # tokenizer of the official scorers expects ("it 's"), instead of "it ' s".
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(Regex(_PIECES), behavior="isolated")]
+    )
     tok.decoder = decoders.WordPiece(prefix="##")
     return tok
 

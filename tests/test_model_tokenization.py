@@ -1,0 +1,195 @@
+"""Modality tokenizers: category-name embeddings, discrete / relaxed / continuous, temperature schedules."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+from test_model_kit import CORPUS, LABELS
+from torch import nn
+from transformers.models.bart.modeling_bart import BartScaledWordEmbedding
+
+from benchmark.errors import ConfigError
+from benchmark.model.classifiers import FeatureHead
+from benchmark.model.tiny import train_tokenizer
+from benchmark.model.tokenization import (
+    CategoryEmbeddings,
+    ContinuousTokenizer,
+    DiscreteTokenizer,
+    RelaxedTokenizer,
+    build_modality_tokenizer,
+    category_token_ids,
+    gumbel_noise,
+    masked_adaptive_avg_pool,
+    temperature,
+)
+
+NAMES = LABELS["video"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return train_tokenizer(CORPUS, "t5", 300)
+
+
+def _embedding(tokenizer, d: int = 8) -> nn.Embedding:
+    torch.manual_seed(0)
+    return nn.Embedding(len(tokenizer), d)
+
+
+def _relaxed(tokenizer, mode: str = "st_topk", eval_mode: str = "hard", k: int = 3, tau_end: float = 0.5):
+    emb = _embedding(tokenizer)
+    cats = CategoryEmbeddings(category_token_ids(tokenizer, NAMES), emb, "tied")
+    torch.manual_seed(1)
+    clf = FeatureHead(4, len(NAMES))
+    tok = RelaxedTokenizer(clf, cats, k, mode, 1.0, tau_end, "constant", 10, eval_mode)
+    return tok, emb
+
+
+def test_category_embedding_is_the_mean_of_its_subword_embeddings(tokenizer) -> None:
+    emb = _embedding(tokenizer)
+    ids = category_token_ids(tokenizer, NAMES)
+    assert any(len(i) > 1 for i in ids), "some names must span several sub-words for this test to bite"
+    table = CategoryEmbeddings(ids, emb, "tied")(emb)
+    for row, name in zip(table, NAMES):
+        sub = tokenizer(name, add_special_tokens=False)["input_ids"]
+        torch.testing.assert_close(row, emb.weight[sub].mean(0))
+    # BART scales its embedding output: the category vectors live where the scaled word vectors do
+    scaled = BartScaledWordEmbedding(len(tokenizer), 8, padding_idx=0, embed_scale=3.0)
+    scaled.weight.data.copy_(emb.weight.data)
+    torch.testing.assert_close(CategoryEmbeddings(ids, scaled, "tied")(scaled), 3.0 * table)
+
+
+def test_tied_gets_gradients_and_frozen_is_a_fixed_saved_buffer(tokenizer) -> None:
+    emb = _embedding(tokenizer)
+    ids = category_token_ids(tokenizer, NAMES)
+    tied = CategoryEmbeddings(ids, emb, "tied")
+    tied(emb).sum().backward()
+    used = sorted({i for name in ids for i in name})
+    assert emb.weight.grad is not None and emb.weight.grad[used].abs().sum() > 0
+    emb.weight.grad = None
+    frozen = CategoryEmbeddings(ids, emb, "frozen")
+    before = frozen(emb).clone()
+    assert "table" in frozen.state_dict() and not frozen(emb).requires_grad
+    with torch.no_grad():
+        emb.weight.add_(1.0)
+    assert torch.equal(frozen(emb), before)
+    assert not torch.equal(tied(emb), before)
+    with pytest.raises(ConfigError, match=r"tokenizer\.category_embeddings"):
+        CategoryEmbeddings(ids, emb, "shared")
+
+
+def test_discrete_uses_a_frozen_classifier_and_hard_top_k(tokenizer) -> None:
+    emb = _embedding(tokenizer)
+    cats = CategoryEmbeddings(category_token_ids(tokenizer, NAMES), emb, "tied")
+    clf = FeatureHead(4, len(NAMES), hidden=5, dropout=0.5)
+    tok = DiscreteTokenizer(clf, cats, 3)
+    tok.train()
+    assert not clf.training and not any(p.requires_grad for p in clf.parameters())
+    x, mask = torch.randn(2, 6, 4), torch.ones(2, 6, dtype=torch.bool)
+    out = tok(x, mask, emb)
+    idx = clf(x, mask).topk(3).indices
+    torch.testing.assert_close(out, cats(emb)[idx])
+    out.sum().backward()
+    assert all(p.grad is None for p in clf.parameters())
+    assert emb.weight.grad is not None  # tied: the LM's embeddings still learn
+
+
+def test_relaxed_st_topk_forward_is_hard_and_gradients_reach_the_classifier(tokenizer) -> None:
+    tok, emb = _relaxed(tokenizer)
+    tok.train()
+    x, mask = torch.randn(3, 5, 4), torch.ones(3, 5, dtype=torch.bool)
+    torch.manual_seed(7)
+    out = tok(x, mask, emb)
+    torch.manual_seed(7)
+    logits = tok.classifier(x, mask)
+    idx = (logits + gumbel_noise(logits)).topk(3).indices  # the same noise draw
+    torch.testing.assert_close(out, tok.categories(emb)[idx])
+    out.pow(2).sum().backward()
+    assert tok.classifier.classifier.weight.grad.abs().sum() > 0
+
+
+def test_relaxed_draws_are_convex_mixtures_with_gradients(tokenizer) -> None:
+    tok, _ = _relaxed(tokenizer, mode="draws")
+    tok.train()
+    logits = torch.randn(2, len(NAMES), requires_grad=True)
+    w = tok.mixture_weights(logits)
+    assert w.shape == (2, 3, len(NAMES))
+    torch.testing.assert_close(w.sum(-1), torch.ones(2, 3))
+    assert not torch.equal(w[:, 0], w[:, 1]), "the K draws are independent"
+    (w * torch.arange(len(NAMES))).sum().backward()
+    assert logits.grad.abs().sum() > 0
+
+
+def test_relaxed_eval_is_deterministic_and_noise_free(tokenizer) -> None:
+    tok, emb = _relaxed(tokenizer, eval_mode="hard")
+    tok.eval()
+    x, mask = torch.randn(2, 5, 4), torch.ones(2, 5, dtype=torch.bool)
+    state = torch.get_rng_state()
+    a, b = tok(x, mask, emb), tok(x, mask, emb)
+    assert torch.equal(a, b) and torch.equal(torch.get_rng_state(), state), "eval must not draw noise"
+    idx = tok.classifier(x, mask).topk(3).indices
+    torch.testing.assert_close(a, tok.categories(emb)[idx])
+
+
+def test_relaxed_eval_soft_masks_higher_ranked_categories(tokenizer) -> None:
+    tok, _ = _relaxed(tokenizer, eval_mode="soft", tau_end=0.5)
+    logits = torch.tensor([[2.0, 0.0, 1.0, -1.0, 0.5, 3.0]])
+    w = tok.evaluate(logits)
+    torch.testing.assert_close(w[0, 0], torch.softmax(logits[0] / 0.5, -1))
+    rest = logits[0].clone()
+    rest[5] = float("-inf")  # token 1: the best category (index 5) is masked out
+    torch.testing.assert_close(w[0, 1], torch.softmax(rest / 0.5, -1))
+    rest[0] = float("-inf")  # token 2: the two best masked out
+    torch.testing.assert_close(w[0, 2], torch.softmax(rest / 0.5, -1))
+    cold, _ = _relaxed(tokenizer, eval_mode="soft", tau_end=1e-4)
+    torch.testing.assert_close(cold.evaluate(logits), torch.eye(6)[[5, 0, 2]][None])  # tends to hard
+
+
+def test_temperature_schedules() -> None:
+    assert temperature(50, 1.0, 0.1, "constant", 100) == 1.0
+    assert temperature(50, 1.0, 0.2, "linear", 100) == pytest.approx(0.6)
+    assert temperature(50, 1.0, 0.01, "exponential", 100) == pytest.approx(0.1)  # geometric midpoint
+    assert temperature(0, 1.0, 0.1, "exponential", 100) == pytest.approx(1.0)
+    assert temperature(500, 1.0, 0.1, "linear", 100) == pytest.approx(0.1)  # held after annealing
+    with pytest.raises(ConfigError, match=r"tokenizer\.schedule"):
+        temperature(1, 1.0, 0.1, "cosine", 100)
+
+
+def test_relaxed_set_step_and_anneal_default(tokenizer) -> None:
+    emb = _embedding(tokenizer)
+    cfg = OmegaConf.create(
+        {
+            "kind": "relaxed",
+            "k": 2,
+            "relaxed_mode": "st_topk",
+            "tau_start": 1.0,
+            "tau_end": 0.25,
+            "schedule": "exponential",
+            "anneal_steps": 0,
+            "eval_mode": "hard",
+            "category_embeddings": "frozen",
+            "continuous_tokens": 0,
+        }
+    )
+    tok = build_modality_tokenizer(cfg, FeatureHead(4, 6), category_token_ids(tokenizer, NAMES), emb, 4, 40)
+    assert tok.anneal_steps == 40  # 0 means train.max_steps
+    tok.set_step(20)
+    assert tok.tau == pytest.approx(0.5)
+    with pytest.raises(ConfigError, match=r"tokenizer\.k"):
+        build_modality_tokenizer(
+            OmegaConf.merge(cfg, {"k": 7}), FeatureHead(4, 6), category_token_ids(tokenizer, NAMES), emb, 4, 40
+        )
+
+
+def test_continuous_pooling_matches_adaptive_avg_pool_per_row() -> None:
+    x = torch.randn(3, 9, 4)
+    lengths = [9, 5, 2]
+    mask = torch.arange(9)[None, :] < torch.tensor(lengths)[:, None]
+    got = masked_adaptive_avg_pool(x, mask, 3)
+    for i, n in enumerate(lengths):
+        want = nn.AdaptiveAvgPool1d(3)(x[i, :n].T[None])[0].T
+        torch.testing.assert_close(got[i], want)
+    tok = ContinuousTokenizer(4, 8, 3)
+    assert tok(x, mask, nn.Embedding(10, 8)).shape == (3, 3, 8)
+    assert not any(isinstance(m, CategoryEmbeddings | FeatureHead) for m in tok.modules())

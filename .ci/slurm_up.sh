@@ -99,6 +99,7 @@ fi
 if [ "$n_alive" -gt 0 ]; then
   say "found $n_alive of ${#DAEMONS[@]} daemons running or the node not answering: stopping them first"
   "$HERE/slurm_down.sh"
+  say "stopped the partial cluster"
 fi
 for d in "${DAEMONS[@]}"; do
   if pids=$(pgrep -x "$d"); then
@@ -123,8 +124,13 @@ if [ "$need_install" -eq 1 ]; then
   say "apt-get update + install done"
 fi
 
+# wipe the previous run's state, but never a folder this script did not create
+if [ -d "$S" ] && [ ! -e "$S/.slurm_ci_dir" ] && [ -n "$(ls -A "$S")" ]; then
+  fail "refusing to wipe $S: not empty and not made by slurm_up.sh (set SLURM_CI_DIR to a new folder)"
+fi
 rm -rf "$S"
 mkdir -p "$S"/state "$S"/spool
+touch "$S/.slurm_ci_dir"
 
 # 2. munge: the key is normally created by the munge postinst; create it if missing
 if [ ! -s /etc/munge/munge.key ]; then mungekey -c -f -k /etc/munge/munge.key; fi

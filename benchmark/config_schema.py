@@ -251,6 +251,7 @@ class TrainConfig:
     eval_batch_size: int = 64
     grad_accum: int = 1
     lr: float = 1e-3
+    classifier_lr_mult: float = 1.0  # learning rate of the modality classifiers (relaxed tokens) / lr
     weight_decay: float = 0.01
     warmup_steps: int = 50
     max_steps: int = 600

@@ -69,6 +69,20 @@ def batch_plan(lengths: Sequence[int], batch_size: int, seed: int, epoch: int, b
     return batches
 
 
+def param_groups(model: torch.nn.Module, lr: float, weight_decay: float, classifier_mult: float) -> list[dict]:
+    """AdamW groups: no decay on biases and norms; the modality classifiers at ``lr * classifier_mult``."""
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        is_classifier = name.startswith("tokenizers.") and ".classifier." in name
+        groups.setdefault((is_classifier, param.ndim >= 2), []).append(param)
+    return [
+        {"params": params, "lr": lr * (classifier_mult if cls else 1.0), "weight_decay": weight_decay if decay else 0.0}
+        for (cls, decay), params in sorted(groups.items())
+    ]
+
+
 def lr_lambda(kind: str, warmup: int, total: int) -> Callable[[int], float]:
     """Multiplier of the peak learning rate at a step: linear warm-up, then linear/cosine/constant."""
 
@@ -106,11 +120,8 @@ class Trainer:
         self.device = dist.device
         self.main_metric = str(cfg.task.main_metric)
         self.log = TrainLog(run.train_log, enabled=dist.is_main)
-        params = [p for p in model.parameters() if p.requires_grad]
-        decay = [p for p in params if p.ndim >= 2]
-        no_decay = [p for p in params if p.ndim < 2]
         self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            param_groups(model, self.tc.lr, self.tc.weight_decay, self.tc.classifier_lr_mult),
             lr=self.tc.lr,
             **({"fused": True} if self.device.type == "cuda" else {}),
         )

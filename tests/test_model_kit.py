@@ -16,8 +16,9 @@ import torch
 
 from benchmark.config import compose
 from benchmark.data.types import Sample
+from benchmark.errors import ConfigError
 from benchmark.model import TaskInfo, Vx2Text, build_model, ensure_tiny_backbone
-from benchmark.model.backbones import load_backbone
+from benchmark.model.backbones import load_backbone, resolve_name_or_path
 
 SHARED = Path(os.environ.get("VX2T_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 
@@ -62,7 +63,7 @@ def make_info(cfg, modalities: list[str] | None = None, weights: dict | None = N
     cont = [m for m in cfg.task.modalities if m in LABELS]
     return TaskInfo(
         name=str(cfg.task.name),
-        kind=str(cfg.task.kind.value),
+        kind=cfg.task.kind,  # the TaskKind enum (a str): build_model normalises it
         specifier=str(cfg.task.specifier),
         modalities=list(mods),
         label_names={m: LABELS[m] for m in cont},
@@ -162,3 +163,12 @@ def test_tiny_model_rebuilt_and_reloaded_from_disk_gives_identical_outputs(cache
     batch = a.collate(make_samples("avsd", 3), train=True)
     assert torch.equal(a(batch), b(batch))
     assert a.predict(batch) == b.predict(batch)
+
+
+def test_backbone_paths_and_family_mismatches_are_config_errors(cache: Path) -> None:
+    with pytest.raises(ConfigError, match=r"model\.name_or_path.*'no_such_pkg_vx2t' is not installed"):
+        resolve_name_or_path("pkg://no_such_pkg_vx2t/model")
+    assert resolve_name_or_path("google-t5/t5-small") == "google-t5/t5-small"
+    path = ensure_tiny_backbone(make_cfg(family="t5").model, CORPUS, cache)
+    with pytest.raises(ConfigError, match=r"model\.family.*is a 't5' checkpoint, but model\.family is 'bart'"):
+        load_backbone("bart", str(path), "eager", encoder_only=False)

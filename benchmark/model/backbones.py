@@ -37,13 +37,14 @@ from benchmark.errors import ConfigError
 
 
 @contextlib.contextmanager
-def quiet_transformers():
-    """Silence transformers' load reports and progress bars for the duration (restoring the settings)."""
+def quiet_transformers(logs: bool = True):
+    """Silence transformers' progress bars, and its load reports too when ``logs``, restoring the settings after."""
     from transformers.utils import logging as hf_logging
 
     level = hf_logging.get_verbosity()
     bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
+    if logs:
+        hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
         yield
@@ -201,14 +202,18 @@ def _check_family(config: Any, family: str, path: str) -> None:
 
 
 def load_backbone(
-    family: str, path: str, attn_implementation: str, encoder_only: bool
+    family: str, path: str, attn_implementation: str, encoder_only: bool, quiet: bool = False
 ) -> tuple[Backbone, PreTrainedTokenizerBase]:
-    """Load the family's model (seq2seq, or encoder only) and tokenizer from ``path`` (hub name or folder)."""
+    """Load the family's model (seq2seq, or encoder only) and tokenizer from ``path`` (hub name or folder).
+
+    transformers' load report (missing / newly initialised weights, e.g. bert2bert's cross-attention)
+    stays visible for real checkpoints; ``quiet`` hides it (tiny folders, complete by construction).
+    """
     from transformers import AutoConfig
 
     path = resolve_name_or_path(path)
     kw: dict[str, Any] = {"attn_implementation": attn_implementation, "dtype": torch.float32}
-    with quiet_transformers():
+    with quiet_transformers(logs=quiet):
         tokenizer = AutoTokenizer.from_pretrained(path)
         config = AutoConfig.from_pretrained(path)
         _check_family(config, family, path)

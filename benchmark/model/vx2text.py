@@ -154,15 +154,15 @@ class Vx2Text(nn.Module):
 
 # --------------------------------------------------------------------------- building
 def tiny_corpus(cfg: DictConfig, info: TaskInfo, corpus: Callable[[], Iterable[str]]) -> Iterable[str]:
-    """The text a tiny tokenizer is trained on: ``corpus()`` + the specifier + every separator + label names.
+    """The text a tiny tokenizer is trained on: ``corpus()``, then the task specifier and every separator.
 
-    None of the additions depends on the modality switches, the tokenizer kind or the separator style,
-    so ablation arms of one task share one tiny backbone as long as ``corpus()`` and
-    ``info.label_names`` do not depend on them either.
+    Label names are expected in ``corpus()`` (``TaskData.corpus`` yields those of every continuous
+    modality the task offers). Nothing added here depends on the modality switches, the tokenizer kind
+    or the separator style, so the ablation arms of one task share one tiny backbone as long as
+    ``corpus()`` does not depend on them either (``TaskData.corpus`` does not).
     """
     extra = [info.specifier, *(str(v) for v in cfg.model.assembly.separators.values())]
-    names = [n for m in sorted(info.label_names) for n in info.label_names[m]]
-    return itertools.chain(corpus(), extra, names)
+    return itertools.chain(corpus(), extra)
 
 
 def _resolve_backbone_path(cfg: DictConfig, info: TaskInfo, cache_dir: Path, corpus: Callable) -> str:
@@ -179,12 +179,15 @@ def build_model(cfg: DictConfig, info: TaskInfo, cache_dir: Path, corpus: Callab
     BERT cross-attention, added separator rows) draw from torch's global RNG: seed it first.
     """
     family = str(_value(cfg.model.family))
+    task_kind = str(_value(info.kind))
     head_kind = str(_value(cfg.head.kind))
     discriminative = head_kind == "discriminative"
-    if discriminative and info.kind != "multiple_choice":
-        raise ConfigError("head.kind", f"the discriminative head needs a multiple-choice task, not '{info.kind}'")
+    if discriminative and task_kind != "multiple_choice":
+        raise ConfigError("head.kind", f"the discriminative head needs a multiple-choice task, not '{task_kind}'")
     path = _resolve_backbone_path(cfg, info, Path(cache_dir), corpus)
-    backbone, tokenizer = load_backbone(family, path, str(cfg.model.attn_implementation), discriminative)
+    # A tiny folder is complete by construction: its load report would only be noise.
+    quiet = not cfg.model.name_or_path
+    backbone, tokenizer = load_backbone(family, path, str(cfg.model.attn_implementation), discriminative, quiet)
 
     assembly = OmegaConf.to_container(cfg.model.assembly, resolve=True)
     assert isinstance(assembly, dict)
@@ -236,10 +239,10 @@ def build_model(cfg: DictConfig, info: TaskInfo, cache_dir: Path, corpus: Callab
         list(info.modalities),
         tokens_per_modality(tok_cfg),
         {m: int(d) for m, d in info.feature_dims.items()},
-        info.kind,
+        task_kind,
         discriminative,
         int(cfg.model.max_target_len),
     )
-    model = Vx2Text(backbone, tokenizer, modality_tokenizers, head, collator, info.kind)
+    model = Vx2Text(backbone, tokenizer, modality_tokenizers, head, collator, task_kind)
     model.train()
     return model

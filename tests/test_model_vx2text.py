@@ -155,3 +155,16 @@ def test_minilm_bert_loads_offline_and_runs_a_step(cache: Path, monkeypatch: pyt
     model.eval()
     out = model.predict(model.collate(make_samples(task, 2), train=False))
     assert len(out) == 2 and all(0 <= i < 5 for i in out)
+
+
+def test_raw_frame_classifier_plugs_into_the_model(cache: Path) -> None:
+    cfg = make_cfg("avsd", "t5", ["task.features.video.classifier.arch=cnn3d", "tokenizer=relaxed"])
+    info = make_info(cfg)
+    info.feature_dims["video"], info.frame_shapes["video"] = 3 * 8 * 8, (3, 8, 8)
+    model = build(cfg, info, cache)
+    assert type(model.tokenizers["video"].classifier).__name__ == "Cnn3d"
+    samples = make_samples("avsd", 2)
+    for i, s in enumerate(samples):  # T frames of 3x8x8, flattened as a feature array
+        s.features["video"] = torch.randn(4 + i, 3 * 8 * 8).numpy()
+    model(model.collate(samples, train=True)).backward()
+    assert model.tokenizers["video"].classifier.classifier.weight.grad.abs().sum() > 0

@@ -13,11 +13,12 @@ One registry maps ``classifier.arch`` to a builder; every classifier has the sam
 * ``torchvision_r2plus1d``: torchvision's ``r2plus1d_18`` (an optional extra, ``pip install -e
   ".[video]"``) with its last layer replaced by a linear layer over the label vocabulary.
 
-How a raw-frame pipeline would plug in: a data layer that emits ``Sample.features["video"]`` as a
-``(T, C*H*W)`` float32 array (frames flattened, so that collation pads the time axis like any other
-feature) sets ``classifier.arch=cnn3d`` and passes the frame shape ``(C, H, W)`` to
-:func:`build_classifier`; the classifier reshapes ``(N, T, C*H*W)`` back to ``(N, T, C, H, W)``.
-Everything downstream of the logits (tokenizers, assembly) is unchanged.
+How a raw-frame pipeline plugs in: the data layer emits ``Sample.features["video"]`` as a
+``(T, C*H*W)`` float32 array (frames flattened, so that collation pads and masks the time axis like
+any other feature), the run sets ``task.features.video.classifier.arch=cnn3d`` and the training loop
+puts ``TaskInfo.feature_dims["video"] = C*H*W`` and ``TaskInfo.frame_shapes["video"] = (C, H, W)``;
+the classifier reshapes ``(N, T, C*H*W)`` back to ``(N, T, C, H, W)``. Everything downstream of the
+logits (tokenizers, assembly) is unchanged (``tests/test_model_vx2text.py`` trains such a model).
 """
 
 from __future__ import annotations

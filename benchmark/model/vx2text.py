@@ -37,6 +37,8 @@ class TaskInfo:
 
     ``label_names``, ``feature_dims``, ``classifier_weights`` and ``classifier_cfg`` are keyed by
     continuous modality; ``modalities`` are the effective ones (switched on and offered).
+    ``frame_shapes`` (optional) gives ``(C, H, W)`` for a modality whose "features" are raw frames
+    flattened to ``(T, C*H*W)``, classified by ``cnn3d`` / ``torchvision_r2plus1d``.
     """
 
     name: str
@@ -47,6 +49,7 @@ class TaskInfo:
     feature_dims: dict[str, int] = field(default_factory=dict)
     classifier_weights: dict[str, Path | None] = field(default_factory=dict)
     classifier_cfg: dict[str, Any] = field(default_factory=dict)
+    frame_shapes: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
 
 def _value(x: Any) -> Any:
@@ -215,7 +218,11 @@ def build_model(cfg: DictConfig, info: TaskInfo, cache_dir: Path, corpus: Callab
         if kind != "continuous":
             weights = info.classifier_weights.get(m)
             classifier = build_classifier(
-                info.classifier_cfg.get(m, {}), info.feature_dims[m], len(info.label_names[m]), weights
+                info.classifier_cfg.get(m, {}),
+                info.feature_dims[m],
+                len(info.label_names[m]),
+                weights,
+                frame_shape=info.frame_shapes.get(m),
             )
             category_ids = category_token_ids(tokenizer, info.label_names[m])
         modality_tokenizers[m] = build_modality_tokenizer(

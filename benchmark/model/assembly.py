@@ -65,6 +65,9 @@ class ModalSlots:
     def to(self, device: torch.device | str, non_blocking: bool = False) -> ModalSlots:
         return ModalSlots(*(getattr(self, f.name).to(device, non_blocking=non_blocking) for f in fields(self)))
 
+    def pin_memory(self) -> ModalSlots:
+        return ModalSlots(*(getattr(self, f.name).pin_memory() for f in fields(self)))
+
 
 @dataclass
 class Batch:
@@ -98,17 +101,24 @@ class Batch:
     def __len__(self) -> int:
         return len(self.uids)
 
-    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
-        """A copy with every tensor on ``device``."""
-        moved: dict[str, Any] = {}
+    def _map(self, tensor_fn: Any, slots_fn: Any) -> Batch:
+        out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, torch.Tensor):
-                value = value.to(device, non_blocking=non_blocking)
+                value = tensor_fn(value)
             elif f.name == "modal":
-                value = {m: s.to(device, non_blocking) for m, s in value.items()}
-            moved[f.name] = value
-        return Batch(**moved)
+                value = {m: slots_fn(s) for m, s in value.items()}
+            out[f.name] = value
+        return Batch(**out)
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
+        """A copy with every tensor on ``device``."""
+        return self._map(lambda t: t.to(device, non_blocking=non_blocking), lambda s: s.to(device, non_blocking))
+
+    def pin_memory(self) -> Batch:
+        """A copy in pinned memory (called by ``DataLoader(pin_memory=True)``)."""
+        return self._map(lambda t: t.pin_memory(), lambda s: s.pin_memory())
 
 
 def _pad(rows: list[list[int]], value: int) -> torch.Tensor:

@@ -7,6 +7,7 @@ exactly what ``python -m benchmark.metrics.<task>`` computes on that file.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +17,7 @@ import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
+from benchmark.atomic import atomic_write_json, atomic_write_text, read_json
 from benchmark.errors import ConfigError
 
 PREDICTION_EXT = {"dstc7": ".json", "dstc8": ".json", "accuracy": ".json", "tvc": ".jsonl"}
@@ -76,6 +78,34 @@ def score_official(cfg: DictConfig, predictions_file: Path, references_file: Pat
 
         return score_tvqa(predictions_file, references_file)
     raise ConfigError("task.protocol", f"unknown protocol '{protocol}' (expected dstc7, dstc8, tvc or accuracy)")
+
+
+def subset_references(cfg: DictConfig, ref_path: Path, eval_set: Any, out_dir: Path) -> Path:
+    """References for exactly the evaluated samples when ``data.max_eval`` keeps only the first N.
+
+    The official scorers require one prediction per reference item, so a subset evaluation needs a
+    subset reference file (written beside the predictions, in the same official format). CIDEr's idf
+    then comes from the subset: such scores are not comparable with full-split scores.
+    """
+    if int(cfg.data.max_eval) <= 0:
+        return ref_path
+    protocol = str(cfg.task.protocol)
+    out = out_dir / f"eval_refs_first{len(eval_set)}{Path(ref_path).suffix}"
+    if protocol in ("dstc7", "dstc8"):
+        coco = read_json(ref_path)
+        keep = [int(spec.meta["dialog_index"]) + 1 for spec in eval_set.specs]  # ids are 1..N in dialog order
+        new_id = {old: i + 1 for i, old in enumerate(keep)}
+        images = {img["id"]: img for img in coco["images"]}
+        coco["images"] = [dict(images[old], id=new_id[old]) for old in keep]
+        coco["annotations"] = [
+            dict(a, image_id=new_id[a["image_id"]]) for a in coco["annotations"] if a["image_id"] in new_id
+        ]
+        return atomic_write_json(out, coco, indent=None)
+    key = "qid" if protocol == "accuracy" else "clip_id"
+    wanted = {str(u) for u in eval_set.uids}
+    lines = [ln for ln in Path(ref_path).read_text(encoding="utf-8").splitlines() if ln.strip()]
+    kept = [ln for ln in lines if str(json.loads(ln)[key]) in wanted]
+    return atomic_write_text(out, "".join(ln + "\n" for ln in kept))
 
 
 def majority_predictions(cfg: DictConfig, train: Any, eval_set: Any) -> dict[str, str | int]:

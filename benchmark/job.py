@@ -34,6 +34,7 @@ from benchmark.evaluate import (
     predict,
     prediction_path,
     score_official,
+    subset_references,
 )
 from benchmark.rundir import RunDir, env_info
 from benchmark.signals import Interrupted, StopFlag
@@ -104,7 +105,7 @@ def _train_and_select(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistIn
 
 def _evaluate(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistInfo, train_info: dict) -> None:
     eval_set = data.samples("eval")
-    ref_path = data.reference_path("eval")
+    ref_path = subset_references(cfg, data.reference_path("eval"), eval_set, run.predictions_dir)
     if cfg.eval_only.predictions:
         pred_file = Path(str(cfg.eval_only.predictions))
     else:
@@ -118,6 +119,7 @@ def _evaluate(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistInfo, trai
         baselines["majority"] = score_official(cfg, trivial_file, ref_path).metrics
     result.per_example.to_parquet(run.per_example_file, index=False)
     record = metrics_record(cfg, result, str(cfg.task.files.eval), train_info, baselines)
+    record["references"] = ref_path.name  # a subset file when data.max_eval keeps the first N items
     atomic_write_json(run.metrics_file, record)  # last: its presence means DONE
 
 

@@ -31,7 +31,9 @@ def predict(model: Any, samples: Any, batch_size: int, device: torch.device) -> 
     out: dict[str, str | int] = {}
     order = sorted(range(len(samples)), key=samples.approx_length)  # similar lengths share a batch
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    loader = DataLoader(samples, batch_sampler=batches, collate_fn=lambda b: model.collate(b, train=False))
+    loader = DataLoader(  # own generator: prediction must not draw from the training RNG stream
+        samples, batch_sampler=batches, collate_fn=lambda b: model.collate(b, train=False), generator=torch.Generator()
+    )
     for idx, batch in zip(batches, loader):
         preds = model.predict(batch.to(device))
         for i, pred in zip(idx, preds):

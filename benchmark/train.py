@@ -205,6 +205,9 @@ class Trainer:
             collate_fn=functools.partial(self.model.collate, train=True),
             num_workers=self.tc.num_workers,
             persistent_workers=False,
+            # A DataLoader iterator draws a worker seed from the *global* RNG unless given its own
+            # generator; re-creating the loader on resume would then shift the dropout/Gumbel stream.
+            generator=torch.Generator().manual_seed(int(self.cfg.seed)),
         )
 
     def fit(self) -> TrainState:

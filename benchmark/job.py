@@ -15,6 +15,7 @@ import random
 import socket
 import time
 import traceback
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +152,7 @@ def _run_body(run: RunDir, cfg: Any, stop: StopFlag) -> None:
         shutdown_distributed()
 
 
-def execute_run(run: RunDir, stop: StopFlag | None = None) -> str:
+def execute_run(run: RunDir, stop: StopFlag | None = None, submission: str | None = None) -> str:
     """Run (or resume) one run to the end; returns its final state (DONE, FAILED, PREEMPTED, LOCKED).
 
     A DONE run returns at once. Failures are recorded in status.json (reason and traceback tail)
@@ -176,6 +177,7 @@ def execute_run(run: RunDir, stop: StopFlag | None = None) -> str:
                 started=time.time(),
                 reason=None,
                 traceback=None,
+                submission=submission,
             )
             atomic_write_json(run.env_file, env_info())
             try:
@@ -205,10 +207,11 @@ class RunWorker(submitit.helpers.Checkpointable):
     after preemption / time-out (the count travels in the pickle that submitit requeues).
     """
 
-    def __init__(self, run_dirs: list[str], threads: int = 0, max_attempts: int = 4) -> None:
+    def __init__(self, run_dirs: list[str], threads: int = 0, max_attempts: int = 4, submission: str = "") -> None:
         self.run_dirs = [str(d) for d in run_dirs]
         self.threads = threads
         self.max_attempts = max_attempts
+        self.submission = submission or uuid.uuid4().hex[:12]
         self.attempt = 0
 
     def __call__(self) -> dict[str, str]:
@@ -227,7 +230,11 @@ class RunWorker(submitit.helpers.Checkpointable):
                         )
                     results[path] = "FAILED"
                     continue
-                results[path] = execute_run(run, stop)
+                status = run.read_status()
+                if status.get("state") == "FAILED" and status.get("submission") == self.submission:
+                    results[path] = "FAILED"  # another worker of this submission tried it: rerun the sweep to retry
+                    continue
+                results[path] = execute_run(run, stop, submission=self.submission)
         except Interrupted:
             stop.forward()  # under submitit: its USR2 handler requeues this job and exits
             raise

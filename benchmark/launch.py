@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -141,22 +142,26 @@ def submit(
     kind = choice(launcher.kind)
     executor = make_executor(launcher, folder, snapshot)
     paths = [str(r.path.resolve()) for r in runs]
+    submission = uuid.uuid4().hex[:12]  # workers of one submission never retry each other's failures
     attempts = int(launcher.max_requeues) + 1
     threads = int(launcher.cpus_per_task)
     if kind == "slurm":
-        workers = [RunWorker([p], threads=threads, max_attempts=attempts) for p in paths]
+        workers = [RunWorker([p], threads=threads, max_attempts=attempts, submission=submission) for p in paths]
         with executor.batch():  # one Slurm job array
             jobs = [executor.submit(worker) for worker in workers]
         return [(job, [run]) for job, run in zip(jobs, runs)]
     if kind == "debug":
-        job = executor.submit(RunWorker(paths, threads=0, max_attempts=attempts))
+        job = executor.submit(RunWorker(paths, threads=0, max_attempts=attempts, submission=submission))
         return [(job, list(runs))]
     env = snapshot_env(snapshot) if snapshot else {}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # LocalExecutor's subprocesses inherit the environment at submission
     try:
         n = local_parallelism(launcher, len(paths))
-        jobs = [executor.submit(RunWorker(paths, threads=threads, max_attempts=attempts)) for _ in range(n)]
+        jobs = [
+            executor.submit(RunWorker(paths, threads=threads, max_attempts=attempts, submission=submission))
+            for _ in range(n)
+        ]
     finally:
         for key, value in saved.items():
             if value is None:

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,13 +23,15 @@ from typing import Any
 import submitit
 from omegaconf import DictConfig
 
+from benchmark.atomic import atomic_write_json
 from benchmark.config import choice
 from benchmark.errors import ConfigError, MissingDependencyError
 from benchmark.job import RunWorker
-from benchmark.rundir import RunDir
+from benchmark.rundir import RunDir, git_state
 
 REPO = Path(__file__).resolve().parent.parent
 SNAPSHOT_DIRS = ("benchmark", "ablations", "configs")
+SNAPSHOT_INFO = "snapshot.json"
 
 
 def _source_files(root: Path) -> list[Path]:
@@ -56,6 +59,8 @@ def snapshot_code(dest_root: Path, source: Path = REPO) -> Path:
         target = tmp / path.relative_to(source)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
+    # the snapshot is not a git checkout: record where it came from for env.json
+    atomic_write_json(tmp / SNAPSHOT_INFO, {"source": str(source), **git_state(source), "created": time.time()})
     try:
         os.rename(tmp, dest)
     except OSError:  # another sweep created the same snapshot meanwhile
@@ -80,7 +85,10 @@ def local_parallelism(launcher: DictConfig, n_runs: int) -> int:
 
 
 def _slurm_parameters(launcher: DictConfig, snapshot: Path | None) -> dict[str, Any]:
-    setup = [f"export {k}={v}" for k, v in (snapshot_env(snapshot) if snapshot else {}).items()]
+    # `python -m` puts the working directory first on sys.path: start jobs inside the snapshot, or a
+    # sweep launched from the repository root would import the working tree after all.
+    setup = [f"cd {snapshot}"] if snapshot else []
+    setup += [f"export {k}={v}" for k, v in (snapshot_env(snapshot) if snapshot else {}).items()]
     params: dict[str, Any] = {
         "timeout_min": int(launcher.timeout_min),
         "nodes": int(launcher.nodes),
@@ -155,14 +163,18 @@ def submit(
         return [(job, list(runs))]
     env = snapshot_env(snapshot) if snapshot else {}
     saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # LocalExecutor's subprocesses inherit the environment at submission
+    cwd = os.getcwd()
+    os.environ.update(env)  # LocalExecutor's subprocesses inherit the environment and working directory
     try:
+        if snapshot:
+            os.chdir(snapshot)  # see _slurm_parameters: the working directory comes first on sys.path
         n = local_parallelism(launcher, len(paths))
         jobs = [
             executor.submit(RunWorker(paths, threads=threads, max_attempts=attempts, submission=submission))
             for _ in range(n)
         ]
     finally:
+        os.chdir(cwd)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -7,7 +7,6 @@ that resolve to the same experiment get the same key and are run once.
 
 from __future__ import annotations
 
-import copy
 import importlib
 import pkgutil
 from collections.abc import Sequence
@@ -82,6 +81,25 @@ class PlannedRun:
             self.run.write_status("PENDING", attempts=0)
 
 
+# Paths in a run's frozen config; jobs start in the code snapshot, so relative ones are resolved now.
+PATH_KEYS = (
+    ("results", "root"),
+    ("data", "root"),
+    ("paths", "cache"),
+    ("paths", "data_root"),
+    ("eval_only", "checkpoint"),
+    ("eval_only", "predictions"),
+)
+
+
+def absolute_paths(resolved: dict[str, Any]) -> None:
+    """Make the path values of a resolved config absolute (against the current directory), in place."""
+    for section, key in PATH_KEYS:
+        value = resolved.get(section, {}).get(key)
+        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+            resolved[section] = dict(resolved[section], **{key: str(Path(value).expanduser().resolve())})
+
+
 def _user_overrides(overrides: Sequence[str]) -> tuple[list[str], str | None]:
     """Overrides that apply to every run (minus sweep ones), and the task the user pinned, if any."""
     kept, task = [], None
@@ -119,9 +137,10 @@ def plan_sweep(cfg: DictConfig, overrides: Sequence[str], composer: Composer | N
         arm_cfg = composer.compose([*base, f"task={arm.task}", *arm.overrides])
         validate(arm_cfg)
         resolved_arm = OmegaConf.to_container(arm_cfg, resolve=True, enum_to_str=True)
+        assert isinstance(resolved_arm, dict)
+        absolute_paths(resolved_arm)
         semantic_arm = semantic_config(arm_cfg)
         alias_arm = run_alias(arm_cfg)
-        assert isinstance(resolved_arm, dict)
         suffix = f"-s{arm_cfg.seed}"
         for seed in seeds:
             # only `seed` changes between these runs: shallow copies of the top level suffice
@@ -135,8 +154,3 @@ def plan_sweep(cfg: DictConfig, overrides: Sequence[str], composer: Composer | N
             run = RunDir(results_root / str(resolved["task"]["name"]) / f"{alias}__{key}")
             planned.append(PlannedRun(arm.task, arm, seed, key, run, resolved, semantic))
     return planned
-
-
-def copy_resolved(resolved: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of a planned run's resolved config (plans share nested dicts between seeds)."""
-    return copy.deepcopy(resolved)

@@ -223,6 +223,12 @@ def _git(args: list[str], cwd: Path) -> str | None:
     return out.stdout.strip()
 
 
+def git_state(repo: Path) -> dict[str, Any]:
+    """Commit and dirty flag of the git checkout at ``repo`` (None when it is not one)."""
+    status = _git(["status", "--porcelain", "--untracked-files=no"], repo)
+    return {"git_commit": _git(["rev-parse", "HEAD"], repo), "git_dirty": None if status is None else bool(status)}
+
+
 def _java_version() -> str | None:
     try:
         out = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=30)
@@ -253,17 +259,19 @@ def env_info() -> dict[str, Any]:
     import torch
 
     repo = Path(__file__).resolve().parent.parent
+    snapshot = repo / "snapshot.json"  # written by benchmark.launch.snapshot_code
+    git = read_json(snapshot) if snapshot.is_file() else git_state(repo)
     versions = {}
     for name in _PACKAGES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    status = _git(["status", "--porcelain", "--untracked-files=no"], repo)
     info: dict[str, Any] = {
-        "git_commit": _git(["rev-parse", "HEAD"], repo),
-        "git_dirty": None if status is None else bool(status),
+        "git_commit": git.get("git_commit"),
+        "git_dirty": git.get("git_dirty"),
         "code_path": str(repo),
+        "code_source": git.get("source", str(repo)),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "host": socket.gethostname(),

@@ -8,6 +8,7 @@ called afterwards with :meth:`StopFlag.forward`.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -43,9 +44,17 @@ class StopFlag:
             self.signum = signum
 
     def install(self) -> StopFlag:
-        """Install the handlers (main thread only; elsewhere this is a no-op)."""
+        """Install the handlers (main thread only; elsewhere this is a no-op).
+
+        Inside a submitit Slurm job SIGTERM is left to submitit (which ignores it): Slurm announces
+        preemption and time-outs with USR2, which is what triggers the checkpoint and the requeue.
+        Stopping on the SIGTERM that precedes it would end the job without requeueing it.
+        """
         if threading.current_thread() is threading.main_thread():
+            in_slurm_job = os.environ.get("SUBMITIT_EXECUTOR") == "slurm"
             for sig in HANDLED:
+                if in_slurm_job and sig == signal.SIGTERM:
+                    continue
                 self._previous[sig] = signal.getsignal(sig)
                 signal.signal(sig, self._handle)
         return self

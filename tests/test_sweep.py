@@ -37,6 +37,8 @@ def test_local_sweep_lands_results_and_a_rerun_submits_nothing(tmp_path: Path) -
     runs = sorted((tmp_path / "tvqa").iterdir())
     assert len(runs) == 2 and all((r / "metrics.json").is_file() for r in runs)
     assert all(json.loads((r / "launch.json").read_text())["submissions"][0]["launcher"] == "local" for r in runs)
+    # jobs import the code snapshot taken at submission, not the working tree
+    assert all("/sweeps/head_ablation/code/" in json.loads((r / "env.json").read_text())["code_path"] for r in runs)
     table = [line for line in first.stdout.splitlines() if line.startswith("|")]
     assert table and "generative" in table[2] and "discriminative" in table[3]
 

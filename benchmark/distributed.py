@@ -38,6 +38,14 @@ class DistInfo:
             torch_dist.barrier()
 
 
+def global_rank() -> int:
+    """This process's rank in a multi-process job (torchrun's RANK, else Slurm's SLURM_PROCID), 0 otherwise."""
+    for var in ("RANK", "SLURM_PROCID"):
+        if var in os.environ:
+            return int(os.environ[var])
+    return 0
+
+
 def pick_device(requested: str, local_rank: int = 0) -> torch.device:
     """``auto`` -> the job's GPU when CUDA is available, else the CPU."""
     if requested == "cpu" or (requested == "auto" and not torch.cuda.is_available()):

@@ -26,7 +26,7 @@ import torch
 from benchmark.atomic import atomic_write_json
 from benchmark.checkpoint import load_weights
 from benchmark.config import choice
-from benchmark.distributed import DistInfo, init_distributed, shutdown_distributed
+from benchmark.distributed import DistInfo, global_rank, init_distributed, shutdown_distributed
 from benchmark.errors import HarnessError
 from benchmark.evaluate import (
     dev_scores,
@@ -152,12 +152,17 @@ def _run_body(run: RunDir, cfg: Any, stop: StopFlag) -> None:
         shutdown_distributed()
 
 
-def execute_run(run: RunDir, stop: StopFlag | None = None, submission: str | None = None) -> str:
+def execute_run(
+    run: RunDir, stop: StopFlag | None = None, submission: str | None = None, cfg: Any | None = None
+) -> str:
     """Run (or resume) one run to the end; returns its final state (DONE, FAILED, PREEMPTED, LOCKED).
 
     A DONE run returns at once. Failures are recorded in status.json (reason and traceback tail)
     and returned as FAILED; an interruption by signal leaves a checkpoint, PREEMPTED, and re-raises.
     """
+    if global_rank() > 0:  # a DDP worker of this run: rank 0 owns the run directory
+        _run_body(run, cfg if cfg is not None else run.load_config(), stop or StopFlag())
+        return "DONE"
     own_stop = stop is None
     stop = stop or StopFlag().install()
     try:

@@ -24,11 +24,15 @@ USAGE = __doc__
 
 
 def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
+    from benchmark.distributed import global_rank
     from benchmark.job import LOCKED, execute_run
     from benchmark.rundir import prepare_run_dir, run_dir_for
     from benchmark.signals import Interrupted
 
     run = run_dir_for(cfg)
+    if global_rank() > 0:  # torchrun worker: trains with rank 0, which owns the run directory and the output
+        execute_run(run, cfg=cfg)
+        return 0
     if run.is_done():
         print(f"already done: {run.path}")
         _print_metrics(run)

@@ -1,0 +1,40 @@
+"""DDP inside one run: two processes started by torchrun on the CPU (gloo) train one run together;
+rank 0 alone owns the run directory."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.timeout(300)
+def test_two_process_ddp_run_on_cpu(tmp_path: Path) -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29517",
+        "-m",
+        "benchmark.run",
+        "task=tvqa",
+        "train.max_steps=40",
+        "train.eval_every=20",
+        "train.log_every=5",
+        "train.threads=1",
+        "train.progress=false",
+        f"results.root={tmp_path}",
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=280)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.count("accuracy") == 1  # only rank 0 reports
+    (run,) = list((tmp_path / "tvqa").iterdir())
+    status = json.loads((run / "status.json").read_text())
+    assert status["state"] == "DONE" and status["attempts"] == 1
+    log = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in log if "loss" in e] == [5, 10, 15, 20, 25, 30, 35, 40]  # one writer
+    assert (run / "metrics.json").is_file() and (run / "ckpt" / "latest.pt").is_file()

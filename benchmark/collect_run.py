@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmark.rundir import STATES, run_key
+from benchmark.rundir import STATES, label_modalities, run_key
 
 INVALID = "INVALID"
 ENV_FIELDS = ("python", "torch", "cuda", "gpu", "host", "java")
@@ -77,19 +77,6 @@ def _semantic_from_yaml(path: Path, problems: list[str]) -> dict[str, Any] | Non
     except (yaml.YAMLError, OmegaConfBaseException, KeyError, TypeError, ValueError, AttributeError) as err:
         problems.append(f"config.yaml: not a resolved run config ({type(err).__name__}: {' '.join(str(err).split())})")
         return None
-
-
-def modality_label(offered: list[str], used: list[str]) -> str:
-    """``all``, ``none``, ``<m>_only``, ``no_<m>`` or ``m1+m2`` (as :func:`benchmark.rundir.modality_label`)."""
-    if used == offered:
-        return "all"
-    if not used:
-        return "none"
-    if len(used) == 1:
-        return f"{used[0]}_only"
-    if len(used) == len(offered) - 1 and set(used) <= set(offered):
-        return f"no_{next(m for m in offered if m not in used)}"
-    return "+".join(used)
 
 
 def _is_number(value: Any) -> bool:
@@ -213,7 +200,7 @@ def _read_config(path: Path, row: dict[str, Any], problems: list[str]) -> None:
     task = semantic.get("task")
     offered, used = (task.get("modalities") if isinstance(task, dict) else None), semantic.get("modality")
     if isinstance(offered, list) and isinstance(used, list):
-        row["modality"] = modality_label(offered, used)
+        row["modality"] = label_modalities(offered, used)
     else:
         problems.append("semantic config: expected task.modalities and modality to be lists")
     if row.get("cfg.task.name") not in (None, row["task"]):

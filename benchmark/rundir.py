@@ -48,16 +48,19 @@ def run_key(semantic: dict[str, Any]) -> str:
 
 
 def modality_label(cfg: DictConfig) -> str:
-    """``all``, ``no_<m>``, ``<m>_only``, ``none`` or ``m1+m2`` for the effective modalities."""
-    offered = list(cfg.task.modalities)
-    used = effective_modalities(cfg)
+    """``all``, ``no_<m>``, ``<m>_only``, ``none`` or ``m1+m2`` for the effective modalities of ``cfg``."""
+    return label_modalities(list(cfg.task.modalities), effective_modalities(cfg))
+
+
+def label_modalities(offered: list[str], used: list[str]) -> str:
+    """``all``, ``no_<m>``, ``<m>_only``, ``none`` or ``m1+m2``: ``used`` among the ``offered`` modalities."""
     if used == offered:
         return "all"
     if not used:
         return "none"
     if len(used) == 1:
         return f"{used[0]}_only"
-    if len(used) == len(offered) - 1:
+    if len(used) == len(offered) - 1 and set(used) <= set(offered):
         (missing,) = [m for m in offered if m not in used]
         return f"no_{missing}"
     return "+".join(used)

@@ -101,6 +101,7 @@ def _train_and_select(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistIn
         "stopped_early": state.stopped_early,
         "train_time_s": round(state.train_time_s, 3),
         "resumed": resumed,
+        "world_size": dist.world_size,
     }
 
 

@@ -102,3 +102,15 @@ def test_a_parameter_the_cluster_rejects_fails_before_anything_is_submitted(tmp_
     assert not list(tmp_path.glob("sweeps/single/submitit/*"))
     started = time.time()
     assert not list(tmp_path.glob("tvqa/*/status.json")) or time.time() - started < 1
+
+
+@pytest.mark.timeout(300)
+def test_a_job_with_one_task_per_device_trains_one_run_with_ddp(tmp_path: Path) -> None:
+    # one task per device: 2 CPU tasks here (gloo), one per GPU on a GPU cluster (nccl)
+    args = ["sweep=single", "task=tvqa", "train.max_steps=40", *SLURM, "launcher.tasks_per_node=2"]
+    out = subprocess.run(_cmd(tmp_path, *args), capture_output=True, text=True, timeout=280)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    (run,) = list((tmp_path / "tvqa").iterdir())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["train"]["world_size"] == 2 and metrics["train"]["steps"] == 40
+    assert len(list(tmp_path.glob("sweeps/single/submitit/*/*_1_log.out"))) == 1  # the second task ran

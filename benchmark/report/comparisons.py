@@ -85,6 +85,7 @@ class OursRow:
     label: str
     protocol: str
     cells: dict[str, Cell]  # metric -> cell
+    data: str = "unknown"  # data.name: reported numbers are compared only with rows on real data
 
     @property
     def n(self) -> int:
@@ -100,7 +101,7 @@ def _ours_rows(collection: Collection, comp: Comparison) -> list[OursRow]:
         label = f"Ours: {first.get('cfg.model.name')}, {first.get('cfg.data.name')} data"
         label += f", {protocol.upper()}" if comp.task == "avsd" else ""
         cells = {m: summarize_runs(label, Column(comp.task, m, m), group) for m in comp.metrics}
-        rows.append(OursRow(label, protocol, cells))
+        rows.append(OursRow(label, protocol, cells, str(first.get("cfg.data.name", "unknown"))))
     labels = [r.label for r in rows]
     for row, (key, _) in zip(rows, runs.groupby("group_key", sort=True, dropna=False)):
         if labels.count(row.label) > 1:
@@ -131,6 +132,9 @@ def _compared_row(ours: list[OursRow], entry: RefEntry, comp: Comparison) -> tup
         note = f"protocol not stated: compared with our {protocol.upper()} row"
     candidates = [r for r in ours if comp.task != "avsd" or r.protocol == protocol]
     candidates = [r for r in candidates if r.cells[entry.metric].status == "ok"]
+    if candidates and not any(r.data != "mini" for r in candidates):
+        return None, "ours are on the mini benchmark: not compared"
+    candidates = [r for r in candidates if r.data != "mini"]
     if not candidates:
         return None, None  # nothing of ours to compare with (the row says why)
     best = max(candidates, key=lambda r: r.n)  # the most seeds; ties: the first in display order

@@ -1,11 +1,12 @@
-"""The mini AVSD: Charades-like videos, 10-turn dialogs, DSTC7/DSTC8-style test files and features.
+"""The mini AVSD: Charades-like videos, short dialogs, DSTC7/DSTC8-style test files and features.
 
 Each video shows one action (I3D rgb + flow features only), one sound (VGGish features only; a few
 videos have no VGGish file, like the real release) and happens in one room (caption and summary
-only). Dialogs mix questions about each of them, "fact" turns that state an object's colour in the
-question, "history" questions that ask that colour back later, and filler turns. A slot (action,
+only). Dialogs (1-6 turns, like the real test files' 1-10) mix questions about each of them, a "fact"
+turn that states an object's colour in the question, a "history" question that asks that colour back
+one or two turns later, and sometimes a filler turn. A slot (action,
 sound, room) is asked about at most once per dialog, so the history never gives away a later answer.
-Test dialogs are truncated at an informative turn whose answer is ``__UNDISCLOSED__``.
+Valid and test dialogs end at their evaluated turn (in the test files its answer is ``__UNDISCLOSED__``).
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ from benchmark.data.mini.files import write_json, write_npy
 from benchmark.data.mini.signals import Geometry, Segment, draw_segment, render
 from benchmark.data.mini.vocab import ACTIONS, COLORS, OBJECTS, ROOMS, SOUNDS
 
-N_TRAIN, N_VALID, N_TEST = 150, 30, 150
+N_TRAIN, N_VALID, N_TEST = 1000, 100, 150
 DSTC8_NEW = 0.05  # share of DSTC8 test videos not in DSTC7 test (the real sets share 1,615 of 1,710)
-N_TURNS = 10
+P_FACT = 0.5  # share of dialogs that state a colour and ask it back
+P_FILLER = 0.2  # share of dialogs with one filler turn
+DROP_INFO = 0.3  # share of dialogs that skip one of their video's slots
 RGB_DIM = FLOW_DIM = 32
 MISSING_AUDIO = 0.05
 VIDEO_NOISE, AUDIO_NOISE = 0.6, 0.45  # per-step noise; >= 22 (video) / 12 (audio) steps are pooled
@@ -82,14 +85,14 @@ class AvsdPlan:
     splits: dict[str, list[AvsdDialogPlan]]  # train, valid, test7, test8
 
 
-def _video_ids(rng: np.random.Generator, n: int) -> list[str]:
+def _video_ids(rng: np.random.Generator, n: int, taken: set[str]) -> list[str]:
+    """``n`` new Charades-style ids (not in ``taken``, which they are added to)."""
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
     ids: list[str] = []
-    seen: set[str] = set()
     while len(ids) < n:
         vid = "".join(alphabet[int(i)] for i in rng.integers(len(alphabet), size=5))
-        if vid not in seen and not vid.isdigit():
-            seen.add(vid)
+        if vid not in taken and not vid.isdigit():
+            taken.add(vid)
             ids.append(vid)
     return ids
 
@@ -118,10 +121,13 @@ def _videos(rng: np.random.Generator, geoms: tuple[Geometry, Geometry], ids: lis
     return out
 
 
-def _dialog(rng: np.random.Generator, video: AvsdVideo, must: str | None, truncate: bool = True) -> AvsdDialogPlan:
-    """A 10-turn dialog with a turn of kind ``must`` (if given) that is evaluated: the dialog is
-    truncated after it (test files) or, with ``truncate=False``, it is moved to the end (valid file,
-    whose last turns are the dev items)."""
+def _dialog(rng: np.random.Generator, video: AvsdVideo, must: str | None) -> AvsdDialogPlan:
+    """A short dialog (2-6 turns); with ``must``, truncated after a turn of that kind (the evaluated one).
+
+    Every dialog asks about each of its video's slots (action, sound, room) at most once, so that the
+    history never gives a later answer away; most dialogs state an object's colour in a question and
+    ask it back one or two turns later (so the fact sits in the last two turns of the history).
+    """
     scene = video.scene
     if scene.sound is not None:
         options = [["video", "audio", "caption"], ["video+audio", "caption"], ["video+caption", "audio"]]
@@ -129,37 +135,23 @@ def _dialog(rng: np.random.Generator, video: AvsdVideo, must: str | None, trunca
         options = [["video", "caption"], ["video+caption"]]
     if must is not None and must != "history":
         options = [o for o in options if must in o]
-    n_hist = int(rng.integers(1, 3))
-    n_facts = n_hist + int(rng.integers(0, 2))  # possibly one fact that is never asked back
-    plan: list[tuple[str, int]] = [(kind, 0) for kind in pick(rng, options)]
-    plan += [("fact", i) for i in range(n_facts)]
-    fillers = sample(rng, list(range(N_FILLERS)), N_TURNS - len(plan) - n_hist)
-    plan += [("filler", f) for f in fillers]
+    info = list(pick(rng, options))
+    if len(info) > 1 and rng.random() < DROP_INFO:  # vary the length: skip one slot (never the evaluated one)
+        info.remove(pick(rng, [k for k in info if k != must]))
+    plan: list[str] = info + (["filler"] if rng.random() < P_FILLER else [])
     plan = [plan[int(i)] for i in rng.permutation(len(plan))]
-    for i in range(n_hist):
-        # Ask a fact back 1-3 turns after it is stated (at most 4 with a later insertion), so that it
-        # stays inside the most recent history the model keeps (assembly caps history from the left).
-        f = plan.index(("fact", i))
-        plan.insert(min(len(plan), f + 1 + int(rng.integers(0, 3))), ("history", i))
+    if must == "history" or rng.random() < P_FACT:
+        f = int(rng.integers(len(plan) + 1))
+        plan.insert(f, "fact")
+        plan.insert(min(len(plan), f + 1 + int(rng.integers(0, 2))), "history")  # asked back 1-2 turns later
     if must is not None:
-        at = pick(rng, [i for i, (kind, _) in enumerate(plan) if kind == must])
-        if truncate:
-            plan = plan[: at + 1]
-        else:  # move the evaluated turn to the end (and its fact close before it)
-            item = plan.pop(at)
-            if item[0] == "history":
-                plan.remove(("fact", item[1]))
-                plan.insert(len(plan) - int(rng.integers(0, 3)), ("fact", item[1]))
-            plan.append(item)
-    objs, colors = sample(rng, OBJECTS, n_facts), sample(rng, COLORS, n_facts)
-    turns = []
-    for kind, k in plan:
-        if kind in ("fact", "history"):
-            turns.append(turn_text(rng, kind, scene, obj=objs[k], color=colors[k]))
-        else:
-            turns.append(turn_text(rng, kind, scene, filler=k))
+        at = pick(rng, [i for i, kind in enumerate(plan) if kind == must])
+        plan = plan[: at + 1]
+    obj, color = pick(rng, OBJECTS), pick(rng, COLORS)
+    filler = int(rng.integers(N_FILLERS))
+    turns = tuple(turn_text(rng, kind, scene, obj=obj, color=color, filler=filler) for kind in plan)
     caption, summary = caption_and_summary(rng, scene)
-    return AvsdDialogPlan(video, caption, summary, tuple(turns))
+    return AvsdDialogPlan(video, caption, summary, turns)
 
 
 def _eval_kind(rng: np.random.Generator, video: AvsdVideo) -> str:
@@ -174,13 +166,14 @@ def plan_avsd(seed: int, scale: float) -> AvsdPlan:
     rng = make_rng(seed, "avsd", "world")
     n_train, n_valid, n_test = scaled(N_TRAIN, scale), scaled(N_VALID, scale), scaled(N_TEST, scale)
     n_new8 = max(1, round(n_test * DSTC8_NEW))
-    ids = _video_ids(rng, n_train + n_valid + n_test + n_new8)
-    devset = _videos(rng, geoms, ids[: n_train + n_valid], test=False)
-    testset = _videos(rng, geoms, ids[n_train + n_valid :], test=True)
+    # Evaluated splits first, training last: a larger training set leaves the evaluated data unchanged.
+    taken: set[str] = set()
+    testset = _videos(rng, geoms, _video_ids(rng, n_test + n_new8, taken), test=True)
+    validset = _videos(rng, geoms, _video_ids(rng, n_valid, taken), test=False)
+    trainset = _videos(rng, geoms, _video_ids(rng, n_train, taken), test=False)
     text = make_rng(seed, "avsd", "text")
     splits = {
-        "train": [_dialog(text, v, None) for v in devset[:n_train]],
-        "valid": [_dialog(text, v, _eval_kind(text, v), truncate=False) for v in devset[n_train:]],
+        "valid": [_dialog(text, v, _eval_kind(text, v)) for v in validset],
         "test7": [_dialog(text, v, _eval_kind(text, v)) for v in testset[:n_test]],
     }
     # DSTC8: mostly the same test videos (plus a few new ones), in another order, with new dialogs.
@@ -191,7 +184,8 @@ def plan_avsd(seed: int, scale: float) -> AvsdPlan:
             j = (i + 1) % len(order)
             order[i], order[j] = order[j], order[i]
     splits["test8"] = [_dialog(text, v, _eval_kind(text, v)) for v in order]
-    return AvsdPlan(geoms[0], geoms[1], tuple(devset + testset), splits)
+    splits["train"] = [_dialog(text, v, None) for v in trainset]
+    return AvsdPlan(geoms[0], geoms[1], tuple(testset + validset + trainset), splits)
 
 
 # --------------------------------------------------------------------------- writing

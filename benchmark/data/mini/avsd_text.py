@@ -111,23 +111,22 @@ _ANSWERS = {
     "fact": ["yes , the {obj} is {color} .", "yes , it is {color} .", "yes , it 's {color} ."],
 }
 _FILLERS = [
-    ("how many people are in the video ?", "there is only one person in the video ."),
-    ("is anyone else in the video ?", "no , {he} is alone the whole time ."),
-    ("does {he} talk at all ?", "no , {he} does not say anything ."),
-    ("does {he} leave the room ?", "no , {he} stays in the room ."),
-    ("is the video long ?", "no , it is a short video ."),
-    ("does {he} look at the camera ?", "no , {he} never looks at the camera ."),
-    ("hello , is the video in color ?", "yes , the video is in color ."),
+    ("is anyone else there ?", "no , {he} is alone ."),
+    ("does {he} talk ?", "no , {he} does not talk ."),
+    ("does {he} leave the room ?", "no , {he} stays there ."),
+    ("is the video long ?", "no , it is short ."),
+    ("does {he} look at the camera ?", "no , {he} does not ."),
+    ("is the video in color ?", "yes , it is in color ."),
 ]
 _CAPTIONS = [
-    "a {man} walks into the {room} . {he} stays there for a while .",
-    "a {man} is in the {room} . {he} looks around and stays there .",
-    "in the {room} , a {man} is busy with something .",
+    "a {man} is in the {room} .",
+    "a {man} walks into the {room} .",
+    "a {man} stays in the {room} .",
 ]
 _SUMMARIES = [
-    "a {man} spends some time in the {room} .",
-    "the video shows a {man} in the {room} .",
-    "a {man} is in the {room} for the whole video .",
+    "a {man} in the {room} .",
+    "the {room} , a {man} .",
+    "{room} , one {man} .",
 ]
 
 

@@ -27,7 +27,7 @@ from benchmark.data.mini.tvc import write_tvc
 from benchmark.data.mini.tvqa import write_tvqa
 from benchmark.errors import ConfigError, DataFormatError
 
-MINI_VERSION = "mini-v1"  # matches configs/data/mini.yaml data.version; bump on any change of output
+MINI_VERSION = "mini-v2"  # matches configs/data/mini.yaml data.version; bump on any change of output
 TASKS = ("avsd", "tvqa", "tvc")
 _WRITERS = {"avsd": write_avsd, "tvqa": write_tvqa, "tvc": write_tvc}
 

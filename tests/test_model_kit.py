@@ -24,6 +24,8 @@ SHARED = Path(os.environ.get("VX2T_SHARED", Path(__file__).resolve().parents[2] 
 
 # A small shape that still exercises every part (2 heads, 1 layer per stack).
 TINY = {"d_model": 32, "layers": 1, "heads": 2, "d_ff": 64, "vocab_size": 400}
+# The layout the assembly tests spell out (the schema's defaults), whatever the tiny configs calibrate.
+ASSEMBLY = ["model.assembly.separator_style=text", "model.assembly.order=[video,audio,speech,caption,history,question]"]
 LABELS = {
     "video": ["playing guitar", "cooking dinner", "running", "washing dishes", "reading a book", "dancing"],
     "audio": ["speech", "music", "dog barking", "silence", "laughter"],
@@ -51,7 +53,7 @@ def make_cfg(task: str = "avsd", family: str = "t5", overrides: list[str] = (), 
     """A validated run config with a tiny backbone of ``family``."""
     shape = {**TINY, **(tiny or {})}
     ov = [f"task={task}", f"model={family}_tiny", *(f"model.tiny.{k}={v}" for k, v in shape.items())]
-    ov += ["train.max_steps=100", *overrides]
+    ov += ["train.max_steps=100", *ASSEMBLY, *overrides]
     return compose(ov)
 
 

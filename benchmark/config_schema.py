@@ -49,6 +49,7 @@ class TokenizerKind(str, Enum):
 class RelaxedMode(str, Enum):
     draws = "draws"  # K independent Gumbel-softmax draws
     st_topk = "st_topk"  # straight-through top-K: hard one-hots forward, soft gradients back
+    st_ranked = "st_ranked"  # st_topk with a rank-conditioned soft distribution per token (without replacement)
 
 
 class Schedule(str, Enum):

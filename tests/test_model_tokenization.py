@@ -109,6 +109,42 @@ def test_relaxed_st_topk_forward_is_hard_and_gradients_reach_the_classifier(toke
     assert tok.classifier.classifier.weight.grad.abs().sum() > 0
 
 
+def _ranked_grad(tokenizer, mode: str, logits: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weights, d sum(weights * v) / d logits) of one training draw (noise seeded)."""
+    tok, _ = _relaxed(tokenizer, mode=mode)
+    tok.train()
+    x = logits.clone().requires_grad_(True)
+    torch.manual_seed(3)
+    w = tok.mixture_weights(x)
+    (w * v).sum().backward()
+    return w.detach(), x.grad
+
+
+def test_relaxed_st_ranked_gives_each_token_its_own_gradient(tokenizer) -> None:
+    logits = torch.tensor([[2.0, 0.0, 1.0, -1.0, 0.5, 3.0]])
+    torch.manual_seed(3)
+    perturbed = logits + gumbel_noise(logits)  # the draw mixture_weights makes after the same seed
+    top = perturbed.topk(3).indices[0]
+    v = torch.randn(3, 6, generator=torch.Generator().manual_seed(0))
+    w, grad = _ranked_grad(tokenizer, "st_ranked", logits, v)
+    torch.testing.assert_close(w, torch.eye(6)[top][None])  # forward: hard one-hots of the perturbed top-3
+    # backward: token k differentiates like the softmax over the categories not taken by tokens 0..k-1
+    x = logits.clone().requires_grad_(True)
+    p = x + (perturbed - logits)
+    expected = torch.zeros(())
+    for k in range(3):
+        masked = p[0].masked_fill(torch.isin(torch.arange(6), top[:k]), float("-inf"))
+        expected = expected + (torch.softmax(masked, -1) * v[k]).sum()
+    expected.backward()
+    torch.testing.assert_close(grad, x.grad)
+    # st_topk: the same forward, one distribution shared by the K tokens (a different gradient)
+    w_topk, grad_topk = _ranked_grad(tokenizer, "st_topk", logits, v)
+    torch.testing.assert_close(w_topk, w)
+    assert not torch.allclose(grad_topk, grad)
+    with pytest.raises(ConfigError, match=r"tokenizer\.relaxed_mode"):
+        _relaxed(tokenizer, mode="ranked")
+
+
 def test_relaxed_draws_are_convex_mixtures_with_gradients(tokenizer) -> None:
     tok, _ = _relaxed(tokenizer, mode="draws")
     tok.train()

@@ -9,9 +9,13 @@ the LM's weights a second time):
   by logit; the K tokens are the category-name embeddings in rank order.
 * ``relaxed``: Gumbel-softmax over the classifier's logits mixing the category-name embeddings;
   gradients reach the classifier. ``draws``: K independent Gumbel-softmax samples. ``st_topk``:
-  straight-through top-K (forward: hard one-hots of the top-K of the perturbed logits; backward: the
-  soft Gumbel-softmax probabilities). The temperature follows :func:`temperature`, driven by
-  :meth:`RelaxedTokenizer.set_step`. In eval mode there is no noise (see :meth:`RelaxedTokenizer.evaluate`).
+  straight-through top-K (forward: hard one-hots of the top-K of the perturbed logits; backward: one
+  soft Gumbel-softmax distribution shared by the K tokens). ``st_ranked``: the same forward, but token
+  k's backward distribution is the Gumbel-softmax over the categories not already taken by tokens
+  0..k-1 (the relaxation of drawing K categories without replacement, one at a time: Gumbel-top-K
+  is exactly that draw), so each token has its own gradient instead of K summed into one. The
+  temperature follows :func:`temperature`, driven by :meth:`RelaxedTokenizer.set_step`. In eval
+  mode there is no noise (see :meth:`RelaxedTokenizer.evaluate`).
 * ``continuous``: no classifier and no category names; masked adaptive average pooling of the time
   axis into ``n`` segments, then ``Linear(D, d_model)``.
 
@@ -138,8 +142,19 @@ class DiscreteTokenizer(nn.Module):
         return self.categories(embedding)[idx]
 
 
+RELAXED_MODES = ("draws", "st_topk", "st_ranked")
+
+
+def _ranked_softmax(scores: torch.Tensor, top: torch.Tensor) -> torch.Tensor:
+    """(N, K, C): token k is ``softmax(scores)`` over the categories not in ``top[:, :k]`` (renormalised)."""
+    onehot = F.one_hot(top, scores.shape[-1])
+    ranked_above = (onehot.cumsum(dim=1) - onehot).bool()  # (N, K, C): the categories taken by tokens 0..k-1
+    return F.softmax(scores[:, None, :].masked_fill(ranked_above, float("-inf")), dim=-1)
+
+
 class RelaxedTokenizer(nn.Module):
-    """Gumbel-softmax (``draws``) or straight-through Gumbel top-K (``st_topk``) mixtures of name embeddings."""
+    """Gumbel-softmax (``draws``) or straight-through Gumbel top-K (``st_topk``, ``st_ranked``) mixtures
+    of name embeddings."""
 
     def __init__(
         self,
@@ -154,8 +169,8 @@ class RelaxedTokenizer(nn.Module):
         eval_mode: str,
     ) -> None:
         super().__init__()
-        if mode not in ("draws", "st_topk"):
-            raise ConfigError("tokenizer.relaxed_mode", f"expected draws or st_topk, got '{mode}'")
+        if mode not in RELAXED_MODES:
+            raise ConfigError("tokenizer.relaxed_mode", f"expected one of {', '.join(RELAXED_MODES)}, got '{mode}'")
         if eval_mode not in ("hard", "soft"):
             raise ConfigError("tokenizer.eval_mode", f"expected hard or soft, got '{eval_mode}'")
         self.classifier, self.categories = classifier, categories
@@ -176,9 +191,13 @@ class RelaxedTokenizer(nn.Module):
             noise = gumbel_noise(logits.new_empty(n, self.k, c))
             return F.softmax((logits[:, None, :] + noise) / self.tau, dim=-1)
         perturbed = logits + gumbel_noise(logits)
-        soft = F.softmax(perturbed / self.tau, dim=-1)  # (N, C)
-        hard = F.one_hot(perturbed.topk(self.k, dim=-1).indices, c).to(soft.dtype)  # (N, K, C), rank order
-        return hard - soft.detach()[:, None, :] + soft[:, None, :]
+        top = perturbed.topk(self.k, dim=-1).indices  # (N, K), rank order
+        if self.mode == "st_ranked":
+            soft = _ranked_softmax(perturbed / self.tau, top)  # (N, K, C), one distribution per token
+        else:
+            soft = F.softmax(perturbed / self.tau, dim=-1)[:, None, :]  # (N, 1, C), shared by the K tokens
+        hard = F.one_hot(top, c).to(soft.dtype)  # (N, K, C)
+        return hard - soft.detach() + soft
 
     def evaluate(self, logits: torch.Tensor) -> torch.Tensor:
         """(N, K, C) weights in eval mode: deterministic, no noise.
@@ -193,9 +212,7 @@ class RelaxedTokenizer(nn.Module):
         top = logits.topk(self.k, dim=-1).indices  # (N, K)
         if self.eval_mode == "hard":
             return F.one_hot(top, c).to(logits.dtype)
-        ranked_above = F.one_hot(top, c).cumsum(dim=1) - F.one_hot(top, c)  # (N, K, C): classes ranked above k
-        masked = (logits[:, None, :] / self.tau_end).masked_fill(ranked_above.bool(), float("-inf"))
-        return F.softmax(masked, dim=-1)
+        return _ranked_softmax(logits / self.tau_end, top)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, embedding: nn.Module) -> torch.Tensor:
         logits = self.classifier(x, mask).float()
@@ -279,6 +296,7 @@ def build_modality_tokenizer(
 
 
 __all__ = [
+    "RELAXED_MODES",
     "CategoryEmbeddings",
     "ContinuousTokenizer",
     "DiscreteTokenizer",

@@ -86,7 +86,7 @@ def test_baseline_round_trip_and_a_perturbed_metric_fails(
     assert content["generated_by"] == (
         f"python paper_tables.py --results {root} --write-baseline {baseline} --study ci_small"
     )
-    assert f"max({K_STD:g} * std, floor)" in content["how_tolerance"]
+    assert f"max({K_STD:g} * max(std, pooled_std), floor)" in content["how_tolerance"]
     cells = {(m["task"], m["arm"], m["metric"]): m for m in content["metrics"]}
     assert set(cells) == {
         (t, a, c)
@@ -94,7 +94,11 @@ def test_baseline_round_trip_and_a_perturbed_metric_fails(
         for a in ("full (relaxed)", "discrete")
     }
     tvqa = cells["tvqa", "discrete", "accuracy"]
-    assert tvqa["n"] == 2 and tvqa["tolerance"] == pytest.approx(max(K_STD * tvqa["std"], FLOORS["percent"]))
+    relaxed = cells["tvqa", "full (relaxed)", "accuracy"]
+    pooled = ((tvqa["std"] ** 2 + relaxed["std"] ** 2) / 2) ** 0.5  # the column's two arms, two seeds each
+    assert tvqa["pooled_std"] == pytest.approx(pooled) == relaxed["pooled_std"]
+    spread = max(tvqa["std"], pooled)
+    assert tvqa["n"] == 2 and tvqa["tolerance"] == pytest.approx(max(K_STD * spread, FLOORS["percent"]))
     assert tvqa["lo"] == pytest.approx(tvqa["mean"] - tvqa["tolerance"])
 
     capsys.readouterr()

@@ -3,10 +3,12 @@
 Baseline file (``results/baselines/<study>.json``)::
 
     {"study": "ci_small", "generated_by": "<command>", "how_tolerance": "<rule>",
-     "metrics": [{"task", "arm", "metric", "mean", "std", "n", "tolerance", "lo", "hi"}, ...]}
+     "metrics": [{"task", "arm", "metric", "mean", "std", "pooled_std", "n", "tolerance", "lo", "hi"}, ...]}
 
-Tolerance: ``max(K_STD * std, FLOORS[scale])`` where ``std`` is the sample standard deviation of the
-metric over the seeds of the arm (0 with one seed) and the floor depends on the task's scale; the band
+Tolerance: ``max(K_STD * max(std, pooled_std), FLOORS[scale])`` where ``std`` is the sample standard
+deviation of the metric over the seeds of the arm (0 with one seed), ``pooled_std`` the root mean of
+the variances of the arms in the same column (task and metric; two seeds estimate one arm's spread
+poorly) and the floor depends on the task's scale; the band
 is ``mean ± tolerance``. The check compares the mean over the seeds of the current results with the
 band; a baseline cell without a current result, or with a planned seed that has none, fails too.
 
@@ -32,11 +34,12 @@ from benchmark.report.reference import task_scale
 K_STD = 3.0
 FLOORS = {"fraction": 0.01, "percent": 1.0, "x100": 1.0}  # AVSD 0.01; TVQA 1 point of %; TVC 1 point of x100
 HOW_TOLERANCE = (
-    f"tolerance = max({K_STD:g} * std, floor), std = sample standard deviation over the arm's seeds (0 for one "
-    f"seed), floor = {FLOORS['fraction']:g} for fractions (AVSD), {FLOORS['percent']:g} for percent (TVQA) and "
+    f"tolerance = max({K_STD:g} * max(std, pooled_std), floor), std = sample standard deviation over the arm's "
+    f"seeds (0 for one seed), pooled_std = root mean of the column's arm variances (same task and metric), "
+    f"floor = {FLOORS['fraction']:g} for fractions (AVSD), {FLOORS['percent']:g} for percent (TVQA) and "
     f"{FLOORS['x100']:g} for x100 (TVC); band = mean ± tolerance; the check compares the mean over seeds"
 )
-ENTRY_FIELDS = ("task", "arm", "metric", "mean", "std", "n", "tolerance", "lo", "hi")
+ENTRY_FIELDS = ("task", "arm", "metric", "mean", "std", "pooled_std", "n", "tolerance", "lo", "hi")
 
 
 class BaselineError(HarnessError):
@@ -61,6 +64,7 @@ def baseline_entries(collection: Collection, study: Study) -> list[dict[str, Any
     entries, missing = [], []
     for column in study.table.columns:
         rows = column_rows(plan, column)
+        cells = []
         for arm in study.table.rows:
             runs = rows[rows["arm"] == arm]
             if runs.empty:
@@ -69,9 +73,14 @@ def baseline_entries(collection: Collection, study: Study) -> list[dict[str, Any
             if cell.status != "ok" or cell.notes:  # every planned seed must have its result
                 missing.append(f"{column.task}/{arm}/{column.metric} ({'; '.join(cell.notes)})")
                 continue
-            s = cell.summary
+            cells.append((arm, cell.summary))
+        # Two or three seeds estimate one arm's spread poorly (two equal scores give 0): pool the
+        # variance over the column's arms and use the larger of the arm's and the pooled estimate.
+        variances = [s.std**2 for _, s in cells if s.n > 1]
+        pooled = math.sqrt(sum(variances) / len(variances)) if variances else 0.0
+        for arm, s in cells:
             std = s.std if s.n > 1 else 0.0
-            tolerance = max(K_STD * std, FLOORS[task_scale(task_name_of(column.task))])
+            tolerance = max(K_STD * max(std, pooled), FLOORS[task_scale(task_name_of(column.task))])
             entries.append(
                 {
                     "task": column.task,
@@ -79,6 +88,7 @@ def baseline_entries(collection: Collection, study: Study) -> list[dict[str, Any
                     "metric": column.metric,
                     "mean": s.mean,
                     "std": std,
+                    "pooled_std": pooled,
                     "n": s.n,
                     "tolerance": tolerance,
                     "lo": s.mean - tolerance,

@@ -73,7 +73,7 @@ def _missing_text(ax: Axes, missing: list[str]) -> None:
 def _bars(ax: Axes, sc: StudyCells, task: str) -> None:
     agg, seeds, missing = _panel_data(sc, task)
     column = sc.panels[task]
-    ax.set_title(f"{TASK_TITLES.get(task, task)}: {column.metric}")
+    ax.set_title(column.label)  # the table header, e.g. "TVC CIDEr-D"
     ax.set_ylabel(axis_label(task, column.metric))
     ax.set_xlabel(sc.study.figure.x_label or "arm")
     if agg.empty:
@@ -103,7 +103,7 @@ def _line(ax: Axes, sc: StudyCells, task: str) -> None:
     column = sc.panels[task]
     seeds = sc.runs[(sc.runs["column"] == column.label) & sc.runs["x"].notna()]
     agg, _, missing = _panel_data(sc, task)
-    ax.set_title(f"{TASK_TITLES.get(task, task)}: {column.metric}")
+    ax.set_title(column.label)  # the table header, e.g. "TVC CIDEr-D"
     ax.set_ylabel(axis_label(task, column.metric))
     ax.set_xlabel(sc.study.figure.x_label or "x")
     if seeds.empty or agg.empty:

@@ -153,7 +153,8 @@ def test_perf_benchmark_prints_cold_and_warm_seconds(capsys: pytest.CaptureFixtu
     assert perf_collect.main(["--runs", "12", "--rows", "20", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["runs"] == 12 and result["per_example_rows"] > 0
-    assert result["cold_s"] > 0 and result["warm_s"] > 0
+    assert result["cold_s"] > 0 and result["warm_s"] > 0 and result["baseline_s"] > 0
+    assert result["speedup_vs_baseline"] > 0  # baseline_s / cold_s, from the unrounded seconds
 
 
 def test_per_example_keeps_scores_and_drops_text_columns(toy: ToyResults, tmp_path: Path) -> None:

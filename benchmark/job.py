@@ -61,7 +61,8 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _task_info(cfg: Any, data: Any) -> Any:
+def task_info(cfg: Any, data: Any) -> Any:
+    """The model's view of a task (``TaskInfo``) from its config and its loaded ``TaskData``."""
     from benchmark.model import TaskInfo
 
     continuous = [m for m in data.modalities if m in cfg.task.features]
@@ -137,7 +138,7 @@ def _run_body(run: RunDir, cfg: Any, stop: StopFlag) -> None:
         _seed_everything(int(cfg.seed))
         data = TaskData(cfg, data_root(cfg))
         cache = Path(os.path.expanduser(str(cfg.paths.cache)))
-        model = build_model(cfg, _task_info(cfg, data), cache, corpus=data.corpus).to(dist.device)
+        model = build_model(cfg, task_info(cfg, data), cache, corpus=data.corpus).to(dist.device)
         if cfg.eval_only.predictions:
             train_info: dict[str, Any] = {"eval_only": "predictions"}
         elif cfg.eval_only.checkpoint:

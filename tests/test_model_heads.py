@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_model_kit import build, cache_dir, make_cfg, make_info, make_samples
+from test_model_kit import build, cache_dir, make_cfg, make_info, make_samples, train_steps
 from torch import nn
 
 
@@ -16,25 +16,12 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cache_dir(tmp_path_factory)
 
 
-def _train(model, batch, steps: int = 1, lr: float = 1e-2) -> list[float]:
-    model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(steps):
-        loss = model(batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-    return losses
-
-
 @pytest.mark.parametrize("family", ["t5", "bart", "bert"])
 def test_each_backbone_trains_a_step_and_generates(cache: Path, family: str) -> None:
     cfg = make_cfg("avsd", family, ["head.max_new_tokens=5"])
     model = build(cfg, make_info(cfg), cache)
     batch = model.collate(make_samples("avsd", 3), train=True)
-    (loss,) = _train(model, batch)
+    (loss,) = train_steps(model, batch, steps=1, lr=1e-2)
     assert math.isfinite(loss) and loss > 0
     grads = [p.grad for p in model.backbone.parameters() if p.requires_grad]
     assert any(g is not None and g.abs().sum() > 0 for g in grads)
@@ -113,7 +100,7 @@ def test_discriminative_head_learns_multiple_choice(cache: Path, family: str, en
     samples = make_samples("tvqa", 5)
     batch = model.collate(samples, train=True)
     assert model.num_target_tokens(batch) == 0
-    losses = _train(model, batch, steps=30, lr=1e-2)
+    losses = train_steps(model, batch, steps=30, lr=1e-2)
     assert losses[-1] < 0.5 * losses[0], losses
     model.eval()
     assert model.predict(model.collate(samples, train=False)) == [s.label for s in samples]

@@ -75,6 +75,21 @@ def make_info(cfg, modalities: list[str] | None = None, weights: dict | None = N
     )
 
 
+def train_steps(model, batch, steps: int, lr: float) -> list[float]:
+    """``steps`` AdamW steps on one batch, as the trainer takes them (set_step first); the losses."""
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    losses = []
+    for step in range(steps):
+        model.set_step(step)
+        loss = model(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
 def build(cfg, info: TaskInfo, cache: Path, seed: int = 0) -> Vx2Text:
     """build_model with a fixed seed and the shared test corpus."""
     torch.manual_seed(seed)

@@ -12,34 +12,19 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_model_kit import cache_dir
+from test_model_kit import cache_dir, train_steps
 
 from benchmark.config import compose
-from benchmark.config_schema import CONTINUOUS_MODALITIES
 from benchmark.data.mini import ensure_mini
 from benchmark.data.tasks import TaskData
-from benchmark.model import TaskInfo, build_model
+from benchmark.job import task_info
+from benchmark.model import build_model
 
 STEPS = 30
 # A smaller shape than t5_tiny keeps the three tests within a few seconds each on two cores.
 SHAPE = ["model.tiny.d_model=32", "model.tiny.layers=1", "model.tiny.d_ff=64", "model.tiny.dropout=0.0"]
 # Shorter sources too (the truncation policy trims history, then subtitles, then captions).
 SOURCE = ["model.assembly.max_source_len=64"]
-
-
-def task_info(cfg, data: TaskData) -> TaskInfo:
-    """TaskInfo from TaskData, as the training loop builds it."""
-    cont = [m for m in data.modalities if m in CONTINUOUS_MODALITIES]
-    return TaskInfo(
-        name=str(cfg.task.name),
-        kind=data.kind,
-        specifier=str(cfg.task.specifier),
-        modalities=list(data.modalities),
-        label_names={m: data.label_names(m) for m in cont},
-        feature_dims={m: data.feature_dim(m) for m in cont},
-        classifier_weights={m: data.classifier_weights(m) for m in cont},
-        classifier_cfg={m: cfg.task.features[m].classifier for m in cont},
-    )
 
 
 def first_per_input(samples: list, n: int) -> list:
@@ -69,16 +54,7 @@ def test_tiny_model_overfits_a_batch(tmp_path_factory: pytest.TempPathFactory, t
     samples = first_per_input(list(data.samples("train")), 8)
     batch = model.collate(samples, train=True)
     assert set(batch.modal) == {"video", "audio"}
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-2)
-    model.train()
-    losses = []
-    for step in range(STEPS):
-        model.set_step(step)
-        loss = model(batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
+    losses = train_steps(model, batch, STEPS, lr=2e-2)
     assert losses[-1] < ratio * losses[0], losses[::10]
     model.eval()
     predictions = model.predict(model.collate(samples, train=False))

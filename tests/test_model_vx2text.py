@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_model_kit import SHARED, build, cache_dir, make_cfg, make_info, make_samples
+from test_model_kit import SHARED, build, cache_dir, make_cfg, make_info, make_samples, train_steps
 
 from benchmark.errors import ConfigError
 from benchmark.model.tokenization import CategoryEmbeddings, ContinuousTokenizer
@@ -16,20 +16,6 @@ from benchmark.model.tokenization import CategoryEmbeddings, ContinuousTokenizer
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cache_dir(tmp_path_factory)
-
-
-def _train(model, batch, steps: int, lr: float = 5e-3) -> list[float]:
-    model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=lr)
-    losses = []
-    for step in range(steps):
-        model.set_step(step)
-        loss = model(batch)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-    return losses
 
 
 def _classifier_grads(model) -> dict[str, torch.Tensor | None]:
@@ -85,9 +71,9 @@ def test_training_is_bit_identical_given_the_rng_state(cache: Path) -> None:
     batch = make_samples("avsd", 3)
     a, b = build(cfg, make_info(cfg), cache, seed=5), build(cfg, make_info(cfg), cache, seed=5)
     torch.manual_seed(0)
-    la = _train(a, a.collate(batch, True), 3)
+    la = train_steps(a, a.collate(batch, True), 3, lr=5e-3)
     torch.manual_seed(0)
-    lb = _train(b, b.collate(batch, True), 3)
+    lb = train_steps(b, b.collate(batch, True), 3, lr=5e-3)
     assert la == lb
     # resume: restore a checkpoint + RNG state into a fresh model, continue, match the uninterrupted run
     c = build(cfg, make_info(cfg), cache, seed=6)
@@ -111,7 +97,7 @@ def test_state_dict_round_trip_gives_identical_outputs(cache: Path, family: str)
     info = make_info(cfg)
     trained = build(cfg, info, cache, seed=1)
     batch = trained.collate(make_samples("avsd", 3), train=True)
-    _train(trained, batch, 3)
+    train_steps(trained, batch, 3, lr=5e-3)
     state = trained.state_dict()
     assert any(k.endswith("categories.table") for k in state), "frozen category embeddings are checkpointed"
     fresh = build(cfg, info, cache, seed=2)

@@ -73,6 +73,13 @@ def short_repr(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def describe(value: object) -> str:
+    """A short description of a JSON value for error messages (its JSON type and a preview)."""
+    kinds = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "object"}
+    kind = "null" if value is None else kinds.get(type(value), type(value).__name__)
+    return kind if value is None else f"{kind} {short_repr(value, 40)}"
+
+
 F = TypeVar("F", bound=Callable[..., int | None])
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmark.errors import DataFormatError, short_repr
+from benchmark.errors import DataFormatError, describe
 
 _KIND_NAMES = {
     "str": "a string",
@@ -24,13 +24,6 @@ _KIND_NAMES = {
     "list": "a list",
     "dict": "an object",
 }
-
-
-def describe(value: Any) -> str:
-    """A short description of a JSON value for error messages (its JSON type and a preview)."""
-    kinds = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "object"}
-    kind = "null" if value is None else kinds.get(type(value), type(value).__name__)
-    return kind if value is None else f"{kind} {short_repr(value, 40)}"
 
 
 def _is_kind(value: Any, kind: str) -> bool:

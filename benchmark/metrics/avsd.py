@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from benchmark.errors import ConfigError, DataFormatError, cli_errors
+from benchmark.errors import ConfigError, DataFormatError, cli_errors, describe
 from benchmark.metrics import cli
 from benchmark.metrics.bootstrap import bootstrap_ci, describe_ci
 from benchmark.metrics.coco import CAPTION_METRICS, check_java, score_captions
-from benchmark.metrics.inputs import describe, file_key, is_int, load_json, submission_error
+from benchmark.metrics.inputs import file_key, is_int, load_json, submission_error
 from benchmark.metrics.result import ScoreResult
 
 PROTOCOLS = ("dstc7", "dstc8")

@@ -13,15 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmark.errors import DataFormatError, SubmissionError, short_repr
-
-
-def describe(value: Any) -> str:
-    """A JSON value's type and a short preview, for error messages."""
-    kinds = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "object"}
-    if value is None:
-        return "null"
-    return f"{kinds.get(type(value), type(value).__name__)} {short_repr(value, 40)}"
+from benchmark.errors import DataFormatError, SubmissionError
 
 
 def is_int(value: Any) -> bool:

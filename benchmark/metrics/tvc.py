@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.errors import DataFormatError, cli_errors
+from benchmark.errors import DataFormatError, cli_errors, describe
 from benchmark.metrics import cli
 from benchmark.metrics.bootstrap import bootstrap_ci, describe_ci
 from benchmark.metrics.coco import CAPTION_METRICS, check_java, score_captions
-from benchmark.metrics.inputs import describe, file_key, is_int, iter_jsonl, submission_error
+from benchmark.metrics.inputs import file_key, is_int, iter_jsonl, submission_error
 from benchmark.metrics.result import ScoreResult
 
 SCALE = 100.0

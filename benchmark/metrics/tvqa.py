@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.errors import DataFormatError, cli_errors
+from benchmark.errors import DataFormatError, cli_errors, describe
 from benchmark.metrics import cli
 from benchmark.metrics.bootstrap import bootstrap_ci, describe_ci
-from benchmark.metrics.inputs import describe, is_int, iter_jsonl, load_json, submission_error
+from benchmark.metrics.inputs import is_int, iter_jsonl, load_json, submission_error
 from benchmark.metrics.result import ScoreResult
 
 SCALE = 100.0

@@ -28,6 +28,7 @@ from benchmark.config_schema import (
     RootConfig,
 )
 from benchmark.errors import ConfigError
+from benchmark.fingerprint import mini_generator_fingerprint
 
 CONFIG_GROUPS = (
     "task",
@@ -276,9 +277,10 @@ def _drop(tree: dict[str, Any], dotted: str) -> None:
 def semantic_config(cfg: DictConfig) -> dict[str, Any]:
     """The part of a resolved config that determines results: what a run key hashes.
 
-    Paths, launcher, logging and worker counts are dropped. Modalities are reduced to the effective
-    list, and tokenizer knobs that do not apply to the chosen tokenizer are dropped, so that two
-    spellings of the same experiment get the same key.
+    Paths, launcher, logging and worker counts are dropped; ``data=mini`` runs gain the digest of
+    the mini generator's sources (``data.generator``, :mod:`benchmark.fingerprint`). Modalities are
+    reduced to the effective list, and tokenizer knobs that do not apply to the chosen tokenizer are
+    dropped, so that two spellings of the same experiment get the same key.
     """
     tree = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     assert isinstance(tree, dict)
@@ -303,4 +305,6 @@ def semantic_config(cfg: DictConfig) -> dict[str, Any]:
         tree["head"].pop("pooling", None)
     if tree.get("eval_only") == {"checkpoint": None, "predictions": None}:
         tree.pop("eval_only")
+    if tree["data"]["name"] == "mini":  # the mini data is its generator's output: other code, other runs
+        tree["data"]["generator"] = mini_generator_fingerprint()
     return tree

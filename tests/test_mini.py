@@ -10,6 +10,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -21,7 +22,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from benchmark.config import compose
+from benchmark.config import compose, semantic_config
 from benchmark.data import avsd, subtitles, tvc, tvqa
 from benchmark.data.features import pad_batch
 from benchmark.data.labels import read_labels
@@ -40,6 +41,7 @@ from benchmark.data.mini.vocab import ACTION_PAIRS, ACTIONS, SOUND_PAIRS, SOUNDS
 from benchmark.data.tasks import TaskData
 from benchmark.data.types import UNDISCLOSED
 from benchmark.errors import ConfigError, DataFormatError
+from benchmark.fingerprint import MINI_SOURCES, mini_generator_fingerprint, sources_fingerprint
 from benchmark.model.classifiers import FeatureHead, load_feature_head_weights
 
 REPO = Path(__file__).resolve().parents[1]
@@ -105,6 +107,7 @@ def test_another_seed_gives_another_benchmark(mini: Path, tmp_path: Path) -> Non
 def test_manifest_lists_every_file(mini: Path) -> None:
     manifest = read_manifest(mini)
     assert (manifest["version"], manifest["seed"], manifest["scale"]) == (MINI_VERSION, 0, 1.0)
+    assert manifest["generator"] == mini_generator_fingerprint()
     assert sorted(manifest["files"]) == list_files(mini)
     assert manifest["counts"]["tvc"]["val_clips"] == len(tvc.read_clips(mini / "tvc/tvc_val_release.jsonl"))
     assert verify(mini, 0, 1.0) == manifest
@@ -113,7 +116,7 @@ def test_manifest_lists_every_file(mini: Path) -> None:
 # --------------------------------------------------------------------------- caching
 def test_ensure_mini_generates_once_then_reuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = ensure_mini(tmp_path, seed=0, scale=SMALL)
-    assert root == tmp_path / "mini" / f"{MINI_VERSION}-seed0-scale0.1"
+    assert root == tmp_path / "mini" / f"{MINI_VERSION}-{mini_generator_fingerprint()}-seed0-scale0.1"
     assert sorted(p.name for p in root.iterdir()) == ["MANIFEST.json", "avsd", "tvc", "tvqa"]
     stamp = (root / "MANIFEST.json").stat()
 
@@ -148,6 +151,29 @@ def test_concurrent_first_uses_generate_once(tmp_path: Path) -> None:
     assert len({out for out, _ in results}) == 1
     leftovers = [p.name for p in (tmp_path / "mini").iterdir() if ".tmp-" in p.name]
     assert leftovers == []
+
+
+def test_other_generator_code_is_another_dataset_and_other_runs(tmp_path: Path) -> None:
+    """A generator edited without bumping MINI_VERSION must neither reuse the cache nor old runs."""
+    copy = tmp_path / "mini_src"
+    shutil.copytree(MINI_SOURCES, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert sources_fingerprint(copy) == mini_generator_fingerprint()
+    with open(copy / "tvqa.py", "a") as fh:
+        fh.write("# an edit\n")
+    assert sources_fingerprint(copy) != mini_generator_fingerprint()
+    mini_key = semantic_config(compose(["data=mini"]))["data"]
+    assert mini_key["generator"] == mini_generator_fingerprint()
+    real = compose(["data=real", f"data.root={tmp_path}"])
+    assert "generator" not in semantic_config(real)["data"]
+
+
+def test_a_cache_from_another_generator_is_refused(tmp_path: Path) -> None:
+    root = ensure_mini(tmp_path, seed=0, scale=SMALL)
+    manifest = json.loads((root / "MANIFEST.json").read_text())
+    manifest["generator"] = "0000000000"
+    (root / "MANIFEST.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataFormatError, match=r"key 'generator'.*delete .* and run again"):
+        verify(root, 0, SMALL)
 
 
 def test_folder_without_valid_manifest_is_refused(tmp_path: Path) -> None:

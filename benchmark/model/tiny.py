@@ -7,9 +7,10 @@ initial alphabet so that nothing printable becomes ``unk``; deterministic, see
 :func:`train_tokenizer`), gives it the family's special tokens
 and post-processor, wraps it as a ``PreTrainedTokenizerFast``, builds the family's model with the
 ``tiny`` shape (init seed 0, without touching the caller's RNG), and saves both with ``save_pretrained`` into
-``<cache_dir>/models/<family>-<hash>/``. The hash covers the tiny config, the family and a digest of
-the corpus, so a different corpus or shape gets its own folder. The folder is built in a temporary
-directory and renamed into place under an ``fcntl`` lock, so concurrent runs never see half a model.
+``<cache_dir>/models/<family>-<hash>/``. The hash covers the tiny config, the family, a digest of
+the corpus and one of this module's source, so a different corpus, shape or builder gets its own
+folder. The folder is built in a temporary directory and renamed into place under an ``fcntl``
+lock, so concurrent runs never see half a model.
 The caller then loads it with ``from_pretrained`` exactly like a real checkpoint
 (:func:`benchmark.model.backbones.load_backbone`).
 
@@ -34,7 +35,9 @@ from typing import Any
 
 import torch
 
-# Bump when the way tiny models are built changes: old cache folders are then not reused.
+from benchmark.fingerprint import tiny_builder_fingerprint
+
+# Bump when the way tiny models are built changes (the cache key also covers this file's source digest).
 BUILDER_VERSION = 2
 # Position table of tiny BART / BERT (T5 uses relative positions); max_source_len is checked against it.
 TINY_MAX_POSITIONS = 1024
@@ -240,7 +243,8 @@ def ensure_tiny_backbone(
         model_cfg: ``cfg.model`` (family and ``tiny`` shape are used).
         corpus: the text the tokenizer is trained on: a callable returning an iterable (called at most
             twice: digest, then training) or an iterable (materialised once).
-        cache_dir: ``cfg.paths.cache``; the model goes to ``<cache_dir>/models/<family>-<hash>/``.
+        cache_dir: ``cfg.paths.cache``; the model goes to ``<cache_dir>/models/<family>-<hash>/``, the hash
+            covering the shape, the corpus and this module's source (a builder edit builds anew).
     """
     from benchmark.model.backbones import quiet_transformers
 
@@ -252,7 +256,9 @@ def ensure_tiny_backbone(
     spec = tiny_spec(model_cfg)
     family = spec["family"]
     key = hashlib.sha256(
-        json.dumps({**spec, "corpus": corpus_digest(make_texts())}, sort_keys=True).encode()
+        json.dumps(
+            {**spec, "corpus": corpus_digest(make_texts()), "builder": tiny_builder_fingerprint()}, sort_keys=True
+        ).encode()
     ).hexdigest()[:16]
     models_dir = Path(cache_dir) / "models"
     final = models_dir / f"{family}-{key}"

@@ -17,6 +17,7 @@ import torch
 from benchmark.config import compose
 from benchmark.data.types import Sample
 from benchmark.errors import ConfigError
+from benchmark.fingerprint import tiny_builder_fingerprint
 from benchmark.model import TaskInfo, Vx2Text, build_model, ensure_tiny_backbone
 from benchmark.model.backbones import load_backbone, resolve_name_or_path
 
@@ -141,6 +142,7 @@ def test_tiny_backbone_has_family_conventions_and_reloads(cache: Path, family: s
     assert path.parent == cache / "models" and path.name.startswith(f"{family}-")
     spec = json.loads((path / "tiny_spec.json").read_text())
     assert spec["d_model"] == TINY["d_model"] and spec["family"] == family
+    assert spec["builder"] == tiny_builder_fingerprint()  # the builder's source is part of the key
     backbone, tok = load_backbone(family, str(path), "eager", encoder_only=False)
     assert tok.convert_ids_to_tokens(tok("Hello")["input_ids"]) == text_ids  # lower-casing normaliser
     assert backbone.d_model == TINY["d_model"]

@@ -1,7 +1,7 @@
 """Generating the mini benchmark atomically, and finding (or generating once) its cached copy.
 
 * :func:`generate` writes the three tasks into a temporary sibling folder, writes ``MANIFEST.json``
-  (version, seed, scale, counts, then the sha256 and size of every file) last, and renames the folder
+  (version, generator digest, seed, scale, counts, then the sha256 and size of every file) last, and renames the folder
   into place: a reader never sees a half-written benchmark.
 * :func:`ensure_mini` returns ``<cache_dir>/mini/<MINI_VERSION>-<generator>-seed<seed>-scale<scale>/``. The first
   use generates it under an exclusive ``fcntl`` lock on a lock file next to it, re-checking after the

@@ -28,14 +28,17 @@ SOURCE = ["model.assembly.max_source_len=64"]
 
 
 def first_per_input(samples: list, n: int) -> list:
-    """The first n samples with distinct inputs: a TVC clip carries several paraphrased captions of the
-    same input, and at most one of them can be reproduced exactly."""
-    seen: set[str] = set()
+    """The first n samples with distinct inputs (texts and features): a TVC clip carries several
+    paraphrased captions of one input, and at most one of them can be reproduced exactly."""
+    seen: set[tuple] = set()
     out = []
     for sample in samples:
-        source = sample.uid.split(":")[0] if sample.uid.count(":") == 1 else sample.uid  # TVC: "<clip>:<desc>"
-        if source not in seen:
-            seen.add(source)
+        key = (
+            tuple(sorted(sample.text.items())),
+            tuple((name, array.tobytes()) for name, array in sorted(sample.features.items())),
+        )
+        if key not in seen:
+            seen.add(key)
             out.append(sample)
         if len(out) == n:
             break

@@ -133,12 +133,16 @@ def _run_body(run: RunDir, cfg: Any, stop: StopFlag) -> None:
     if int(cfg.train.threads) > 0:
         torch.set_num_threads(int(cfg.train.threads))
     torch.use_deterministic_algorithms(True, warn_only=True)
+    _seed_everything(int(cfg.seed))
+    # Data and model are built before the process group exists: every rank fills the on-disk caches
+    # under their locks, and transformers' save_pretrained (used for a tiny backbone) writes nothing on
+    # a rank > 0 once a group is initialised.
+    data = TaskData(cfg, data_root(cfg))
+    cache = Path(os.path.expanduser(str(cfg.paths.cache)))
+    model = build_model(cfg, task_info(cfg, data), cache, corpus=data.corpus)
     dist = init_distributed(str(cfg.train.device))
     try:
-        _seed_everything(int(cfg.seed))
-        data = TaskData(cfg, data_root(cfg))
-        cache = Path(os.path.expanduser(str(cfg.paths.cache)))
-        model = build_model(cfg, task_info(cfg, data), cache, corpus=data.corpus).to(dist.device)
+        model = model.to(dist.device)
         if cfg.eval_only.predictions:
             train_info: dict[str, Any] = {"eval_only": "predictions"}
         elif cfg.eval_only.checkpoint:

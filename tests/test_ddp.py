@@ -1,5 +1,7 @@
 """DDP inside one run: two processes started by torchrun on the CPU (gloo) train one run together;
-rank 0 alone owns the run directory."""
+rank 0 alone owns the run directory. The run gets an empty model cache, so both ranks race to build
+its tiny backbone (a rank > 0 that built it inside the process group once published a folder without
+config or weights, see test_tiny_cache_integrity)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.config import compose
+from benchmark.data.mini import ensure_mini
+
 
 @pytest.mark.timeout(300)
 def test_two_process_ddp_run_on_cpu(tmp_path: Path) -> None:
+    mini = ensure_mini(Path(str(compose([]).paths.cache)).expanduser())  # the shared mini data, built once
+    cache = tmp_path / "cache"
     cmd = [
         sys.executable,
         "-m",
@@ -28,6 +35,8 @@ def test_two_process_ddp_run_on_cpu(tmp_path: Path) -> None:
         "train.threads=1",
         "train.progress=false",
         f"results.root={tmp_path}",
+        f"data.root={mini / 'tvqa'}",
+        f"paths.cache={cache}",
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=280)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -38,3 +47,5 @@ def test_two_process_ddp_run_on_cpu(tmp_path: Path) -> None:
     log = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
     assert [e["step"] for e in log if "loss" in e] == [5, 10, 15, 20, 25, 30, 35, 40]  # one writer
     assert (run / "metrics.json").is_file() and (run / "ckpt" / "latest.pt").is_file()
+    (model,) = [p for p in (cache / "models").iterdir() if p.is_dir()]  # one folder, complete
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tiny_spec.json"} <= {p.name for p in model.iterdir()}

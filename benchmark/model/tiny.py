@@ -10,7 +10,9 @@ and post-processor, wraps it as a ``PreTrainedTokenizerFast``, builds the family
 ``<cache_dir>/models/<family>-<hash>/``. The hash covers the tiny config, the family, a digest of
 the corpus and one of this module's source, so a different corpus, shape or builder gets its own
 folder. The folder is built in a temporary directory and renamed into place under an ``fcntl``
-lock, so concurrent runs never see half a model.
+lock, so concurrent runs never see half a model; ``tiny_spec.json``, written last, marks it complete,
+and a folder missing a config, weights or tokenizer is never published (``save_pretrained`` writes
+nothing on a non-zero rank of an initialised process group: build before ``init_process_group``).
 The caller then loads it with ``from_pretrained`` exactly like a real checkpoint
 (:func:`benchmark.model.backbones.load_backbone`).
 
@@ -233,6 +235,31 @@ def _locked(lock_path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+SAVED_FILES = ("config.json", "model.safetensors", "tokenizer.json")  # what from_pretrained needs
+SPEC_FILE = "tiny_spec.json"  # written last: its presence means the folder is complete
+
+
+def _check_saved(folder: Path) -> None:
+    missing = [name for name in SAVED_FILES if not (folder / name).is_file()]
+    if missing:
+        # transformers' save_pretrained silently writes no config or weights on a rank > 0 of an
+        # initialised torch.distributed group; publishing such a folder would poison the cache.
+        raise RuntimeError(
+            f"tiny backbone build in {folder} wrote no {', '.join(missing)}"
+            " (was it built inside a torch.distributed process group on a rank other than 0?"
+            " build it before init_process_group)"
+        )
+
+
+def _complete(final: Path) -> Path:
+    if not (final / SPEC_FILE).is_file():
+        raise RuntimeError(
+            f"{final}: incomplete tiny backbone folder (no {SPEC_FILE}; it was not written by this"
+            " builder or was altered since): delete the folder and run again to rebuild it"
+        )
+    return final
+
+
 def ensure_tiny_backbone(
     model_cfg: Any, corpus: Callable[[], Iterable[str]] | Iterable[str], cache_dir: str | Path
 ) -> Path:
@@ -260,10 +287,10 @@ def ensure_tiny_backbone(
     models_dir = Path(cache_dir) / "models"
     final = models_dir / f"{family}-{key}"
     if final.is_dir():
-        return final
+        return _complete(final)
     with _locked(models_dir / f".{family}-{key}.lock"):
         if final.is_dir():  # built by a concurrent run while we waited
-            return final
+            return _complete(final)
         tmp = Path(tempfile.mkdtemp(prefix=f".{family}-{key}.", dir=models_dir))
         try:
             tokenizer = train_tokenizer(make_texts(), family, spec["vocab_size"])
@@ -272,7 +299,8 @@ def ensure_tiny_backbone(
                 model = _build_model(family, spec, tokenizer)
                 model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
-            (tmp / "tiny_spec.json").write_text(json.dumps(spec, indent=1, sort_keys=True))
+            _check_saved(tmp)
+            (tmp / SPEC_FILE).write_text(json.dumps(spec, indent=1, sort_keys=True))
             os.replace(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

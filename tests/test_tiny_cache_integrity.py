@@ -8,6 +8,7 @@ process group), and every later run sharing the cache failed with "Unrecognized 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,15 @@ def test_an_incomplete_cached_folder_is_named_not_loaded(tmp_path: Path) -> None
     with pytest.raises(RuntimeError, match=rf"{path}: incomplete tiny backbone folder .*delete the folder"):
         ensure_tiny_backbone(cfg.model, CORPUS, tmp_path)
     assert os.path.isdir(path), "the cache is reported, never deleted behind the user's back"
+
+
+def test_a_killed_builds_temp_folder_is_cleared_by_the_next_build(tmp_path: Path) -> None:
+    cfg = make_cfg(family="t5")
+    path = ensure_tiny_backbone(cfg.model, CORPUS, tmp_path)
+    shutil.rmtree(path)
+    stale = path.parent / f".{path.name}.x1y2z3"  # what tempfile.mkdtemp left when the build was killed
+    stale.mkdir()
+    (stale / "tokenizer.json").write_text("{}")
+    assert ensure_tiny_backbone(cfg.model, CORPUS, tmp_path) == path and (path / "tiny_spec.json").is_file()
+    assert not stale.exists()
+    assert (path.parent / f".{path.name}.lock").is_file(), "the lock file stays: other builders may hold it"

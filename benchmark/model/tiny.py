@@ -291,6 +291,9 @@ def ensure_tiny_backbone(
     with _locked(models_dir / f".{family}-{key}.lock"):
         if final.is_dir():  # built by a concurrent run while we waited
             return _complete(final)
+        for stale in models_dir.glob(f".{family}-{key}.*"):  # left by a killed build (we hold its lock)
+            if stale.is_dir():
+                shutil.rmtree(stale)
         tmp = Path(tempfile.mkdtemp(prefix=f".{family}-{key}.", dir=models_dir))
         try:
             tokenizer = train_tokenizer(make_texts(), family, spec["vocab_size"])

@@ -43,9 +43,10 @@ def test_a_build_inside_a_process_group_on_rank_one_fails_loudly_and_publishes_n
     assert "init_process_group" in message
     assert not [p for p in (cache / "models").iterdir() if p.is_dir()], "nothing published, no temp dir left"
     # outside a process group the same call builds a folder that loads
-    path = ensure_tiny_backbone(make_cfg(family="t5").model, CORPUS, cache)
+    model_cfg = make_cfg(family="t5").model
+    path = ensure_tiny_backbone(model_cfg, CORPUS, cache)
     backbone, _ = load_backbone("t5", str(path), "eager", encoder_only=False)
-    assert backbone.d_model == make_cfg(family="t5").model.tiny.d_model
+    assert backbone.d_model == model_cfg.tiny.d_model
 
 
 def test_an_incomplete_cached_folder_is_named_not_loaded(tmp_path: Path) -> None:

@@ -62,6 +62,13 @@ NON_SEMANTIC_KEYS = (
 )
 
 
+# Keys added to the schema after runs were already keyed, with the value that reproduces the behaviour
+# from before they existed. semantic_config drops such a key while it holds that value, so adding a
+# knob never re-keys (recomputes) a finished run; any other value enters the key as usual.
+# tests/test_run_keys_pinned.py holds the keys of every study's runs to this promise.
+KEY_STABLE_DEFAULTS: dict[str, Any] = {}
+
+
 def config_dir() -> Path:
     """The ``configs/`` folder (``VX2T_CONFIG_DIR`` overrides it, e.g. in a code snapshot)."""
     env = os.environ.get("VX2T_CONFIG_DIR")
@@ -263,6 +270,18 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError("task.files.dev", "no dev split: set task.files.dev or task.files.dev_holdout > 0")
 
 
+_ABSENT = object()
+
+
+def _get(tree: dict[str, Any], dotted: str, default: Any) -> Any:
+    node: Any = tree
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
 def _drop(tree: dict[str, Any], dotted: str) -> None:
     node: Any = tree
     parts = dotted.split(".")
@@ -286,6 +305,9 @@ def semantic_config(cfg: DictConfig) -> dict[str, Any]:
     assert isinstance(tree, dict)
     for key in NON_SEMANTIC_KEYS:
         _drop(tree, key)
+    for key, legacy in KEY_STABLE_DEFAULTS.items():
+        if _get(tree, key, _ABSENT) == legacy:
+            _drop(tree, key)
     tree["modality"] = effective_modalities(cfg)
     tok = tree["tokenizer"]
     if not any(m in CONTINUOUS_MODALITIES for m in tree["modality"]):

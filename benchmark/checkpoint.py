@@ -3,13 +3,23 @@
 ``ckpt/latest.pt`` is the newest complete checkpoint and ``ckpt/previous.pt`` the one before it.
 A save writes a temporary file (fsync), moves latest to previous, then the temporary file to latest.
 A crash at any point leaves at least one complete checkpoint; a load falls back to previous when
-latest is missing or unreadable. ``ckpt/best.pt`` holds the weights selected on the dev metric.
+latest is missing or unreadable (with a warning naming both). ``ckpt/best.pt`` holds the weights
+selected on the dev metric.
+
+Every load is ``torch.load(weights_only=True)``: a checkpoint holds tensors and plain data only, so
+a crafted ``.pt`` (planted as ``ckpt/latest.pt`` or given as ``eval_only.checkpoint``) cannot run
+code; it is refused with one line naming the file. The numpy RNG state is stored as plain data;
+checkpoints written before that (a numpy array inside) load through an allow-list of the three numpy
+globals that rebuild an array, none of which can call anything else.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import re
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,10 +41,11 @@ class CheckpointMismatchError(HarnessError):
 
 
 def rng_state() -> dict[str, Any]:
-    """Every RNG a training step may draw from (torch CPU/CUDA, numpy, Python)."""
+    """Every RNG a training step may draw from (torch CPU/CUDA, numpy, Python), as plain data."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),
+        "numpy": [str(kind), np.asarray(keys).tolist(), int(pos), int(has_gauss), float(cached)],
         "python": random.getstate(),
     }
     if torch.cuda.is_available():
@@ -45,10 +56,44 @@ def rng_state() -> dict[str, Any]:
 def set_rng_state(state: Mapping[str, Any]) -> None:
     """Restore the RNGs saved by :func:`rng_state`."""
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]  # plain data, or the tuple of older checkpoints
+    np.random.set_state((str(kind), np.asarray(keys, dtype=np.uint32), int(pos), int(has_gauss), float(cached)))
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# What rebuilds a numpy array (the numpy RNG state of checkpoints written before it was stored as plain data):
+# ``_reconstruct`` only allocates an array of an allow-listed class; object arrays would need other globals.
+_NUMPY_ARRAY_GLOBALS: list[Any] = [
+    np._core.multiarray._reconstruct,
+    (np._core.multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),  # as numpy 1.x pickled it
+    np.ndarray,
+    np.dtype,
+    type(np.dtype(np.uint32)),
+]
+
+
+def _load_error(err: BaseException) -> str:
+    """One line saying why ``torch.load`` refused or failed on a file."""
+    text = " ".join(str(err).split())
+    if isinstance(err, pickle.UnpicklingError) and "weights_only" in text.replace(" ", "_").lower():
+        found = re.search(r"(?:unsupported|Unsupported global:) GLOBAL (\S+)", text)
+        what = f" ({found.group(1)})" if found else ""
+        return f"refused to unpickle it: it holds objects other than tensors and plain data{what}, which could run code"
+    first = text.split(". ")[0][:160]
+    return f"unreadable ({type(err).__name__}: {first}); truncated or not a checkpoint"
+
+
+def safe_load(path: str | Path) -> Any:
+    """``torch.load(path, weights_only=True)`` onto the CPU; :class:`HarnessError` naming the file if refused."""
+    try:
+        with torch.serialization.safe_globals(_NUMPY_ARRAY_GLOBALS):
+            return torch.load(Path(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise HarnessError(f"{path}: no such checkpoint file") from None
+    except Exception as err:
+        raise HarnessError(f"{path}: {_load_error(err)}") from None
 
 
 def _save(path: Path, payload: Mapping[str, Any]) -> None:
@@ -103,9 +148,12 @@ def load_checkpoint(ckpt_dir: str | Path, semantic: Mapping[str, Any] | None = N
         if not path.is_file():
             continue
         try:
-            payload = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as err:  # a truncated/corrupt file: fall back to the previous one, and say so
-            errors.append(f"{path}: {type(err).__name__}: {err}")
+            payload = safe_load(path)
+        except HarnessError as err:  # a truncated/corrupt/unsafe file: fall back to the previous one, and say so
+            errors.append(str(err))
+            continue
+        if not isinstance(payload, dict) or "model" not in payload:
+            errors.append(f"{path}: not a vx2text-bench training checkpoint (no 'model' entry)")
             continue
         if semantic is not None and payload.get("semantic") is not None:
             diffs = config_differences(payload["semantic"], semantic)
@@ -118,6 +166,8 @@ def load_checkpoint(ckpt_dir: str | Path, semantic: Mapping[str, Any] | None = N
                 )
         payload["loaded_from"] = str(path)
         payload["load_errors"] = errors
+        if errors:
+            print(f"warning: {' | '.join(errors)}; resuming from {path} instead", file=sys.stderr, flush=True)
         return payload
     if errors:
         raise HarnessError("no readable checkpoint: " + " | ".join(errors))
@@ -133,7 +183,7 @@ def save_best(ckpt_dir: str | Path, model_state: Mapping[str, Any], step: int, m
 
 def load_weights(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """Model weights from ``best.pt`` or a training checkpoint: (state_dict, info)."""
-    payload = torch.load(Path(path), map_location="cpu", weights_only=False)
+    payload = safe_load(path)
     if not isinstance(payload, dict) or "model" not in payload:
         raise HarnessError(f"{path}: expected a vx2text-bench checkpoint with a 'model' entry")
     info = {k: v for k, v in payload.items() if k in ("step", "metric", "state", "key")}

@@ -150,7 +150,8 @@ class Trainer:
     def resume(self) -> bool:
         """Load the latest checkpoint if there is one (refusing one of another config)."""
         payload = load_checkpoint(self.run.ckpt_dir, self.semantic)
-        if payload is None:
+        if payload is None:  # a run killed before its first checkpoint starts over: drop what it logged
+            self.log.truncate_after(0)
             return False
         self.model.load_state_dict(payload["model"])
         self.optimizer.load_state_dict(payload["optimizer"])

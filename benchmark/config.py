@@ -22,6 +22,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from benchmark.config_checks import check_config
 from benchmark.config_schema import (
     ALL_MODALITIES,
     CONTINUOUS_MODALITIES,
@@ -227,6 +228,7 @@ def validate(cfg: DictConfig) -> None:
     except OmegaConfBaseException as err:
         raise ConfigError(_explain(err).split(":")[0], _explain(err)) from None
     for m in cfg.task.modalities:
+    check_config(cfg)  # path components, one-line launcher strings, seed ranges, finite numbers
         if m not in ALL_MODALITIES:
             raise ConfigError("task.modalities", f"unknown modality '{m}' (known: {', '.join(ALL_MODALITIES)})")
         if m in CONTINUOUS_MODALITIES and m not in cfg.task.features:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -87,8 +88,9 @@ def local_parallelism(launcher: DictConfig, n_runs: int) -> int:
 def _slurm_parameters(launcher: DictConfig, snapshot: Path | None) -> dict[str, Any]:
     # `python -m` puts the working directory first on sys.path: start jobs inside the snapshot, or a
     # sweep launched from the repository root would import the working tree after all.
-    setup = [f"cd {snapshot}"] if snapshot else []
-    setup += [f"export {k}={v}" for k, v in (snapshot_env(snapshot) if snapshot else {}).items()]
+    # Every value is shell-quoted: a results.root with a space or `$(...)` is a path, never shell code.
+    setup = [f"cd {shlex.quote(str(snapshot))}"] if snapshot else []
+    setup += [f"export {k}={shlex.quote(v)}" for k, v in (snapshot_env(snapshot) if snapshot else {}).items()]
     params: dict[str, Any] = {
         "timeout_min": int(launcher.timeout_min),
         "nodes": int(launcher.nodes),
@@ -108,12 +110,25 @@ def _slurm_parameters(launcher: DictConfig, snapshot: Path | None) -> dict[str, 
     return params
 
 
+def sbatch_script(executor: submitit.AutoExecutor, command: str = "true") -> str:
+    """The sbatch script submitit would submit for ``command`` (what ``check_slurm`` tests)."""
+    return executor._executor._make_submission_file_text(command, "test-only")  # the SlurmExecutor behind it
+
+
+def slurm_executor(launcher: DictConfig, folder: Path, snapshot: Path | None) -> submitit.AutoExecutor:
+    """A Slurm executor with the launcher's parameters, not yet checked against the cluster."""
+    executor = submitit.AutoExecutor(
+        folder=folder / "%j", cluster="slurm", slurm_max_num_timeout=int(launcher.max_requeues)
+    )
+    executor.update_parameters(**_slurm_parameters(launcher, snapshot))
+    return executor
+
+
 def check_slurm(executor: submitit.AutoExecutor) -> None:
     """Validate the Slurm parameters with ``sbatch --test-only`` (nothing is submitted)."""
     if shutil.which("sbatch") is None:
         raise MissingDependencyError("launcher=slurm but `sbatch` is not on PATH (is this a Slurm login node?)")
-    inner = executor._executor  # the SlurmExecutor behind AutoExecutor
-    script = inner._make_submission_file_text("true", "test-only")
+    script = sbatch_script(executor)
     proc = subprocess.run(
         ["sbatch", "--test-only"], input=script, capture_output=True, text=True, timeout=60, check=False
     )
@@ -126,10 +141,7 @@ def make_executor(launcher: DictConfig, folder: Path, snapshot: Path | None) -> 
     """A submitit executor for ``launcher.kind`` writing its logs under ``folder``."""
     kind = choice(launcher.kind)
     if kind == "slurm":
-        executor = submitit.AutoExecutor(
-            folder=folder / "%j", cluster="slurm", slurm_max_num_timeout=int(launcher.max_requeues)
-        )
-        executor.update_parameters(**_slurm_parameters(launcher, snapshot))
+        executor = slurm_executor(launcher, folder, snapshot)
         check_slurm(executor)
         return executor
     if kind == "local":

@@ -5,7 +5,7 @@ Layout of ``<results.root>/<task>/<alias>__<key>/`` (written by that run alone):
     config.yaml        the resolved config (frozen when the run is planned)
     key.json           the semantic config that the key hashes, and the key
     status.json        PENDING | RUNNING | DONE | FAILED | PREEMPTED, reason, attempts, job ids
-    env.json           git commit and dirty flag, package versions, torch/CUDA, GPU, Java
+    env.json           git commit and dirty flag, package versions, torch/CUDA, GPU, Java, CPU kernels (host_cpu)
     train_log.jsonl    one JSON object per logged training step / validation
     ckpt/              latest.pt + previous.pt (double buffer), best.pt (selected weights)
     predictions/       eval.<ext> in the official submission format of the task
@@ -36,6 +36,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from benchmark.atomic import atomic_write_json, atomic_write_yaml, read_json
 from benchmark.config import choice, effective_modalities, semantic_config
+from benchmark.hostinfo import host_info
 
 STATES = ("PENDING", "RUNNING", "DONE", "FAILED", "PREEMPTED")
 KEY_LENGTH = 12
@@ -258,7 +259,7 @@ _PACKAGES = (
 
 
 def env_info() -> dict[str, Any]:
-    """What produced a result: git commit and dirty flag, packages, torch/CUDA, GPU, Java, host."""
+    """What produced a result: git commit and dirty flag, packages, torch/CUDA, GPU, Java, host and its CPU kernels."""
     import torch
 
     repo = Path(__file__).resolve().parent.parent
@@ -288,5 +289,6 @@ def env_info() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "host_cpu": host_info(),  # CPU model, vector extensions, kernels, threads, math libraries
     }
     return info

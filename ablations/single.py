@@ -1,5 +1,7 @@
 """A one-run "study": the config given on the command line, through any launcher.
 Reproduce: python -m benchmark.run sweep=single launcher=slurm task=tvqa [overrides]
+A single run with launcher=slurm (or with sweep.* overrides) goes through this study automatically:
+    python -m benchmark.run experiment=tvqa_val_vx2text paths.data_root=/data launcher=slurm
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ STUDY = Study(
     paper_table="none (one configuration)",
     description="The configuration given on the command line.",
     arms=arms,
-    default_tasks=("avsd",),
+    default_tasks=(),  # the task of the command line or of its experiment overlay
     table=TableSpec(title="Single run", columns=MAIN_COLUMNS, rows=("run",)),
     figure=FigureSpec(kind="bars", metric_per_task={c.task: c.metric for c in MAIN_COLUMNS}),
     expected="n/a",

@@ -35,6 +35,7 @@ CONFIG_GROUPS = (
     "task",
     "data",
     "model",
+    "layout",
     "modality",
     "tokenizer",
     "head",
@@ -44,6 +45,10 @@ CONFIG_GROUPS = (
     "sweep",
     "experiment",
 )
+
+# Groups whose defaults-list entry names a package: `layout=x` on the command line is Hydra's
+# `layout@model.assembly=x` (the entry in configs/config.yaml and its override in the tiny model configs).
+GROUP_PACKAGES = {"layout": "model.assembly"}
 
 # Keys that do not change results, left out of the run key (see README, "Run identity").
 NON_SEMANTIC_KEYS = (
@@ -67,7 +72,9 @@ NON_SEMANTIC_KEYS = (
 # from before they existed. semantic_config drops such a key while it holds that value, so adding a
 # knob never re-keys (recomputes) a finished run; any other value enters the key as usual.
 # tests/test_run_keys_pinned.py holds the keys of every study's runs to this promise.
-KEY_STABLE_DEFAULTS: dict[str, Any] = {}
+KEY_STABLE_DEFAULTS: dict[str, Any] = {
+    "tokenizer.allow_random_classifiers": False,
+}
 
 
 def config_dir() -> Path:
@@ -131,6 +138,13 @@ def _config_error(err: BaseException, overrides: Sequence[str]) -> ConfigError:
     return ConfigError(key, msg)
 
 
+def _hydra_group(override: str) -> str:
+    """A group choice as Hydra spells it: ``layout=x`` -> ``layout@model.assembly=x`` (see GROUP_PACKAGES)."""
+    key, sep, value = override.partition("=")
+    package = GROUP_PACKAGES.get(key)
+    return f"{key}@{package}{sep}{value}" if package and sep else override
+
+
 def split_overrides(overrides: Iterable[str]) -> tuple[list[str], list[str]]:
     """Split CLI overrides into config-group choices (``model=t5_base``) and value overrides."""
     groups, values = [], []
@@ -161,13 +175,27 @@ class Composer:
             GlobalHydra.instance().clear()
             try:
                 with initialize_config_dir(config_dir=str(self.directory), version_base="1.3"):
-                    cfg = hydra_compose(config_name="config", overrides=list(groups))
+                    cfg = hydra_compose(config_name="config", overrides=[_hydra_group(g) for g in groups])
             except Exception as err:  # Hydra raises a zoo of exception types
                 raise _config_error(err, groups) from None
             finally:
                 GlobalHydra.instance().clear()
             self._cache[key] = cfg
         return copy.deepcopy(self._cache[key])
+
+    def group_choice(self, overrides: Sequence[str], group: str) -> str | None:
+        """The option of config group ``group`` that ``overrides`` select (an overlay may choose it)."""
+        groups, _ = split_overrides(overrides)
+        GlobalHydra.instance().clear()
+        try:
+            with initialize_config_dir(config_dir=str(self.directory), version_base="1.3"):
+                cfg = hydra_compose(config_name="config", overrides=list(groups), return_hydra_config=True)
+        except Exception as err:  # Hydra raises a zoo of exception types
+            raise _config_error(err, groups) from None
+        finally:
+            GlobalHydra.instance().clear()
+        value = cfg.hydra.runtime.choices.get(group)
+        return None if value is None else str(value)
 
     def compose(self, overrides: Sequence[str] = ()) -> DictConfig:
         """Compose the root config with ``overrides``; raise :class:`ConfigError` on a bad one."""
@@ -227,8 +255,8 @@ def validate(cfg: DictConfig) -> None:
         OmegaConf.resolve(copy.deepcopy(cfg))
     except OmegaConfBaseException as err:
         raise ConfigError(_explain(err).split(":")[0], _explain(err)) from None
-    for m in cfg.task.modalities:
     check_config(cfg)  # path components, one-line launcher strings, seed ranges, finite numbers
+    for m in cfg.task.modalities:
         if m not in ALL_MODALITIES:
             raise ConfigError("task.modalities", f"unknown modality '{m}' (known: {', '.join(ALL_MODALITIES)})")
         if m in CONTINUOUS_MODALITIES and m not in cfg.task.features:

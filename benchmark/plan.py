@@ -122,6 +122,8 @@ def plan_sweep(cfg: DictConfig, overrides: Sequence[str], composer: Composer | N
     study = load_study(str(cfg.sweep.name))
     base, pinned_task = _user_overrides(overrides)
     tasks = [pinned_task] if pinned_task else list(cfg.sweep.tasks or study.default_tasks)
+    if not tasks:  # a study without default tasks (single): the task the command line or an overlay chose
+        tasks = [t for t in [composer.group_choice(base, "task")] if t]
     if not tasks:
         raise ConfigError("sweep.tasks", "no task to run")
     offered = {t: list(composer.compose([*split_overrides(base)[0], f"task={t}"]).task.modalities) for t in tasks}

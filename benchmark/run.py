@@ -11,6 +11,7 @@ Examples::
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 
@@ -37,8 +38,6 @@ def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
         print(f"already done: {run.path}")
         _print_metrics(run)
         return 0
-    if choice(cfg.launcher.kind) == "slurm":
-        raise HarnessError("a single run goes through Slurm as a sweep: use sweep=single launcher=slurm [overrides]")
     prepare_run_dir(cfg, run)
     print(f"run: {run.path}")
     try:
@@ -75,15 +74,52 @@ def main(argv: list[str] | None = None) -> int:
     bad = [a for a in overrides if "=" not in a]
     if bad:
         raise HarnessError(f"expected key=value overrides, got {' '.join(bad)} (see --help)")
-    cfg = compose(overrides)
+    if not _has_group(overrides, "sweep") and any(_key(a).startswith("sweep.") for a in overrides):
+        overrides = ["sweep=single", *overrides]  # e.g. sweep.dry_run=true on one run: a one-run study
     if show:
-        print(OmegaConf.to_yaml(cfg, resolve=True))
-        return 0
+        return _show_config(overrides)
+    cfg = compose(overrides)
+    if cfg.sweep is None and choice(cfg.launcher.kind) == "slurm":
+        # a single run on Slurm is a one-run study: submitted, requeued, resumed and summarised like any sweep
+        overrides = ["sweep=single", *overrides]
+        cfg = compose(overrides)
     if cfg.sweep is not None:
         from benchmark.sweep import run_sweep
 
         return run_sweep(cfg, overrides)
     return _single_run(cfg, overrides)
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def _has_group(overrides: list[str], group: str) -> bool:
+    return any(_key(a) == group for a in overrides)
+
+
+def _show_config(overrides: list[str]) -> int:
+    """``--cfg``: print the composed config without touching data; name the keys that still need a value."""
+    from benchmark.config import validate
+
+    cfg = compose(overrides, validate_config=False)
+    unset: list[str] = []
+    if cfg.data.root is None and cfg.data.name != "mini":
+        unset.append(
+            "# data.root: ??? (set paths.data_root=DIR, one folder per task under it, "
+            f"or data.root=DIR/{cfg.task.name})"
+        )
+        probe = copy.deepcopy(cfg)
+        probe.data.root = "/unset"
+        validate(probe)  # every other check still applies
+    else:
+        validate(cfg)
+    unset += [f"# {k}: ??? (set {k}=...)" for k in OmegaConf.missing_keys(cfg)]
+    print(OmegaConf.to_yaml(cfg, resolve=True), end="")
+    if unset:
+        print("# keys that still need a value before this config can run:")
+        print("\n".join(unset))
+    return 0
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ and post-processor, wraps it as a ``PreTrainedTokenizerFast``, builds the family
 ``<cache_dir>/models/<family>-<hash>/``. The hash covers the tiny config, the family, a digest of
 the corpus and one of this module's source, so a different corpus, shape or builder gets its own
 folder. The folder is built in a temporary directory and renamed into place under an ``fcntl``
-lock, so concurrent runs never see half a model; ``tiny_spec.json``, written last, marks it complete,
-and a folder missing a config, weights or tokenizer is never published (``save_pretrained`` writes
+lock, so concurrent runs never see half a model; ``tiny_spec.json``, written last, marks it complete
+and records the SHA-256 of every file (checked on each use: an altered or truncated file is refused,
+naming the folder), and a folder missing a config, weights or tokenizer is never published (``save_pretrained`` writes
 nothing on a non-zero rank of an initialised process group: build before ``init_process_group``).
 The caller then loads it with ``from_pretrained`` exactly like a real checkpoint
 (:func:`benchmark.model.backbones.load_backbone`).
@@ -251,11 +252,37 @@ def _check_saved(folder: Path) -> None:
         )
 
 
+def _file_digests(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file of a built folder (weights, config, tokenizer), by name."""
+    digests = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.name != SPEC_FILE:
+            h = hashlib.sha256()
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            digests[path.name] = h.hexdigest()
+    return digests
+
+
 def _complete(final: Path) -> Path:
+    """``final`` if it is complete and every file still has the digest recorded when it was built."""
+    rebuild = "delete the folder and run again to rebuild it"
     if not (final / SPEC_FILE).is_file():
         raise RuntimeError(
             f"{final}: incomplete tiny backbone folder (no {SPEC_FILE}; it was not written by this"
-            " builder or was altered since): delete the folder and run again to rebuild it"
+            f" builder or was altered since): {rebuild}"
+        )
+    try:
+        recorded = json.loads((final / SPEC_FILE).read_text(encoding="utf-8"))["files"]
+    except (ValueError, KeyError, TypeError):
+        raise RuntimeError(f"{final / SPEC_FILE}: unreadable or without file digests: {rebuild}") from None
+    found = _file_digests(final)
+    changed = sorted(name for name in set(recorded) | set(found) if recorded.get(name) != found.get(name))
+    if changed:
+        raise RuntimeError(
+            f"{final}: cached tiny backbone altered since it was built ({', '.join(changed)} differ from the"
+            f" digests in {SPEC_FILE}; a corrupted copy would silently change results): {rebuild}"
         )
     return final
 
@@ -303,7 +330,8 @@ def ensure_tiny_backbone(
                 model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
             _check_saved(tmp)
-            (tmp / SPEC_FILE).write_text(json.dumps(spec, indent=1, sort_keys=True))
+            # written last, with the digest of every file: a later load checks them (_complete)
+            (tmp / SPEC_FILE).write_text(json.dumps({**spec, "files": _file_digests(tmp)}, indent=1, sort_keys=True))
             os.replace(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

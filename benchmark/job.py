@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import random
 import socket
+import sys
 import time
 import traceback
 import uuid
@@ -175,8 +176,13 @@ def execute_run(
         with run.lock() as acquired:
             if not acquired:
                 return LOCKED
-            if run.is_done():
+            if run.settle_done(lock_held=True):  # DONE (and status.json says so, even after a kill)
                 return "DONE"
+            problem = run.metrics_problem()
+            if problem:  # a damaged metrics.json never counts as DONE: the run is redone and replaces it
+                print(f"warning: {problem}; the run is redone", file=sys.stderr, flush=True)
+                run.metrics_file.unlink()
+            run.clear_leftovers()  # temporaries of a killed attempt (ours: we hold the lock)
             cfg = run.load_config()
             previous = run.read_status()
             run.write_status(

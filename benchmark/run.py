@@ -27,7 +27,7 @@ USAGE = __doc__
 def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
     from benchmark.distributed import global_rank
     from benchmark.job import LOCKED, execute_run
-    from benchmark.rundir import prepare_run_dir, run_dir_for
+    from benchmark.rundir import check_writable, prepare_run_dir, run_dir_for
     from benchmark.signals import Interrupted
 
     run = run_dir_for(cfg)
@@ -35,9 +35,11 @@ def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
         execute_run(run, cfg=cfg)
         return 0
     if run.is_done():
+        run.settle_done()  # status.json says DONE too (a process killed after metrics.json left it RUNNING)
         print(f"already done: {run.path}")
         _print_metrics(run)
         return 0
+    check_writable(str(cfg.results.root))  # a file or a read-only folder: one line, nothing written
     prepare_run_dir(cfg, run)
     print(f"run: {run.path}")
     try:

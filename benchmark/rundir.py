@@ -129,25 +129,90 @@ class RunDir:
 
     # ------------------------------------------------------------------ state
     def is_done(self) -> bool:
-        """A run is DONE exactly when its metrics.json exists (it is written last, atomically)."""
-        return self.metrics_file.is_file()
+        """A run is DONE exactly when its metrics.json is a valid record (it is written last, atomically).
+
+        A metrics.json that is not one (edited, damaged: see :meth:`metrics_problem`) does not make
+        the run DONE: the run is redone and the file replaced.
+        """
+        return self.metrics_file.is_file() and self.metrics_problem() is None
+
+    def metrics_problem(self) -> str | None:
+        """Why metrics.json is not a valid metrics record (None when it is one, or when there is none)."""
+        try:
+            record = read_json(self.metrics_file)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as err:  # ValueError: not UTF-8 or not JSON
+            return f"{self.metrics_file}: unreadable ({type(err).__name__}: {' '.join(str(err).split())[:120]})"
+        metrics = record.get("metrics") if isinstance(record, dict) else None
+        if not isinstance(metrics, dict) or not metrics:
+            return f"{self.metrics_file}: expected a JSON object with a non-empty 'metrics' object"
+        bad = [k for k, v in metrics.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+        if bad:
+            return f"{self.metrics_file}: metric {bad[0]!r} is not a number"
+        return None
 
     def read_status(self) -> dict[str, Any]:
-        """The status record, ``{"state": "PENDING"}`` when there is none yet."""
+        """The status record, ``{"state": "PENDING"}`` when there is none yet; DONE whenever metrics.json is
+        valid, whatever status.json says (a process killed between the two leaves it RUNNING)."""
+        status = self._read_status_file()
         if self.is_done():
-            status = self._read_status_file()
             status["state"] = "DONE"
-            return status
-        return self._read_status_file()
+        return status
 
     def _read_status_file(self) -> dict[str, Any]:
+        """status.json as a record with a known state, an integer attempt count and a history list.
+
+        status.json is written atomically by this harness alone; one that is unreadable (not UTF-8,
+        not JSON) or holds wrong types was damaged or edited: it reads as PENDING with the reason, and
+        the next write replaces it.
+        """
         try:
             status = read_json(self.status_file)
         except FileNotFoundError:
             return {"state": "PENDING"}
-        except json.JSONDecodeError:  # only possible if someone edited it by hand (writes are atomic)
-            return {"state": "PENDING", "reason": "unreadable status.json"}
-        return status if isinstance(status, dict) else {"state": "PENDING"}
+        except (OSError, ValueError) as err:  # ValueError: JSONDecodeError, UnicodeDecodeError
+            return {"state": "PENDING", "reason": f"unreadable {self.status_file} ({type(err).__name__})"}
+        if not isinstance(status, dict):
+            return {"state": "PENDING", "reason": f"{self.status_file} is not a JSON object"}
+        if status.get("state") not in STATES:
+            status = {**status, "state": "PENDING", "reason": f"{self.status_file}: unknown state"}
+        if isinstance(status.get("attempts"), bool) or not isinstance(status.get("attempts", 0), int):
+            status["attempts"] = 0
+        if not isinstance(status.get("history", []), list):
+            status["history"] = []
+        return status
+
+    def settle_done(self, lock_held: bool = False) -> bool:
+        """Mark status.json DONE when metrics.json is valid but the status says otherwise (a process
+        killed between the two writes); a no-op while another process holds the run. True if DONE."""
+        if not self.is_done():
+            return False
+        if self._read_status_file().get("state") == "DONE":
+            return True
+        with contextlib.nullcontext(True) if lock_held else self.lock() as acquired:
+            if acquired and self._read_status_file().get("state") != "DONE":
+                self.write_status("DONE", reason=None, settled=time.time())
+        return True
+
+    # files the run's own process writes atomically (temporaries ".<name>.*.tmp"), cleared on start
+    OWN_FILES = ("metrics.json", "env.json", "train_log.jsonl", "per_example.parquet")
+
+    def clear_leftovers(self) -> list[Path]:
+        """Delete the temporary files a killed run left (atomic-write temporaries, ``ckpt/.incoming.pt``).
+
+        Call only while holding the run's lock: these files belong to the process working on the run.
+        """
+        found = [p for name in self.OWN_FILES for p in self.path.glob(f".{name}.*.tmp")]
+        for folder in (self.ckpt_dir, self.predictions_dir):
+            if folder.is_dir():
+                found += [
+                    p for p in folder.glob(".*") if p.is_file() and (p.suffix == ".tmp" or p.name == ".incoming.pt")
+                ]
+        for path in found:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        return found
 
     def write_status(self, state: str, **fields: Any) -> dict[str, Any]:
         """Atomically update status.json: merges ``fields`` into the current record."""
@@ -195,6 +260,20 @@ class RunDir:
             return False
         with self.lock() as acquired:
             return not acquired
+
+
+def check_writable(root: str | Path, key: str = "results.root") -> None:
+    """Create ``root`` if needed and probe that files can be written there; :class:`ConfigError` if not."""
+    from benchmark.errors import ConfigError
+
+    root = Path(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".write-test-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(key, f"{root} is not a writable folder: {err.strerror or err}") from None
 
 
 def run_dir_for(cfg: DictConfig, results_root: str | Path | None = None) -> RunDir:

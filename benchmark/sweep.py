@@ -8,7 +8,6 @@ PENDING runs, which resume from their checkpoints. Ctrl-C leaves every run DONE 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
 import subprocess
@@ -23,25 +22,17 @@ from omegaconf import DictConfig
 
 from benchmark.atomic import atomic_write_json, read_json
 from benchmark.config import Composer, choice
-from benchmark.errors import ConfigError
+from benchmark.errors import MissingDependencyError
+from benchmark.job import LOCKED
 from benchmark.launch import snapshot_code, submit
 from benchmark.plan import PlannedRun, load_study, plan_sweep
+from benchmark.rundir import check_writable
 
 TERMINAL = ("DONE", "FAILED")
 
 
 def _kind(cfg: DictConfig) -> str:
     return choice(cfg.launcher.kind)
-
-
-def _check_writable(root: Path) -> None:
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        probe = root / f".write-test-{os.getpid()}"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as err:
-        raise ConfigError("results.root", f"{root} is not writable: {err.strerror or err}") from None
 
 
 def _slurm_alive(job_ids: list[str]) -> set[str]:
@@ -163,21 +154,62 @@ def _lost_reason(job: Any) -> str:
     return f"job {job.job_id} ended (state {getattr(job, 'state', '?')}) without finishing the run"
 
 
-def _finalise(jobs: list) -> dict[str, str]:
-    """Reasons for submitted runs that did not end DONE or FAILED (written to launch.json)."""
+def _job_states(job: Any) -> dict[str, str]:
+    """Run path -> the state a finished job returned for it (``RunWorker`` returns that dict); {} if none."""
+    if not job.done():
+        return {}
+    try:
+        result = job.result()
+    except Exception:  # the job itself failed: its reason is reported by _lost_reason
+        return {}
+    return {str(k): str(v) for k, v in result.items()} if isinstance(result, dict) else {}
+
+
+def _finalise(jobs: list, interrupted: bool = False, kind: str = "local") -> tuple[dict[str, str], dict[str, str]]:
+    """What became of submitted runs that did not end DONE or FAILED: (failures, notes), by run path.
+
+    Failures (a job ended without finishing its run) are recorded in launch.json as ``lost``. Not
+    failures: a run another process holds (it finishes it) or finished, and, after Ctrl-C, a run that
+    was interrupted (resumable from its checkpoint). A ``lost`` record of a run that is now DONE goes.
+    """
     reasons: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    returned: dict[str, set[str]] = {}
+    for job, _ in jobs:
+        for path, state in _job_states(job).items():
+            returned.setdefault(path, set()).add(state)
     for job, runs in jobs:
         for run in runs:
+            key = str(run.path)
             status = run.read_status()
+            ours = returned.get(str(run.path.resolve()), set())
             if status.get("state") in TERMINAL:
+                if status.get("state") == "DONE" and ours == {LOCKED}:
+                    notes[key] = "finished by another process"
+                record = _launch_records(run)
+                if "lost" in record:  # a stale failure record of a run that is finished now
+                    record.pop("lost")
+                    atomic_write_json(run.launch_file, record)
+                continue
+            if run.path.exists() and run.is_locked():
+                notes[key] = "being finished by another process (rerun later to collect it)"
+                continue
+            if interrupted:
+                notes[key] = (
+                    "still queued or running on Slurm (rerun to collect it)"
+                    if kind == "slurm"
+                    else "interrupted, resumable (rerun the same command to resume)"
+                )
                 continue
             reason = status.get("reason") if status.get("state") == "PREEMPTED" else _lost_reason(job)
             reason = reason or "interrupted"
             record = _launch_records(run)
             record["lost"] = {"job_id": str(job.job_id), "reason": reason, "time": time.time()}
             atomic_write_json(run.launch_file, record)
-            reasons[str(run.path)] = reason
-    return reasons
+            reasons[key] = reason
+    for key in reasons:
+        notes.pop(key, None)
+    return reasons, notes
 
 
 def _print_plan(planned: Sequence[PlannedRun], states: dict[str, str]) -> None:
@@ -205,7 +237,9 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str]) -> int:
         _print_plan(planned, states)
         print(f"dry run: nothing submitted (sweep.dry_run=false to run {len(todo)} runs)")
         return 0
-    _check_writable(results_root)
+    if _kind(cfg) == "slurm" and todo and shutil.which("sbatch") is None:  # before any snapshot or run folder
+        raise MissingDependencyError("launcher=slurm but `sbatch` is not on PATH (is this a Slurm login node?)")
+    check_writable(results_root)
     sweep_dir = results_root / "sweeps" / name
     atomic_write_json(
         sweep_dir / "plan.json",
@@ -220,6 +254,7 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str]) -> int:
     jobs: list = []
     interrupted = False
     reasons: dict[str, str] = {}
+    notes: dict[str, str] = {}
     t0 = time.time()
     try:
         if todo:
@@ -235,14 +270,15 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str]) -> int:
             _wait(jobs, watched, name, float(cfg.launcher.poll_s), kind)
         elif alive:
             print(f"{len(alive)} runs are being worked on by another process; rerun later to collect them")
-        reasons = _finalise(jobs)
+        reasons, notes = _finalise(jobs, False, kind)
     except KeyboardInterrupt:
         interrupted = True
         print("\ninterrupted: asking runs to checkpoint and stop ...", flush=True)
         if kind == "local":
             _stop_local(jobs)
-        reasons = _finalise(jobs)
-    return _summarise(cfg, study, planned, already, len(todo), reasons, interrupted, time.time() - t0, sweep_dir)
+        reasons, notes = _finalise(jobs, True, kind)
+    elapsed = time.time() - t0
+    return _summarise(cfg, study, planned, already, len(todo), (reasons, notes), interrupted, elapsed, sweep_dir)
 
 
 def _summarise(
@@ -251,7 +287,7 @@ def _summarise(
     planned: Sequence[PlannedRun],
     already: int,
     submitted: int,
-    reasons: dict[str, str],
+    outcome: tuple[dict[str, str], dict[str, str]],
     interrupted: bool,
     elapsed: float,
     sweep_dir: Path,
@@ -259,10 +295,16 @@ def _summarise(
     from benchmark.report.console import print_study_table
 
     name = study.name
-    failures = []
+    reasons, notes = outcome  # failures, and what happened to runs that are not failures (by run path)
+    failures, remarks = [], []
     for p in planned:
         status = p.run.read_status()
-        if status.get("state") == "DONE":
+        note = notes.get(str(p.run.path))
+        if note:
+            remarks.append(
+                {"run_dir": str(p.run.path), "arm": p.arm.label, "task": p.task, "seed": p.seed, "note": note}
+            )
+        if status.get("state") == "DONE" or (note and status.get("state") != "FAILED"):
             continue
         why = reasons.get(str(p.run.path)) or status.get("reason") or status.get("state", "PENDING")
         if status.get("state") == "FAILED" or str(p.run.path) in reasons:
@@ -291,8 +333,11 @@ def _summarise(
         "elapsed_s": round(elapsed, 1),
         "launcher": _kind(cfg),
         "failures": failures,
+        "notes": remarks,
     }
     atomic_write_json(sweep_dir / "summary.json", summary)
+    for r in remarks:
+        print(f"  {r['task']} / {r['arm']} / seed {r['seed']}: {r['note']}")
     for f in failures:
         print(f"  FAILED {f['task']} / {f['arm']} / seed {f['seed']}: {f['reason']}\n         {f['run_dir']}")
     print(f"sweep {name}: {len(planned)} runs, {already} already done, {submitted} submitted, {len(failures)} failed")

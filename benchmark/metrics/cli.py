@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -20,16 +21,55 @@ from benchmark.atomic import atomic_write_bytes, atomic_write_json
 from benchmark.metrics.result import ScoreResult
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _unwritable(path: str) -> str | None:
+    """Why a file cannot be written at ``path`` (its folder is missing, not a folder, or read-only)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    existing = folder
+    while not os.path.exists(existing):  # atomic_write creates missing folders: check the nearest existing one
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        return f"{existing} is not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable"
+    if os.path.isdir(path):
+        return f"{path} is a folder"
+    return None
+
+
+class ScorerParser(argparse.ArgumentParser):
+    """Checks that ``--out`` and ``--per-example`` can be written before anything is scored."""
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def, override]
+        parsed = super().parse_args(args, namespace)
+        for option in ("out", "per_example"):
+            target = getattr(parsed, option, None)
+            problem = _unwritable(target) if target else None
+            if problem:
+                self.error(f"argument --{option.replace('_', '-')}: cannot write {target}: {problem}")
+        return parsed
+
+
 def parser(prog: str, description: str, submission_help: str, refs_help: str) -> argparse.ArgumentParser:
     """An argument parser with the options every scorer CLI has."""
-    p = argparse.ArgumentParser(prog=prog, description=description)
+    p = ScorerParser(prog=prog, description=description)
     p.add_argument("submission", help=submission_help)
     p.add_argument("--refs", required=True, help=refs_help)
     p.add_argument("--json", action="store_true", help="print one JSON object with the official metric keys")
     p.add_argument("--out", help="also write the full result (CIs, breakdowns, warnings) to this JSON file")
     p.add_argument("--per-example", help="also write the per-example table to this parquet file")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs (0: none)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--n-boot", type=non_negative_int, default=1000, help="bootstrap resamples for the CIs (0: none)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="bootstrap seed (>= 0)")
     return p
 
 

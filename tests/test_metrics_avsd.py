@@ -17,7 +17,7 @@ import pytest
 
 from benchmark.errors import DataFormatError, MissingDependencyError, SubmissionError
 from benchmark.metrics import score_avsd
-from benchmark.metrics.avsd import StopwordFilter, default_stopwords, read_multiref
+from benchmark.metrics.avsd import StopwordFilter, default_stopwords, read_last_answers, read_multiref
 
 SHARED = Path(os.environ.get("VX2T_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 AVSD = SHARED / "data" / "real" / "avsd"
@@ -89,11 +89,11 @@ SUBMISSION_ERRORS = {
     "too many": ({"dialogs": [*_dialogs(), _dialogs()[0]]}, "dialog 4: expected only 3 dialogs"),
     "order": (
         {"dialogs": [_dialogs()[1], _dialogs()[0], _dialogs()[2]]},
-        "dialog 1 (image_id 'YEDU4'): expected reference 1 'VC5RZ_0'",
+        "dialog 1 (image_id 'YEDU4'): expected image_id 'VC5RZ' of reference 1 'VC5RZ_0' (answers are matched",
     ),
-    "last turn": (
-        {"dialogs": _dialogs(["VC5RZ_0", "YEDU4_2", "L4UNB_2"])},
-        "dialog 2 (image_id 'YEDU4'): expected reference 2 'YEDU4_1'",
+    "other video": (
+        {"dialogs": _dialogs(["VC5RZ_0", "YEDU4_1", "XXXXX_2"])},
+        "dialog 3 (image_id 'XXXXX'): expected image_id 'L4UNB' of reference 3 'L4UNB_2'",
     ),
     "non-string": (
         {"dialogs": _bad(_dialogs(), 1, answer=None)},
@@ -122,6 +122,38 @@ def test_submission_errors_name_the_first_offending_dialog(tmp_path: Path, submi
     with pytest.raises(SubmissionError) as err:
         score_avsd(sub, refs, "dstc8")
     assert str(err.value).startswith(f"{sub}: {message}")
+
+
+def _last_turn_only(dialogs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"image_id": d["image_id"], "dialog": d["dialog"][-1:]} for d in dialogs]
+
+
+def test_full_dialogs_and_last_turn_only_give_the_same_answers(tmp_path: Path) -> None:
+    refs = read_multiref(_refs(tmp_path / "refs.json"))
+    full = _write(tmp_path / "full.json", {"dialogs": _dialogs()})
+    answers, warnings = read_last_answers(full, refs)
+    assert answers == ["a0 .", "a1 .", "a2 ."] and warnings == []
+    # the official sample submissions: only the last turn, other fields as they come (no question, extra keys)
+    last = _last_turn_only(_dialogs())
+    del last[1]["dialog"][0]["question"]
+    last[2]["dialog"][0]["question"] = "a question the test file does not ask ?"
+    last[2]["caption"] = "extra fields are not read"
+    sample = _write(tmp_path / "last.json", {"type": "scene_aware_dialog", "dialogs": last})
+    answers2, warnings2 = read_last_answers(sample, refs)
+    assert answers2 == answers
+    assert warnings2 == [
+        "2 of 3 dialogs hold only their last turn (the form of the official packages' sample submissions): each "
+        "last answer is scored against the reference at its position, as the official script does"
+    ]
+    # a mix of both forms, and a dialog with more turns than the test file: scored, with a warning naming it
+    mixed = [_dialogs()[0], _last_turn_only(_dialogs())[1], _dialogs(["L4UNB_4"])[0]]
+    answers3, warnings3 = read_last_answers(_write(tmp_path / "mixed.json", {"dialogs": mixed}), refs)
+    assert answers3 == ["a0 .", "a1 .", "a4 ."]
+    assert warnings3[0].startswith("1 of 3 dialogs hold only their last turn")
+    assert warnings3[1].startswith(
+        "1 dialogs hold a number of turns other than the test file's (first: dialog 3 ('L4UNB_2') has 5 turns, "
+        "the test file's 3)"
+    )
 
 
 def test_malformed_json_submission_is_located(tmp_path: Path) -> None:

@@ -105,6 +105,26 @@ def test_dstc8_baseline_cli_gives_the_official_scores(tmp_path: Path) -> None:
     assert not table["hyp"].str.contains(r"(?:^| )[.,](?: |$)").any()  # DSTC8 stop words and PTB punctuation gone
 
 
+@needs_shared
+@needs_java
+def test_dstc8_baseline_last_turn_only_gives_the_official_scores() -> None:
+    """The official baseline in the official sample form (each dialog holds only its last turn)."""
+    avsd = REAL / "avsd"
+    cmd = [sys.executable, "-m", "benchmark.metrics.avsd", "--protocol", "dstc8", "--n-boot", "0"]
+    cmd += ["--refs", str(avsd / "test_set4DSTC8-AVSD_multiref.json")]
+    cmd += [str(avsd / "golden" / "dstc8_baseline_last_turn_only.json"), "--json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    scores = json.loads(proc.stdout)
+    official = json.loads((avsd / "golden" / "dstc8_baseline_last_turn_only.expected.json").read_text())
+    assert {k: round(v, 3) for k, v in scores.items()} == official["official_scores_rounded_3dp"]
+    golden("avsd_dstc8_baseline.json", scores)  # bit-identical to the full-dialog form's scores
+    assert proc.stderr.splitlines() == [
+        "warning: 1615 of 1710 dialogs hold only their last turn (the form of the official packages' sample "
+        "submissions): each last answer is scored against the reference at its position, as the official script does"
+    ]  # the other 95 dialogs are evaluated at their first turn: both forms are the same there
+
+
 # ------------------------------------------------------------------ AVSD: DSTC7 sample, stop-word artefact
 def _dstc7_prev_answer_submission(path: Path) -> None:
     """The 200 DSTC7 test dialogs answered by a 'repeat the previous answer' baseline (caption if none).

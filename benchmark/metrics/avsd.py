@@ -14,10 +14,15 @@ computes the same thing:
    ``i`` (by position: the official scripts match ids 1..N);
 4. PTB tokenizer, BLEU-1..4, METEOR, ROUGE-L, CIDEr-D on all answers, as fractions.
 
-The submission is the test file with ``__UNDISCLOSED__`` replaced by generated answers. It must hold
-exactly the reference dialogs in the reference order (image ``i`` is named ``{image_id}_{index of the
-last turn}``); the first dialog that breaks this is named in a :class:`SubmissionError`. An empty answer
-is legal: it is scored (as the official script does) and reported as a warning.
+The submission is the test file with ``__UNDISCLOSED__`` replaced by generated answers, with every
+turn of each dialog or only its last turn (the form of the official DSTC7/DSTC8 sample submissions):
+the official script reads only the last answer of each dialog and matches it to the references by
+position. So the submission must hold the reference dialogs in the reference order: dialog ``i``'s
+``image_id`` must be that of reference ``i`` (named ``{image_id}_{index of the evaluated turn}``) and
+the number of dialogs must be the references'; the first dialog that breaks this is named in a
+:class:`SubmissionError`. Other fields (questions, captions) are not read. A dialog whose number of
+turns is neither the test file's nor 1 is scored and reported as a warning, and so are last-turn-only
+dialogs (counted) and empty answers (scored as the official script does).
 
 CLI: ``python -m benchmark.metrics.avsd --protocol {dstc7,dstc8} --refs REFS.json SUBMISSION.json [--json]``.
 """
@@ -130,40 +135,88 @@ def read_multiref(path: str | Path) -> list[Reference]:
     return [Reference(k, names[k], captions[k]) for k in sorted(names)]
 
 
-def read_last_answers(path: str | Path, refs: list[Reference]) -> list[str]:
-    """The last-turn answers of a submission, checked dialog by dialog against the references."""
+def _reference_image(ref: Reference) -> tuple[str, int]:
+    """``(image_id, index of the evaluated turn)`` of a reference named ``{image_id}_{turn}``."""
+    vid, _, turn = ref.name.rpartition("_")
+    return vid, int(turn)
+
+
+def _last_answer(path: str | Path, i: int, dialog: object, ref: Reference) -> tuple[str, int]:
+    """The last answer of submission dialog ``i`` (0-based) and its number of turns, checked against ``ref``."""
+    where = f"dialog {i + 1}"
+    if not isinstance(dialog, dict) or not isinstance(dialog.get("image_id"), str):
+        raise submission_error(path, where, "an object with a string 'image_id'", describe(dialog))
+    where += f" (image_id {dialog['image_id']!r})"
+    vid, _ = _reference_image(ref)
+    if dialog["image_id"] != vid:
+        raise submission_error(
+            path,
+            where,
+            f"image_id {vid!r} of reference {ref.id} {ref.name!r} (answers are matched to the references by "
+            "position, as the official script does: the dialogs must be those of the test file, in its order)",
+            repr(dialog["image_id"]),
+        )
+    turns = dialog.get("dialog")
+    if not isinstance(turns, list) or not turns:
+        raise submission_error(path, where, "a non-empty 'dialog' list of turns", describe(turns))
+    last = turns[-1]
+    if not isinstance(last, dict) or "answer" not in last:
+        raise submission_error(path, where, "an 'answer' in the last turn", describe(last))
+    answer = last["answer"]
+    if not isinstance(answer, str):
+        raise submission_error(path, where, "the last answer to be a string", describe(answer))
+    if answer == UNDISCLOSED:
+        raise submission_error(path, where, "a generated last answer", f"{UNDISCLOSED!r} (not filled in)")
+    return answer, len(turns)
+
+
+def _turn_count_warnings(counts: list[int], refs: list[Reference]) -> list[str]:
+    """Warnings for dialogs whose number of turns is not the test file's (answers are still scored)."""
+    last_only, other = 0, []
+    for i, (n, ref) in enumerate(zip(counts, refs)):
+        expected = _reference_image(ref)[1] + 1
+        if n == expected:
+            continue
+        if n == 1:
+            last_only += 1
+        else:
+            other.append(f"dialog {i + 1} ({ref.name!r}) has {n} turns, the test file's {expected}")
+    warnings = []
+    if last_only:
+        warnings.append(
+            f"{last_only} of {len(refs)} dialogs hold only their last turn (the form of the official packages' "
+            "sample submissions): each last answer is scored against the reference at its position, as the "
+            "official script does"
+        )
+    if other:
+        warnings.append(
+            f"{len(other)} dialogs hold a number of turns other than the test file's (first: {other[0]}): their "
+            "last answer is scored against the reference at its position, as the official script does; check "
+            "that it answers the test file's last question"
+        )
+    return warnings
+
+
+def read_last_answers(path: str | Path, refs: list[Reference]) -> tuple[list[str], list[str]]:
+    """The last-turn answers of a submission and warnings, checked dialog by dialog against the references.
+
+    Accepted, like the official ``get_hypotheses.py -l``: dialogs with all their turns (the test file
+    with the undisclosed answer filled in) or with only the last turn (the official sample submissions),
+    or a mix. Dialog ``i`` is matched to reference ``i`` by position; its ``image_id`` must be the
+    reference's (a :class:`SubmissionError` names the first dialog that differs), and the number of
+    dialogs must be the references'. A number of turns other than the test file's is a warning.
+    """
     data = load_json(path, submission=True)
     if not isinstance(data, dict) or not isinstance(data.get("dialogs"), list):
         raise submission_error(
             path, "top level", "an object with a 'dialogs' list (the test file format)", describe(data)
         )
     dialogs = data["dialogs"]
-    answers = []
+    answers, counts = [], []
     for i, (dialog, ref) in enumerate(zip(dialogs, refs)):
-        where = f"dialog {i + 1}"
-        if not isinstance(dialog, dict) or not isinstance(dialog.get("image_id"), str):
-            raise submission_error(path, where, "an object with a string 'image_id'", describe(dialog))
-        where += f" (image_id {dialog['image_id']!r})"
-        turns = dialog.get("dialog")
-        if not isinstance(turns, list) or not turns:
-            raise submission_error(path, where, "a non-empty 'dialog' list of turns", describe(turns))
-        name = f"{dialog['image_id']}_{len(turns) - 1}"
-        if name != ref.name:
-            raise submission_error(
-                path,
-                where,
-                f"reference {ref.id} {ref.name!r} (dialogs must be those of the test file, in its order)",
-                f"{name!r} (image_id and last-turn index)",
-            )
-        last = turns[-1]
-        if not isinstance(last, dict) or "answer" not in last:
-            raise submission_error(path, where, "an 'answer' in the last turn", describe(last))
-        answer = last["answer"]
-        if not isinstance(answer, str):
-            raise submission_error(path, where, "the last answer to be a string", describe(answer))
-        if answer == UNDISCLOSED:
-            raise submission_error(path, where, "a generated last answer", f"{UNDISCLOSED!r} (not filled in)")
+        answer, n_turns = _last_answer(path, i, dialog, ref)
         answers.append(answer)
+        counts.append(n_turns)
     if len(dialogs) < len(refs):
         missing = refs[len(dialogs)]
         raise submission_error(
@@ -176,7 +229,7 @@ def read_last_answers(path: str | Path, refs: list[Reference]) -> list[str]:
         raise submission_error(
             path, f"dialog {len(refs) + 1}", f"only {len(refs)} dialogs like the references", f"{len(dialogs)}"
         )
-    return answers
+    return answers, _turn_count_warnings(counts, refs)
 
 
 def score_avsd(
@@ -201,13 +254,13 @@ def score_avsd(
         raise ConfigError("task.protocol", f"AVSD protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     swfilter = StopwordFilter(stopwords_path or default_stopwords(protocol))
     refs = read_multiref(refs_path)
-    answers = read_last_answers(submission_path, refs)
+    answers, submission_warnings = read_last_answers(submission_path, refs)
     check_java()
     hyps = [swfilter(a) for a in answers]
     scores = score_captions(hyps, [r.captions for r in refs], refs_key=file_key(refs_path, "avsd"))
     per_example = scores.per_example
     per_example.insert(0, "uid", [r.name for r in refs])
-    warnings = list(scores.warnings)
+    warnings = [*submission_warnings, *scores.warnings]
     n_empty = sum(not h.strip() for h in hyps)
     if n_empty:
         warnings.append(

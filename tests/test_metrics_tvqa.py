@@ -135,3 +135,24 @@ def test_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = json.loads(capsys.readouterr().out)
     assert list(out) == ["accuracy", "by_show", "by_qword"] and out["accuracy"] == 100.0
     assert out["by_qword"] == {"what": 100.0, "who": 100.0, "where": 100.0, "other": 100.0}
+
+
+def test_a_duplicated_qid_is_an_error_naming_the_qid_and_its_lines(tmp_path: Path) -> None:
+    refs = _tvqa_jsonl(tmp_path / "tvqa_val.jsonl", QUESTIONS)
+    lines = [f'  "{q["qid"]}": {q["answer_idx"]}' for q in QUESTIONS]
+    lines.insert(3, '  "122040": 3')  # qid 122040 again, with another answer (json would keep this one)
+    path = tmp_path / "p.json"
+    path.write_text("{\n" + ",\n".join(lines) + "\n}\n")
+    with pytest.raises(SubmissionError) as err:
+        score_tvqa(path, refs)
+    assert str(err.value) == f"{path}: line 5 (qid 122040): expected each qid once, got a second one (first on line 3)"
+    # the CLI: one line, non-zero exit, nothing written
+    out = tmp_path / "out.json"
+    with pytest.raises(SystemExit) as exc:
+        main(["--refs", str(refs), str(path), "--out", str(out)])
+    assert exc.value.code == 2 and not out.exists()
+    # a qid twice in one show of a VALUE answer key is a reference error
+    solution = tmp_path / "tvqa_val_solution.json"
+    solution.write_text('{"split": "tvqa_val", "solution": {"Friends": {\n"122043": 3,\n"122043": 1}}}')
+    with pytest.raises(DataFormatError, match=r"line 3 \(key 122043\): expected each key once, got a second one"):
+        read_tvqa_labels(solution)

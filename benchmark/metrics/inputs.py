@@ -9,6 +9,7 @@ the line or record, and what was expected.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,46 @@ def located_error(
     return DataFormatError(path, where, expected, got)
 
 
-def load_json(path: str | Path, *, submission: bool) -> Any:
-    """Parse a JSON file; a missing or malformed file is a located error of the right kind."""
+class DuplicateKeyError(ValueError):
+    """A JSON object holds the same key twice (``json`` would silently keep the last value)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+
+
+def unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` for :func:`json.loads` that raises :class:`DuplicateKeyError` on a repeated key."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+def key_lines(text: str, key: str) -> list[int]:
+    """The line numbers where ``"key":`` occurs in a JSON text (best effort: the key as ``json`` writes it)."""
+    pattern = re.compile(re.escape(json.dumps(key)) + r"\s*:")
+    return [text.count("\n", 0, m.start()) + 1 for m in pattern.finditer(text)]
+
+
+def duplicate_key_error(
+    path: str | Path, text: str, key: str, what: str, *, submission: bool
+) -> SubmissionError | DataFormatError:
+    """The located error for a key that occurs twice: ``line N (what K): expected ..., got a second one``."""
+    lines = key_lines(text, key)
+    where = (f"line {lines[1]} " if len(lines) > 1 else "") + f"({what} {key})"
+    got = f"a second one (first on line {lines[0]})" if len(lines) > 1 else "a second one"
+    return located_error(path, where, f"each {what} once", got, submission=submission)
+
+
+def load_json(path: str | Path, *, submission: bool, unique_keys: str | None = None) -> Any:
+    """Parse a JSON file; a missing or malformed file is a located error of the right kind.
+
+    ``unique_keys``: what the keys of the file's objects are (e.g. ``"qid"``); a key that occurs twice in
+    one object is then an error naming it and its lines (plain ``json`` keeps the last value silently).
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -46,10 +85,12 @@ def load_json(path: str | Path, *, submission: bool) -> Any:
             path, "", "a readable UTF-8 JSON file", f"{type(err).__name__}: {err}", submission=submission
         ) from err
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=unique_object if unique_keys else None)
     except json.JSONDecodeError as err:
         where = f"line {err.lineno} column {err.colno}"
         raise located_error(path, where, "valid JSON", err.msg, submission=submission) from err
+    except DuplicateKeyError as err:
+        raise duplicate_key_error(path, text, err.key, unique_keys or "key", submission=submission) from None
 
 
 def iter_jsonl(path: str | Path, *, submission: bool) -> Iterator[tuple[int, Any]]:

@@ -11,7 +11,10 @@ Predictions are the VALUE submission format ``{"<qid>": answer_idx, ...}`` (``an
   no breakdown by question word).
 
 Every reference qid needs a prediction (a missing one is a :class:`SubmissionError` naming it);
-predictions for other qids are ignored with a warning, as the VALUE scorer ignores them.
+predictions for other qids are ignored with a warning, as the VALUE scorer ignores them. A qid that
+occurs twice in the predictions (``json`` would keep the last value) is a :class:`SubmissionError`
+naming the qid and both lines, as the TVC scorer does for a clip_id; a key twice in one object of a
+reference file is a :class:`DataFormatError`.
 
 CLI: ``python -m benchmark.metrics.tvqa --refs REFS PREDS.json [--json]``.
 """
@@ -29,7 +32,15 @@ import pandas as pd
 from benchmark.errors import DataFormatError, cli_errors, describe
 from benchmark.metrics import cli
 from benchmark.metrics.bootstrap import bootstrap_ci, describe_ci
-from benchmark.metrics.inputs import is_int, iter_jsonl, load_json, submission_error
+from benchmark.metrics.inputs import (
+    DuplicateKeyError,
+    duplicate_key_error,
+    is_int,
+    iter_jsonl,
+    load_json,
+    submission_error,
+    unique_object,
+)
 from benchmark.metrics.result import ScoreResult
 
 SCALE = 100.0
@@ -106,11 +117,14 @@ def _add(labels: dict[str, TvqaLabel], qid: str, label: TvqaLabel, path: str | P
 def read_tvqa_labels(path: str | Path) -> dict[str, TvqaLabel]:
     """``{qid: label}`` in file order from a TVQA jsonl, a TVQA+ json list or a VALUE solution file."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
+        data = json.loads(text, object_pairs_hook=unique_object)
     except json.JSONDecodeError:
         data = None  # not one JSON document: JSON lines
     except (OSError, UnicodeDecodeError) as err:
         raise DataFormatError(path, "", "a readable UTF-8 label file", f"{type(err).__name__}: {err}") from err
+    except DuplicateKeyError as err:  # e.g. a qid twice in one show of a VALUE solution file
+        raise duplicate_key_error(path, text, err.key, "key", submission=False) from None
     labels: dict[str, TvqaLabel] = {}
     if isinstance(data, dict) and "solution" in data:
         if not isinstance(data["solution"], dict):
@@ -139,7 +153,7 @@ def read_tvqa_labels(path: str | Path) -> dict[str, TvqaLabel]:
 
 def read_tvqa_predictions(path: str | Path) -> dict[str, int]:
     """``{qid: answer_idx}`` from a VALUE-format prediction file, validated."""
-    data = load_json(path, submission=True)
+    data = load_json(path, submission=True, unique_keys="qid")
     if not isinstance(data, dict):
         raise submission_error(path, "top level", 'an object {"<qid>": answer_idx}', describe(data))
     preds: dict[str, int] = {}

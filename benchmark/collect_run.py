@@ -89,6 +89,13 @@ def _read_metrics(path: Path, row: dict[str, Any], problems: list[str]) -> bool:
     if data is None:
         return False
     metrics = data.get("metrics") if isinstance(data, dict) else None
+    if isinstance(data, dict) and data.get("scored") is False and metrics == {}:  # labels hidden: DONE, unscored
+        row["scored"], row["not_scored"] = False, str(data.get("not_scored") or "not scored")
+        for name in ("protocol", "split", "main_metric", "eval_file", "n", "n_predictions", "submission"):
+            row[name] = data.get(name)
+        return True
+    if isinstance(data, dict):
+        row["scored"] = True
     if not isinstance(metrics, dict) or not metrics or not all(_is_number(v) for v in metrics.values()):
         problems.append("metrics.json: expected a non-empty object 'metrics' of numbers")
         return False

@@ -136,3 +136,32 @@ def metrics_record(
     record["train"] = dict(train_info)
     record["baselines"] = dict(baselines)
     return record
+
+
+NOT_SCORED = "labels hidden"
+
+
+def labels_hidden(samples: Any) -> bool:
+    """True when no evaluated item carries a label, a target or references (a leaderboard split such as
+    TVQA / TVC test_public, or AVSD test without its reference file): such a split is not scored here."""
+    specs = samples.specs
+    return bool(specs) and all(s.label is None and s.target is None and s.references is None for s in specs)
+
+
+def unscored_record(cfg: DictConfig, predictions_file: Path, n: int, train_info: Mapping[str, Any]) -> dict[str, Any]:
+    """metrics.json of a run on a split whose labels are hidden: the submission file is its result."""
+    return {
+        "task": str(cfg.task.name),
+        "split": "eval",
+        "eval_file": str(cfg.task.files.eval),
+        "protocol": str(cfg.task.protocol),
+        "main_metric": str(cfg.task.main_metric),
+        "scored": False,
+        "not_scored": NOT_SCORED,
+        "n_predictions": n,
+        "n": n,
+        "submission": f"{predictions_file.parent.name}/{predictions_file.name}",
+        "metrics": {},
+        "train": dict(train_info),
+        "baselines": {},
+    }

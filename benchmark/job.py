@@ -31,13 +31,16 @@ from benchmark.distributed import DistInfo, global_rank, init_distributed, shutd
 from benchmark.errors import HarnessError
 from benchmark.evaluate import (
     dev_scores,
+    labels_hidden,
     majority_predictions,
     metrics_record,
     predict,
     prediction_path,
     score_official,
     subset_references,
+    unscored_record,
 )
+from benchmark.rerun import attempt_settings, check_data
 from benchmark.rundir import RunDir, env_info
 from benchmark.signals import Interrupted, StopFlag
 
@@ -109,12 +112,16 @@ def _train_and_select(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistIn
 
 def _evaluate(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistInfo, train_info: dict) -> None:
     eval_set = data.samples("eval")
-    ref_path = subset_references(cfg, data.reference_path("eval"), eval_set, run.predictions_dir)
+    scored = not labels_hidden(eval_set)  # a leaderboard split (TVQA / TVC test_public) has no labels
+    ref_path = subset_references(cfg, data.reference_path("eval"), eval_set, run.predictions_dir) if scored else None
     if cfg.eval_only.predictions:
         pred_file = Path(str(cfg.eval_only.predictions))
     else:
         preds = predict(model, eval_set, int(cfg.train.eval_batch_size), dist.device)
         pred_file = data.write_predictions("eval", preds, prediction_path(cfg, run.predictions_dir, "eval"))
+    if ref_path is None:  # DONE with the submission file ready for upload, "not scored: labels hidden"
+        atomic_write_json(run.metrics_file, unscored_record(cfg, pred_file, len(eval_set), train_info))
+        return
     result = score_official(cfg, pred_file, ref_path)
     baselines = {}
     if not cfg.eval_only.predictions:
@@ -185,9 +192,12 @@ def execute_run(
             run.clear_leftovers()  # temporaries of a killed attempt (ours: we hold the lock)
             cfg = run.load_config()
             previous = run.read_status()
+            attempt = int(previous.get("attempts", 0)) + 1
+            used = {"attempt": attempt, "time": time.time(), **attempt_settings(cfg)}  # what this attempt runs with
             run.write_status(
                 "RUNNING",
-                attempts=int(previous.get("attempts", 0)) + 1,
+                attempts=attempt,
+                attempt_settings=[*previous.get("attempt_settings", [])[-19:], used],
                 host=socket.gethostname(),
                 pid=os.getpid(),
                 job_id=os.environ.get("SLURM_JOB_ID") or os.environ.get("SUBMITIT_LOCAL_JOB_ID"),
@@ -198,6 +208,7 @@ def execute_run(
             )
             atomic_write_json(run.env_file, env_info())
             try:
+                check_data(run, cfg, record=True)  # real data: refuse data other than the run's (data.json)
                 _run_body(run, cfg, stop)
             except Interrupted as err:
                 run.write_status("PREEMPTED", reason=str(err))

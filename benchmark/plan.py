@@ -69,14 +69,11 @@ class PlannedRun:
         }
 
     def write_pending(self) -> None:
-        """Create the run directory (config.yaml, key.json, PENDING status) if it is new."""
-        from benchmark.atomic import atomic_write_json, atomic_write_yaml
+        """Create the run directory (config.yaml, key.json, PENDING status), or give an existing one the
+        non-semantic settings of this plan (the command line wins; see benchmark.rerun)."""
+        from benchmark.rerun import refresh_config
 
-        self.run.path.mkdir(parents=True, exist_ok=True)
-        if not self.run.config_file.exists():
-            atomic_write_yaml(self.run.config_file, self.resolved)
-        if not self.run.key_file.exists():
-            atomic_write_json(self.run.key_file, {"key": self.key, "semantic": self.semantic})
+        refresh_config(self.run, self.resolved, self.semantic)
         if not self.run.status_file.exists():
             self.run.write_status("PENDING", attempts=0)
 

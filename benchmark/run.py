@@ -27,6 +27,7 @@ USAGE = __doc__
 def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
     from benchmark.distributed import global_rank
     from benchmark.job import LOCKED, execute_run
+    from benchmark.rerun import check_data
     from benchmark.rundir import check_writable, prepare_run_dir, run_dir_for
     from benchmark.signals import Interrupted
 
@@ -35,6 +36,7 @@ def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
         execute_run(run, cfg=cfg)
         return 0
     if run.is_done():
+        check_data(run, cfg)  # real data: a DONE run computed on other data is refused, not "already done"
         run.settle_done()  # status.json says DONE too (a process killed after metrics.json left it RUNNING)
         print(f"already done: {run.path}")
         _print_metrics(run)
@@ -60,6 +62,12 @@ def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
 
 def _print_metrics(run: RunDir) -> None:
     record = json.loads(run.metrics_file.read_text())
+    if record.get("scored") is False:
+        print(
+            f"{record['task']} {record['eval_file']}: not scored: {record.get('not_scored')}; "
+            f"{record.get('n_predictions')} predictions in {run.path / str(record.get('submission'))} (upload it)"
+        )
+        return
     metrics = ", ".join(f"{k} {v:.4g}" for k, v in record["metrics"].items())
     print(f"{record['task']} {record['eval_file']} ({record['protocol']}): {metrics}")
 

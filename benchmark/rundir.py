@@ -34,7 +34,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from benchmark.atomic import atomic_write_json, atomic_write_yaml, read_json
+from benchmark.atomic import atomic_write_json, read_json
 from benchmark.config import choice, effective_modalities, semantic_config
 from benchmark.hostinfo import host_info
 
@@ -286,14 +286,14 @@ def run_dir_for(cfg: DictConfig, results_root: str | Path | None = None) -> RunD
 def prepare_run_dir(cfg: DictConfig, run: RunDir, semantic: dict[str, Any] | None = None) -> None:
     """Write config.yaml and key.json (and a PENDING status) of a run not yet started.
 
-    An existing config.yaml is kept: the config of a run is frozen when it is first planned.
+    An existing run keeps its semantic config (key.json) and takes the non-semantic settings of
+    ``cfg`` (data location, workers, launcher, paths: the command line wins; see benchmark.rerun).
     """
-    run.path.mkdir(parents=True, exist_ok=True)
-    if not run.config_file.exists():
-        atomic_write_yaml(run.config_file, OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
-    if not run.key_file.exists():
-        sem = semantic if semantic is not None else semantic_config(cfg)
-        atomic_write_json(run.key_file, {"key": run.key, "semantic": sem})
+    from benchmark.rerun import refresh_config
+
+    resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    assert isinstance(resolved, dict)
+    refresh_config(run, resolved, semantic if semantic is not None else semantic_config(cfg))
     if not run.status_file.exists():
         run.write_status("PENDING", attempts=0, created=time.time())
 

@@ -26,6 +26,7 @@ from benchmark.errors import MissingDependencyError
 from benchmark.job import LOCKED
 from benchmark.launch import snapshot_code, submit
 from benchmark.plan import PlannedRun, load_study, plan_sweep
+from benchmark.rerun import check_done_runs
 from benchmark.rundir import check_writable
 
 TERMINAL = ("DONE", "FAILED")
@@ -226,6 +227,7 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str]) -> int:
     results_root = Path(str(cfg.results.root))
     planned = plan_sweep(cfg, overrides, Composer())
     states = classify(planned)
+    check_done_runs(planned)  # a DONE run on other data is refused, never counted as done
     todo = [p for p in planned if states[p.key] == "TODO"]
     already = sum(1 for s in states.values() if s == "DONE")
     alive = [p for p in planned if states[p.key] == "ALIVE"]

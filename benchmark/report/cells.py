@@ -101,7 +101,8 @@ def _state_note(state: str, reason: object, problems: object) -> str:
 def study_plan(collection: Collection, study: str) -> pd.DataFrame:
     """The plan rows of ``study`` joined with their runs' state, metrics and CIs (NOT_RUN: no run dir)."""
     plan = collection.study_runs[collection.study_runs["study"] == study]
-    wanted = [c for c in collection.index.columns if c in ("key", "state", "reason", "problems", "protocol")]
+    keep = ("key", "state", "reason", "problems", "protocol", "scored", "not_scored", "n_predictions", "submission")
+    wanted = [c for c in collection.index.columns if c in keep]
     wanted += [c for c in collection.index.columns if c.startswith(("m.", "ci_lo.", "ci_hi."))]
     joined = plan.merge(collection.index[wanted], on="key", how="left", suffixes=("", "_run"))
     joined["state"] = joined["state"].fillna(NOT_RUN)
@@ -132,8 +133,11 @@ def summarize_runs(label: str, column: Column, runs: pd.DataFrame) -> Cell:
         for run in runs[runs["state"] == state].itertuples():
             notes.append(_state_note(state, run.reason, run.problems if "problems" in runs else None))
     absent = runs[(runs["state"] == "DONE") & values.isna()]
-    if len(absent):
-        notes.append(f"{column.metric} not in metrics.json of {len(absent)} run(s)")
+    unscored = absent[absent["scored"] == False] if "scored" in absent else absent.iloc[0:0]  # noqa: E712
+    for run in unscored.itertuples():  # a leaderboard split: the submission is the result, not a zero
+        notes.append(f"not scored: {run.not_scored} ({int(run.n_predictions)} predictions in {run.submission})")
+    if len(absent) > len(unscored):
+        notes.append(f"{column.metric} not in metrics.json of {len(absent) - len(unscored)} run(s)")
     if done.empty:
         return Cell(label, column, "missing", notes=_dedupe(notes) or ["not run"])
     protocols = sorted(set(done["protocol"].dropna())) if "protocol" in done else []

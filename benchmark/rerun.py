@@ -1,0 +1,133 @@
+"""What a rerun of an existing run directory may change, and what it may not.
+
+* **The command line wins for non-semantic settings** (data location, workers, launcher, paths):
+  :func:`refresh_config` rewrites a not-running run's ``config.yaml`` with the config it is planned
+  with now, after checking that its semantic config (what the key hashes) is the one in
+  ``key.json``; a semantic change is refused (:class:`SemanticChange`).
+* **Every attempt records what it used** (:func:`attempt_settings`): appended to
+  ``status.json``'s ``attempt_settings`` by the job.
+* **Real data keeps its identity** (:mod:`benchmark.data.fingerprint`): the first attempt writes the
+  fingerprint of the data into ``data.json``; later attempts, and a rerun of a DONE run, are refused
+  when the data given now differs (never "already done" with another dataset's result).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from benchmark.atomic import atomic_write_json, atomic_write_yaml, read_json
+from benchmark.errors import HarnessError
+
+DATA_FILE = "data.json"
+
+
+class SemanticChange(HarnessError):
+    """A run directory was asked to run a config whose semantic part differs from its key.json."""
+
+
+def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[str] = []
+        for k in sorted(set(a) | set(b)):
+            out += _diff_keys(a.get(k), b.get(k), f"{prefix}{k}.")
+        return out
+    return [] if a == b else [prefix.rstrip(".")]
+
+
+def refresh_config(run: Any, resolved: dict[str, Any], semantic: dict[str, Any]) -> None:
+    """Write ``config.yaml`` (and, when new, ``key.json``) of a run that is not being worked on.
+
+    An existing run gets the non-semantic settings of ``resolved`` (the command line wins); its
+    semantic config must equal the one recorded in ``key.json``.
+    """
+    run.path.mkdir(parents=True, exist_ok=True)
+    recorded = None
+    if run.key_file.exists():
+        try:
+            recorded = read_json(run.key_file).get("semantic")
+        except (ValueError, AttributeError):
+            recorded = None
+    if isinstance(recorded, dict) and recorded != semantic:
+        keys = _diff_keys(recorded, semantic)
+        raise SemanticChange(
+            f"{run.path}: key.json records another semantic config (differs in {', '.join(keys[:5])}); "
+            "a run directory keeps the experiment it was keyed for"
+        )
+    if not run.config_file.exists() or not run.is_locked():
+        atomic_write_yaml(run.config_file, resolved)
+    if not run.key_file.exists():
+        atomic_write_json(run.key_file, {"key": run.key, "semantic": semantic})
+
+
+def attempt_settings(cfg: Any) -> dict[str, Any]:
+    """The non-semantic settings an attempt runs with (recorded per attempt in status.json)."""
+
+    def plain(node: Any) -> Any:
+        return OmegaConf.to_container(node, resolve=True, enum_to_str=True) if OmegaConf.is_config(node) else node
+
+    return {
+        "data_root": None if cfg.data.root is None else str(cfg.data.root),
+        "paths": plain(cfg.paths),
+        "results_root": str(cfg.results.root),
+        "launcher": str(getattr(cfg.launcher.kind, "value", cfg.launcher.kind)),
+        "num_workers": int(cfg.train.num_workers),
+        "threads": int(cfg.train.threads),
+        "device": str(cfg.train.device),
+    }
+
+
+def _task_root(cfg: Any) -> Path | None:
+    if cfg.data.name == "mini" or cfg.data.root is None:
+        return None  # the mini benchmark's identity is in the run key
+    return Path(os.path.expanduser(str(cfg.data.root)))
+
+
+def recorded_data(run: Any) -> dict[str, Any] | None:
+    """The data fingerprint a run recorded (None when it has none)."""
+    path = run.path / DATA_FILE
+    try:
+        record = read_json(path)
+    except (FileNotFoundError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def check_data(run: Any, cfg: Any, record: bool = False) -> dict[str, Any] | None:
+    """Fingerprint the real data ``cfg`` points at and compare it with what ``run`` recorded.
+
+    Raises :class:`benchmark.data.fingerprint.DataChanged` on a difference. With ``record`` the
+    fingerprint is written to ``data.json`` when the run has none yet. Returns the fingerprint (None
+    for the mini benchmark, and when the task root does not exist here: the job checks it).
+    """
+    root = _task_root(cfg)
+    if root is None or not root.is_dir():
+        return None
+    from benchmark.data.fingerprint import check_same_data, data_fingerprint
+
+    current = data_fingerprint(cfg, root)
+    previous = recorded_data(run)
+    check_same_data(previous, current, run.path)
+    if record and previous is None:
+        atomic_write_json(run.path / DATA_FILE, current)
+    return current
+
+
+def check_done_runs(planned: Any) -> None:
+    """Refuse a sweep whose DONE real-data runs were computed on other data than the data given now."""
+    from benchmark.data.fingerprint import DataChanged
+
+    problems = []
+    for p in planned:
+        if p.resolved.get("data", {}).get("name") == "mini" or not p.run.is_done():
+            continue
+        try:
+            check_data(p.run, OmegaConf.create(p.resolved))
+        except DataChanged as err:
+            problems.append(str(err))
+    if problems:
+        more = f" (and {len(problems) - 1} more run(s))" if len(problems) > 1 else ""
+        raise DataChanged(problems[0] + more)

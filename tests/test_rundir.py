@@ -30,7 +30,9 @@ def test_status_is_updated_atomically_and_done_means_metrics(tmp_path: Path) -> 
     assert status["state"] == "FAILED" and status["reason"] == "boom" and status["attempts"] == 1
     assert [h["state"] for h in status["history"]] == ["RUNNING", "FAILED"]
     assert not run.is_done()
-    run.metrics_file.write_text("{}")
+    run.metrics_file.write_text("{}")  # not a metrics record: never DONE (the run is redone)
+    assert not run.is_done() and run.read_status()["state"] == "FAILED" and "metrics" in run.metrics_problem()
+    run.metrics_file.write_text('{"metrics": {"accuracy": 50.0}}')
     assert run.is_done() and run.read_status()["state"] == "DONE"
     assert run.key == "0123456789ab"
     with pytest.raises(ValueError):

@@ -73,7 +73,11 @@ NON_SEMANTIC_KEYS = (
 # knob never re-keys (recomputes) a finished run; any other value enters the key as usual.
 # tests/test_run_keys_pinned.py holds the keys of every study's runs to this promise.
 KEY_STABLE_DEFAULTS: dict[str, Any] = {
+    "train.pad_to_multiple": 0,  # training batches padded to their longest sample
     "tokenizer.allow_random_classifiers": False,
+    "tokenizer.k_per_modality": {},  # one K for every modality
+    "head.candidates": "auto",  # generative: no candidates in the input; discriminative: its own appended
+    "model.freeze_body": False,  # the whole language model trains
 }
 
 
@@ -268,6 +272,28 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError("tokenizer.tau_start", "temperatures must be > 0")
     if tok.continuous_tokens < 0:
         raise ConfigError("tokenizer.continuous_tokens", "must be >= 0")
+    for m, k in tok.k_per_modality.items():
+        if m not in CONTINUOUS_MODALITIES:
+            raise ConfigError(
+                f"tokenizer.k_per_modality.{m}", f"not a continuous modality (expected one of {CONTINUOUS_MODALITIES})"
+            )
+        if k < 1:
+            raise ConfigError(f"tokenizer.k_per_modality.{m}", f"must be >= 1, got {k}")
+    cand = choice(cfg.head.candidates)
+    if cand != "auto" and cfg.task.kind != "multiple_choice":
+        raise ConfigError(
+            "head.candidates", f"task '{cfg.task.name}' has no candidates ({cfg.task.kind.value}); leave it at auto"
+        )
+    if cfg.model.freeze_body and not cfg.model.name_or_path:
+        raise ConfigError(
+            "model.freeze_body",
+            f"model '{cfg.model.name}' is randomly initialised (no name_or_path): freezing it keeps a random model",
+        )
+    if cand == "own" and cfg.head.kind != "discriminative":
+        raise ConfigError(
+            "head.candidates",
+            "'own' (one input row per candidate) is for head=discriminative; the generative head takes none or all",
+        )
     if cfg.head.kind == "discriminative" and cfg.task.kind != "multiple_choice":
         raise ConfigError(
             "head.kind",
@@ -286,6 +312,8 @@ def validate(cfg: DictConfig) -> None:
     for key in ("batch_size", "eval_batch_size", "grad_accum", "max_steps", "eval_every", "ckpt_every"):
         if tr[key] < 1:
             raise ConfigError(f"train.{key}", f"must be >= 1, got {tr[key]}")
+    if tr.pad_to_multiple < 0:
+        raise ConfigError("train.pad_to_multiple", f"must be >= 0 (0: pad to the longest), got {tr.pad_to_multiple}")
     if tr.device not in ("auto", "cpu", "cuda"):
         raise ConfigError("train.device", f"expected auto, cpu or cuda, got '{tr.device}'")
     if tr.precision not in ("auto", "fp32", "bf16"):
@@ -346,6 +374,13 @@ def semantic_config(cfg: DictConfig) -> dict[str, Any]:
         if tok["kind"] != "relaxed":
             for key in ("relaxed_mode", "tau_start", "tau_end", "schedule", "anneal_steps", "eval_mode"):
                 tok.pop(key, None)
+        per = tok.get("k_per_modality")
+        if per is not None:  # two spellings of one K per modality get one key
+            per = {m: k for m, k in per.items() if m in tree["modality"] and k != tok["k"]}
+            if per:
+                tok["k_per_modality"] = per
+            else:
+                tok.pop("k_per_modality")
         if tok["kind"] != "continuous":
             tok.pop("continuous_tokens", None)
         else:

@@ -73,6 +73,16 @@ class HeadKind(str, Enum):
     discriminative = "discriminative"
 
 
+class CandidateInput(str, Enum):
+    """Where multiple-choice candidates enter the encoder input (the paper does not say: a guess, a knob)."""
+
+    auto = "auto"  # the head's own default: generative -> none, discriminative -> own
+    none = "none"  # no candidate text in the encoder input (generative: scored by the decoder only;
+    #                discriminative: context and each candidate encoded apart, scored from both)
+    own = "own"  # discriminative only: one row per (context, candidate), the candidate appended
+    all = "all"  # every candidate appended in order (discriminative: then its own candidate too)
+
+
 class Pooling(str, Enum):
     mean = "mean"
     max = "max"
@@ -206,6 +216,10 @@ class ModelConfig:
     tiny: TinyConfig = field(default_factory=TinyConfig)
     max_target_len: int = 32
     assembly: AssemblyConfig = field(default_factory=AssemblyConfig)
+    # Train only what the checkpoint did not provide (bert2bert cross-attention, BART/T5 cross-attention
+    # too) and the harness's own parts (tokenizers, classifiers, the discriminative scorer); the language
+    # model's pretrained weights, its embedding table included, stay fixed. Cheap pretrained runs on a CPU.
+    freeze_body: bool = False
 
 
 @dataclass
@@ -231,6 +245,9 @@ class TokenizerConfig:
     eval_mode: EvalMode = EvalMode.hard
     category_embeddings: CategoryEmbeddings = CategoryEmbeddings.tied
     continuous_tokens: int = 0  # continuous tokenizer: tokens per modality (0: k)
+    # K of single modalities, e.g. {video: 5, audio: 3}; a modality not listed takes k. The paper's
+    # K per modality is not known (recalled: one K = 3 for all): a guess, hence a knob.
+    k_per_modality: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -241,6 +258,7 @@ class HeadConfig:
     length_penalty: float = 1.0
     max_new_tokens: int = 32
     pooling: Pooling = Pooling.mean  # discriminative head: pooling of the encoder states
+    candidates: CandidateInput = CandidateInput.auto  # multiple choice: candidates in the encoder input?
 
 
 @dataclass
@@ -262,6 +280,7 @@ class TrainConfig:
     early_stop_patience: int = 0  # evaluations without improvement before stopping (0: never)
     ckpt_every: int = 100
     bucket_by_length: bool = True
+    pad_to_multiple: int = 0  # > 0: training batches padded to multiples of this width (fixed shapes for compile)
     num_workers: int = 0
     threads: int = 0  # torch intra-op threads (0: leave as set by the launcher)
     log_every: int = 20

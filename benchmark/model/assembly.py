@@ -2,7 +2,7 @@
 
 Source layout (one row per sample; per (sample, candidate) pair for the discriminative head)::
 
-    <family prefix> specifier  [sep(m) segment(m)  for m in assembly.order]  [sep(candidate) candidate]  <family suffix>
+    <family prefix> specifier  [sep(m) segment(m)  for m in assembly.order]  [candidates]  <family suffix>
 
 * ``specifier`` is the task-specifier text; text segments (speech, caption, history, question) are
   tokenized WITHOUT special tokens, one field at a time; the family's special tokens wrap the whole
@@ -13,6 +13,17 @@ Source layout (one row per sample; per (sample, candidate) pair for the discrimi
   model scatters its tokenizer's K vectors into exactly those positions (:class:`ModalSlots`).
 * A modality that is switched off (not in ``modalities``) or absent from a sample (no feature array,
   no text key, or empty text) leaves no trace: no separator, no placeholder.
+* ``K`` is per modality (``tokenizer.k_per_modality``, else ``tokenizer.k``).
+* The separators, their style and the order come from one place, ``configs/layout/`` (``layout=<name>``).
+
+Multiple-choice candidates (``head.candidates``, resolved from ``auto`` by the model builder):
+
+* ``none``: no candidate text in the source. Generative: the decoder scores each candidate.
+  Discriminative: the candidates are encoded as rows of their own (``<prefix> sep(candidate)
+  candidate <suffix>``, in ``cand_input_ids``) and scored against the context row.
+* ``own`` (discriminative): one source row per (sample, candidate), ``sep(candidate) candidate`` appended.
+* ``all``: every candidate, each opened by ``sep(candidate)``, in order, appended to the source (the
+  ``candidates`` segment); discriminative rows then append their own candidate after them.
 
 Truncation policy (documented contract):
 
@@ -20,10 +31,10 @@ Truncation policy (documented contract):
    name has a cap: ``history`` keeps its most recent tokens (cut from the left), every other segment
    keeps its beginning (cut from the right).
 2. If the whole sequence is still longer than ``assembly.max_source_len``, the overflow is trimmed from
-   ``history`` (left), then ``speech`` (right), then ``caption`` (right), then ``question`` (right), then
-   the candidate (right), each as far as needed; a segment trimmed to nothing is dropped with its
-   separator. If the fixed parts (specials, specifier, separators, modality tokens) alone exceed the
-   limit, :class:`ConfigError` names ``model.assembly.max_source_len``.
+   ``history`` (left), then ``speech`` (right), then ``caption`` (right), then the candidate list (right),
+   then ``question`` (right), then the candidate (right), each as far as needed; a segment trimmed to
+   nothing is dropped with its separator. If the fixed parts (specials, specifier, separators, modality
+   tokens) alone exceed the limit, :class:`ConfigError` names ``model.assembly.max_source_len``.
 
 Targets: ``target_prefix + tokens + target_suffix`` (T5 ``text </s>``, BART ``<s> text </s>``, BERT
 ``text [SEP]``), tokens cut from the right so that the whole fits ``model.max_target_len``; padding
@@ -45,7 +56,8 @@ from benchmark.model.backbones import FamilySpecials
 
 IGNORE_INDEX = -100
 # Trimmed in this order when the source is too long (history from the left, the others from the right).
-TRIM_ORDER = ("history", "speech", "caption", "question", "candidate")
+TRIM_ORDER = ("history", "speech", "caption", "candidates", "question", "candidate")
+CANDIDATE_MODES = ("none", "own", "all")
 
 
 @dataclass
@@ -81,6 +93,8 @@ class Batch:
         cand_labels, cand_owner, cand_slot: multiple choice, generative scoring: every candidate as a
             target row (Nc, Lt), its sample index and its index among that sample's candidates.
         row_owner, row_slot: discriminative: the sample and candidate index of each source row.
+        cand_input_ids, cand_attention_mask: discriminative with ``candidates: none``: one row per
+            candidate, encoded apart from the context (``cand_owner`` / ``cand_slot`` say whose).
         mc_label: (B,) index of the correct candidate, or None.
         num_candidates: the largest candidate count in the batch (0: not multiple choice).
     """
@@ -95,6 +109,8 @@ class Batch:
     cand_slot: torch.Tensor | None = None
     row_owner: torch.Tensor | None = None
     row_slot: torch.Tensor | None = None
+    cand_input_ids: torch.Tensor | None = None
+    cand_attention_mask: torch.Tensor | None = None
     mc_label: torch.Tensor | None = None
     num_candidates: int = 0
 
@@ -138,11 +154,14 @@ class Collator:
         assembly: ``cfg.model.assembly`` as a plain dict.
         specifier: the task-specifier text.
         modalities: the effective modalities (switched on and offered).
-        tokens_per_modality: K, the vectors each continuous modality contributes.
+        tokens_per_modality: K, the vectors each continuous modality contributes (an int for all, or
+            continuous modality -> K).
         feature_dims: expected D per continuous modality.
         task_kind: dialog | multiple_choice | caption.
-        discriminative: one source row per (sample, candidate) with the candidate segment appended.
+        discriminative: candidates are ranked by an encoder score (see ``candidates``), not by the decoder.
         max_target_len: cap on target length, special tokens included.
+        candidates: none | own | all, where multiple-choice candidates enter the source (module docstring);
+            None: the legacy choice of the head (discriminative: own, generative: none).
     """
 
     def __init__(
@@ -152,11 +171,12 @@ class Collator:
         assembly: dict[str, Any],
         specifier: str,
         modalities: list[str],
-        tokens_per_modality: int,
+        tokens_per_modality: int | dict[str, int],
         feature_dims: dict[str, int],
         task_kind: str,
         discriminative: bool,
         max_target_len: int,
+        candidates: str | None = None,
     ) -> None:
         self.tokenizer, self.specials = tokenizer, specials
         self.order = [str(m) for m in assembly["order"]]
@@ -166,10 +186,20 @@ class Collator:
         missing = [m for m in self.modalities if m not in self.order]
         if missing:
             raise ConfigError("model.assembly.order", f"enabled modalities {missing} are not in the order {self.order}")
-        self.k = int(tokens_per_modality)
+        if isinstance(tokens_per_modality, int):
+            self.k = {m: int(tokens_per_modality) for m in CONTINUOUS_MODALITIES}
+        else:
+            self.k = {str(m): int(v) for m, v in dict(tokens_per_modality).items()}
         self.feature_dims = {str(k): int(v) for k, v in feature_dims.items()}
         self.task_kind, self.discriminative = str(task_kind), bool(discriminative)
         self.max_target_len = int(max_target_len)
+        self.candidates = candidates or ("own" if self.discriminative else "none")
+        if self.candidates not in CANDIDATE_MODES:
+            raise ConfigError("head.candidates", f"expected one of {CANDIDATE_MODES}, got '{self.candidates}'")
+        if self.candidates == "own" and not self.discriminative:
+            raise ConfigError(
+                "head.candidates", "'own' is for the discriminative head; the generative one takes none or all"
+            )
         style = str(assembly["separator_style"])
         seps = dict(assembly["separators"])
         self.sep_ids: dict[str, list[int]] = {}
@@ -180,6 +210,7 @@ class Collator:
                 if name not in seps:
                     raise ConfigError("model.assembly.separators", f"no separator for '{name}'")
                 self.sep_ids[name] = self._ids(str(seps[name]))
+        self.sep_ids["candidates"] = []  # the candidate list: each item brings its own separator
         self.specifier_ids = self._ids(specifier)
         self.placeholder = specials.pad
 
@@ -279,6 +310,22 @@ class Collator:
             )
         return list(sp.target_prefix) + toks[:room] + list(sp.target_suffix)
 
+    def _candidate_rows(self, batch: Batch, samples: list[Sample], cand_ids: list[list[list[int]]]) -> None:
+        """Discriminative, ``candidates: none``: each candidate as a row of its own, cut to ``max_source_len``."""
+        sp = self.specials
+        room = self.max_source_len - len(sp.source_prefix) - len(sp.source_suffix) - len(self.sep_ids["candidate"])
+        if room < 1:
+            raise ConfigError("model.assembly.max_source_len", f"{self.max_source_len} tokens cannot hold a candidate")
+        rows = [
+            [*sp.source_prefix, *self.sep_ids["candidate"], *ids[:room], *sp.source_suffix]
+            for per in cand_ids
+            for ids in per
+        ]
+        batch.cand_input_ids = _pad(rows, sp.pad)
+        batch.cand_attention_mask = _pad([[1] * len(r) for r in rows], 0)
+        batch.cand_owner = torch.tensor([i for i, s in enumerate(samples) for _ in s.candidates], dtype=torch.long)
+        batch.cand_slot = torch.tensor([c for s in samples for c in range(len(s.candidates))], dtype=torch.long)
+
     def _targets(self, texts: list[str]) -> torch.Tensor:
         return _pad([self._target(t) for t in self._ids_many([t.strip() for t in texts])], IGNORE_INDEX)
 
@@ -302,7 +349,7 @@ class Collator:
                         f"sample {s.uid!r}", "label", f"an index in [0, {len(s.candidates)})", str(s.label)
                     )
         cand_ids: list[list[list[int]]] = []
-        if mc and self.discriminative:
+        if mc and (self.discriminative or self.candidates == "all"):
             flat = self._ids_many([c.strip() for s in samples for c in s.candidates])
             it = iter(flat)
             cand_ids = [[self._cap("candidate", next(it)) for _ in s.candidates] for s in samples]
@@ -318,11 +365,14 @@ class Collator:
             for name in self.order:
                 if name in feats:
                     if i in has_feat[name]:
-                        segments.append((name, self.k))
+                        segments.append((name, self.k[name]))
                 elif name in text and text[name][i] is not None:
                     segments.append((name, list(text[name][i])))
+            if cand_ids and self.candidates == "all":
+                listing = [t for ids in cand_ids[i] for t in (*self.sep_ids["candidate"], *ids)]
+                segments.append(("candidates", listing))
             variants = [(None, segments)]
-            if cand_ids:
+            if cand_ids and self.discriminative and self.candidates != "none":
                 variants = [(c, [*segments, ("candidate", list(ids))]) for c, ids in enumerate(cand_ids[i])]
             for c, segs in variants:
                 ids, starts = self._source_row(segs, s.uid)
@@ -332,10 +382,10 @@ class Collator:
                 row_slot.append(c if c is not None else 0)
                 for name, start in starts.items():
                     rr, pp, src = slot_lists[name]
-                    j = token_row[name][i]
-                    rr.extend([r] * self.k)
-                    pp.extend(range(start, start + self.k))
-                    src.extend(range(j * self.k, (j + 1) * self.k))
+                    j, k = token_row[name][i], self.k[name]
+                    rr.extend([r] * k)
+                    pp.extend(range(start, start + k))
+                    src.extend(range(j * k, (j + 1) * k))
 
         input_ids = _pad(rows, self.specials.pad)
         attention_mask = _pad([[1] * len(r) for r in rows], 0)
@@ -365,6 +415,8 @@ class Collator:
             if self.discriminative:
                 batch.row_owner = torch.tensor(row_owner, dtype=torch.long)
                 batch.row_slot = torch.tensor(row_slot, dtype=torch.long)
+                if self.candidates == "none":
+                    self._candidate_rows(batch, samples, cand_ids)
                 return batch
             if batch.mc_label is not None:
                 batch.labels = self._targets([s.candidates[s.label] for s in samples])

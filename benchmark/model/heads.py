@@ -6,7 +6,9 @@
   input being encoded once per example and the encoder states expanded over its candidates.
 * :class:`DiscriminativeHead` (ablation, multiple choice only): each (context, candidate) row is
   encoded, pooled (mean over non-pad tokens, max, or the first token), scored by a linear layer, and
-  the scores are soft-maxed over each example's candidates (cross-entropy on the label).
+  the scores are soft-maxed over each example's candidates (cross-entropy on the label). With
+  ``head.candidates: none`` the context and each candidate are encoded apart and the linear layer
+  scores the product of the two pooled vectors (a learned, weighted similarity).
 """
 
 from __future__ import annotations
@@ -105,10 +107,19 @@ class DiscriminativeHead(nn.Module):
         row_slot: torch.Tensor,
         batch_size: int,
         num_candidates: int,
+        cand_embeds: torch.Tensor | None = None,
+        cand_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """(B, N) candidate scores (logits of the softmax over candidates)."""
+        """(B, N) candidate scores (logits of the softmax over candidates).
+
+        ``cand_embeds`` / ``cand_mask`` (candidates encoded apart): ``row_owner`` / ``row_slot`` then
+        index the candidate rows, and each is scored against its owner's (single) context row.
+        """
         hidden = backbone.encode(embeds, mask)
         pooled = masked_pool(hidden, mask.bool(), self.pooling)
+        if cand_embeds is not None and cand_mask is not None:
+            cand = masked_pool(backbone.encode(cand_embeds, cand_mask), cand_mask.bool(), self.pooling)
+            pooled = pooled.index_select(0, row_owner) * cand
         scores = self.score(pooled).squeeze(-1).float()
         return scatter_scores(scores, row_owner, row_slot, batch_size, num_candidates)
 

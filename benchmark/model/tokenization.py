@@ -250,12 +250,19 @@ class ContinuousTokenizer(nn.Module):
         return self.proj(masked_adaptive_avg_pool(x, mask, self.k))
 
 
-def tokens_per_modality(tok_cfg) -> int:
-    """How many vectors one continuous modality contributes to the input sequence."""
+def modality_k(tok_cfg, modality: str | None = None) -> int:
+    """K of ``modality``: ``tokenizer.k_per_modality[modality]`` when listed, else ``tokenizer.k``."""
+    per = getattr(tok_cfg, "k_per_modality", None) or {}
+    return int(per[modality]) if modality is not None and modality in per else int(tok_cfg.k)
+
+
+def tokens_per_modality(tok_cfg, modality: str | None = None) -> int:
+    """How many vectors one continuous modality contributes to the input sequence (its K, see :func:`modality_k`;
+    ``continuous_tokens`` when set for the continuous tokenizer, for every modality)."""
     kind = getattr(tok_cfg.kind, "value", tok_cfg.kind)
     if kind == "continuous":
-        return int(tok_cfg.continuous_tokens) or int(tok_cfg.k)
-    return int(tok_cfg.k)
+        return int(tok_cfg.continuous_tokens) or modality_k(tok_cfg, modality)
+    return modality_k(tok_cfg, modality)
 
 
 def build_modality_tokenizer(
@@ -265,26 +272,35 @@ def build_modality_tokenizer(
     embedding: nn.Module,
     input_dim: int,
     anneal_default: int,
+    modality: str | None = None,
 ) -> nn.Module:
     """Build the tokenizer of one continuous modality from ``cfg.tokenizer``.
 
     ``classifier`` and ``category_ids`` are ignored by ``continuous``; ``anneal_default`` is
-    ``cfg.train.max_steps`` (used when ``anneal_steps`` is 0).
+    ``cfg.train.max_steps`` (used when ``anneal_steps`` is 0); ``modality`` selects its K
+    (``tokenizer.k_per_modality``).
     """
     kind = getattr(tok_cfg.kind, "value", tok_cfg.kind)
+    k = modality_k(tok_cfg, modality)
     if kind == "continuous":
-        return ContinuousTokenizer(input_dim, embedding.weight.shape[1], tokens_per_modality(tok_cfg))
+        return ContinuousTokenizer(input_dim, embedding.weight.shape[1], tokens_per_modality(tok_cfg, modality))
     if classifier is None or category_ids is None:
         raise ConfigError("tokenizer.kind", f"'{kind}' needs a classifier and its label names")
     mode = getattr(tok_cfg.category_embeddings, "value", tok_cfg.category_embeddings)
     categories = CategoryEmbeddings(category_ids, embedding, mode)
+    per = getattr(tok_cfg, "k_per_modality", None) or {}
+    if modality in per and not 1 <= k <= categories.num_categories:
+        raise ConfigError(
+            f"tokenizer.k_per_modality.{modality}",
+            f"must be in [1, {categories.num_categories}] (the label count of {modality}), got {k}",
+        )
     if kind == "discrete":
-        return DiscreteTokenizer(classifier, categories, int(tok_cfg.k))
+        return DiscreteTokenizer(classifier, categories, k)
     if kind == "relaxed":
         return RelaxedTokenizer(
             classifier,
             categories,
-            int(tok_cfg.k),
+            k,
             mode=getattr(tok_cfg.relaxed_mode, "value", tok_cfg.relaxed_mode),
             tau_start=float(tok_cfg.tau_start),
             tau_end=float(tok_cfg.tau_end),
@@ -304,6 +320,7 @@ __all__ = [
     "build_modality_tokenizer",
     "category_token_ids",
     "masked_adaptive_avg_pool",
+    "modality_k",
     "temperature",
     "tokens_per_modality",
 ]

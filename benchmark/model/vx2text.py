@@ -30,6 +30,10 @@ from benchmark.model.heads import DiscriminativeHead, GenerativeHead
 from benchmark.model.tiny import ensure_tiny_backbone
 from benchmark.model.tokenization import build_modality_tokenizer, category_token_ids, tokens_per_modality
 
+# Weights a pretrained checkpoint does not provide and that therefore train under model.freeze_body:
+# cross-attention created by bert2bert (BERT has none), by name in each family.
+NEW_WEIGHT_MARKERS = ("crossattention",)
+
 
 @dataclass
 class TaskInfo:
@@ -108,6 +112,19 @@ class Vx2Text(nn.Module):
 
     def _discriminative_scores(self, batch: Batch) -> torch.Tensor:
         assert batch.row_owner is not None and batch.row_slot is not None
+        if batch.cand_input_ids is not None:  # candidates encoded apart from the context (head.candidates: none)
+            assert batch.cand_owner is not None and batch.cand_slot is not None
+            return self.head.candidate_scores(
+                self.backbone,
+                self.inputs_embeds(batch),
+                batch.attention_mask,
+                batch.cand_owner,
+                batch.cand_slot,
+                len(batch),
+                batch.num_candidates,
+                self.backbone.input_embedding()(batch.cand_input_ids),
+                batch.cand_attention_mask,
+            )
         return self.head.candidate_scores(
             self.backbone,
             self.inputs_embeds(batch),
@@ -226,7 +243,7 @@ def build_model(cfg: DictConfig, info: TaskInfo, cache_dir: Path, corpus: Callab
             )
             category_ids = category_token_ids(tokenizer, info.label_names[m])
         modality_tokenizers[m] = build_modality_tokenizer(
-            tok_cfg, classifier, category_ids, embedding, info.feature_dims[m], int(cfg.train.max_steps)
+            tok_cfg, classifier, category_ids, embedding, info.feature_dims[m], int(cfg.train.max_steps), m
         )
 
     if discriminative:
@@ -244,12 +261,38 @@ def build_model(cfg: DictConfig, info: TaskInfo, cache_dir: Path, corpus: Callab
         assembly,
         info.specifier,
         list(info.modalities),
-        tokens_per_modality(tok_cfg),
+        {m: tokens_per_modality(tok_cfg, m) for m in CONTINUOUS_MODALITIES},
         {m: int(d) for m, d in info.feature_dims.items()},
         task_kind,
         discriminative,
         int(cfg.model.max_target_len),
+        _candidate_mode(cfg),
     )
+    if bool(cfg.model.get("freeze_body", False)):
+        freeze_body(cfg, backbone)
     model = Vx2Text(backbone, tokenizer, modality_tokenizers, head, collator, task_kind)
     model.train()
     return model
+
+
+def _candidate_mode(cfg: DictConfig) -> str | None:
+    """``head.candidates`` for the collator; None (``auto``): the head's legacy choice."""
+    mode = str(_value(cfg.head.get("candidates", "auto")))
+    return None if mode == "auto" else mode
+
+
+def freeze_body(cfg: DictConfig, backbone: Backbone) -> None:
+    """``model.freeze_body``: stop gradients to the pretrained weights of the language model.
+
+    Weights the checkpoint did not provide (bert2bert's cross-attention, :data:`NEW_WEIGHT_MARKERS`)
+    keep training; so do the tokenizers, classifiers and the discriminative scorer (not in the
+    backbone). Only for a pretrained backbone: a tiny one is randomly initialised, and freezing it
+    would leave a random language model.
+    """
+    if not cfg.model.name_or_path:
+        raise ConfigError(
+            "model.freeze_body", f"'{cfg.model.name}' is randomly initialised (no name_or_path): nothing to keep"
+        )
+    for name, param in backbone.named_parameters():
+        if not any(marker in name for marker in NEW_WEIGHT_MARKERS):
+            param.requires_grad_(False)

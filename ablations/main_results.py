@@ -2,6 +2,7 @@
 paper's numbers (AVSD on DSTC7 and DSTC8 test, TVQA val, TVC val).
 Reproduce: python -m benchmark.run sweep=main_results
 (real data: add data=real paths.data_root=... model=t5_base train=default)
+(leaderboard files: 'sweep.tasks=[tvqa_test_public,tvc_test_public]' data=real paths.data_root=...: DONE, not scored)
 """
 
 from __future__ import annotations
@@ -40,4 +41,5 @@ STUDY = Study(
     table=TableSpec(title="Main results", columns=COLUMNS, rows=("Vx2Text (ours)",)),
     figure=FigureSpec(kind="bars", metric_per_task={"avsd": "CIDEr", "tvqa": "accuracy", "tvc": "CIDEr"}),
     expected="The harness's numbers, beside the paper's (real data) or the trivial baselines (mini).",
+    paper_rows=True,
 )

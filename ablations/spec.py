@@ -64,3 +64,5 @@ class Study:
     table: TableSpec
     figure: FigureSpec
     expected: str  # the paper's qualitative claim this study tests
+    # its reference arm's runs are the paper's rows in the main comparisons (main_<task> tables)
+    paper_rows: bool = False

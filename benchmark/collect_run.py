@@ -245,6 +245,20 @@ def _read_per_example(path: Path, key: str, problems: list[str]) -> pa.Table | N
     return table.add_column(0, "key", pa.array([key] * table.num_rows, pa.string()))
 
 
+def _read_planned(path: Path, row: dict[str, Any], problems: list[str]) -> None:
+    """What the run was planned as (planned.json, written at plan time): studies, comparison table, overlay."""
+    data = load_json(path / "planned.json", problems)
+    plans = data.get("plans") if isinstance(data, dict) else None
+    if data is not None and not isinstance(plans, list):
+        problems.append("planned.json: expected an object with a 'plans' list")
+    plans = [p for p in plans or [] if isinstance(p, dict)]
+    row["planned_studies"] = ",".join(sorted({str(p["study"]) for p in plans if p.get("study")}))
+    row["comparison"] = ",".join(sorted({str(p["comparison"]) for p in plans if p.get("comparison")}))
+    experiments = [str(p["experiment"]) for p in plans if p.get("experiment")]
+    row["experiment"] = experiments[-1] if experiments else None
+    row["variant"] = next((str(p["variant"]) for p in reversed(plans) if p.get("variant")), None)
+
+
 def read_run(path: Path, root: Path) -> RunRecord:
     """Read one run directory into a row (never raises for a bad file: the row lists the problem)."""
     problems: list[str] = []
@@ -253,6 +267,7 @@ def read_run(path: Path, root: Path) -> RunRecord:
     row["run_dir"] = path.relative_to(root).as_posix()
     state = _read_status(path, row, problems)
     _read_config(path, row, problems)
+    _read_planned(path, row, problems)
     if (path / "metrics.json").is_file():
         state = "DONE" if _read_metrics(path / "metrics.json", row, problems) else INVALID
         row["reason"] = "metrics.json unusable" if state == INVALID else row["reason"]

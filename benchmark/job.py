@@ -135,6 +135,7 @@ def _evaluate(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistInfo, trai
 
 
 def _run_body(run: RunDir, cfg: Any, stop: StopFlag) -> None:
+    from benchmark.data.released import check_modalities_present
     from benchmark.data.tasks import TaskData
     from benchmark.model import build_model
 
@@ -145,7 +146,9 @@ def _run_body(run: RunDir, cfg: Any, stop: StopFlag) -> None:
     # Data and model are built before the process group exists: every rank fills the on-disk caches
     # under their locks, and transformers' save_pretrained (used for a tiny backbone) writes nothing on
     # a rank > 0 once a group is initialised.
-    data = TaskData(cfg, data_root(cfg))
+    root = data_root(cfg)
+    check_modalities_present(cfg, root)  # e.g. audio on for TVQA / TVC, which release no audio store
+    data = TaskData(cfg, root)
     cache = Path(os.path.expanduser(str(cfg.paths.cache)))
     model = build_model(cfg, task_info(cfg, data), cache, corpus=data.corpus)
     dist = init_distributed(str(cfg.train.device))

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 import ablations
 from ablations.spec import Arm, Study
 from benchmark.config import Composer, semantic_config, split_overrides, validate
+from benchmark.data.released import check_if_visible
 from benchmark.errors import ConfigError
 from benchmark.rundir import RunDir, run_alias, run_key
 
@@ -67,6 +68,13 @@ class PlannedRun:
             "seed": self.seed,
             "run_dir": str(self.run.path.relative_to(results_root)),
         }
+
+    def write_role(self, study: Any, overrides: Sequence[str]) -> None:
+        """Record in the run directory that this plan made it a run of ``study`` with this arm's role."""
+        entry = plan_entry(self.resolved, overrides, study.name, self.arm.label, self.arm.role)
+        if study.paper_rows and self.arm.role == "reference" and not entry["comparison"]:
+            entry["comparison"] = f"main_{self.resolved['task']['name']}"
+        record_plan(self.run, entry)
 
     def write_pending(self) -> None:
         """Create the run directory (config.yaml, key.json, PENDING status), or give an existing one the
@@ -135,6 +143,7 @@ def plan_sweep(cfg: DictConfig, overrides: Sequence[str], composer: Composer | N
     for arm in arms:
         arm_cfg = composer.compose([*base, f"task={arm.task}", *arm.overrides])
         validate(arm_cfg)
+        check_if_visible(arm_cfg)  # a modality without a released store stops here, before any submission
         resolved_arm = OmegaConf.to_container(arm_cfg, resolve=True, enum_to_str=True)
         assert isinstance(resolved_arm, dict)
         absolute_paths(resolved_arm)
@@ -153,3 +162,47 @@ def plan_sweep(cfg: DictConfig, overrides: Sequence[str], composer: Composer | N
             run = RunDir(results_root / str(resolved["task"]["name"]) / f"{alias}__{key}")
             planned.append(PlannedRun(arm.task, arm, seed, key, run, resolved, semantic))
     return planned
+
+
+PLANNED_FILE = "planned.json"
+
+
+def experiment_of(overrides: Sequence[str]) -> str | None:
+    """The experiment overlay chosen on the command line (the last ``experiment=`` wins)."""
+    chosen = [ov.split("=", 1)[1] for ov in overrides if ov.split("=", 1)[0].lstrip("+~") == "experiment"]
+    return chosen[-1] if chosen and chosen[-1] not in ("", "null") else None
+
+
+def plan_entry(
+    resolved: dict[str, Any], overrides: Sequence[str], study: str | None, arm: str | None, role: str | None
+) -> dict[str, Any]:
+    """What a run was planned as: study, arm and role, experiment overlay, and the main comparison table
+    it is a paper row of (an overlay's ``provenance.comparison``; ``provenance.variant`` marks a setting the
+    paper's number does not describe, shown but never used for a difference)."""
+    provenance = resolved.get("provenance") or {}
+    return {
+        "study": study,
+        "arm": arm,
+        "role": role,
+        "experiment": experiment_of(overrides),
+        "comparison": provenance.get("comparison"),
+        "variant": provenance.get("variant"),
+        "paper_row": provenance.get("paper_row"),
+    }
+
+
+def record_plan(run: RunDir, entry: dict[str, Any]) -> None:
+    """Add ``entry`` to the run's ``planned.json`` (once per study, arm and experiment; newest last)."""
+    import time
+
+    from benchmark.atomic import atomic_write_json, read_json
+
+    path = run.path / PLANNED_FILE
+    try:
+        plans = read_json(path).get("plans", [])
+    except (FileNotFoundError, ValueError, AttributeError):
+        plans = []
+    same = ("study", "arm", "experiment", "comparison")
+    plans = [p for p in plans if not all(p.get(k) == entry.get(k) for k in same)]
+    run.path.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, {"plans": [*plans, {**entry, "time": time.time()}][-20:]})

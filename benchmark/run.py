@@ -25,8 +25,10 @@ USAGE = __doc__
 
 
 def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
+    from benchmark.data.released import check_if_visible
     from benchmark.distributed import global_rank
     from benchmark.job import LOCKED, execute_run
+    from benchmark.plan import plan_entry, record_plan
     from benchmark.rerun import check_data
     from benchmark.rundir import check_writable, prepare_run_dir, run_dir_for
     from benchmark.signals import Interrupted
@@ -42,7 +44,9 @@ def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
         _print_metrics(run)
         return 0
     check_writable(str(cfg.results.root))  # a file or a read-only folder: one line, nothing written
+    check_if_visible(cfg)  # e.g. audio on for TVQA / TVC, which release no audio store
     prepare_run_dir(cfg, run)
+    record_plan(run, plan_entry(OmegaConf.to_container(cfg, resolve=True), overrides, None, None, None))
     print(f"run: {run.path}")
     try:
         state = execute_run(run)

@@ -262,6 +262,10 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str]) -> int:
         if todo:
             for p in todo:
                 p.write_pending()
+        for p in planned:  # every run of the plan records its study and role (collect reads it)
+            if p.run.path.exists():
+                p.write_role(study, overrides)
+        if todo:
             snapshot = None if kind == "debug" else snapshot_code(sweep_dir / "code")
             folder = sweep_dir / "submitit"
             with _children_ignore_sigint() if kind == "local" else contextlib.nullcontext():

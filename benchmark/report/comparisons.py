@@ -1,9 +1,14 @@
 """The main comparisons: our full model on AVSD, TVQA and TVC beside the paper's and the peers' numbers.
 
-One declarative :class:`Comparison` per task. "Ours" rows are the runs of the study-independent
-default full model, selected by config (not by study): the tokenizer kind, K and temperature
-schedule and the head kind of the default config (configs/config.yaml), all modalities, a T5-family
-model. Runs that differ only by seed form one row (``group_key``); other differences (model size,
+One declarative :class:`Comparison` per task. "Ours" rows are the runs that were *planned* as the
+paper's rows, as recorded at plan time in each run's ``planned.json`` (read by collect into the
+``comparison`` / ``experiment`` / ``variant`` columns): runs of an experiment overlay whose
+``provenance.comparison`` names the table, and the reference arm of a study with ``paper_rows``
+(main_results). Today's configs never re-derive them. Only when no run was planned so (e.g. results of
+the ablations alone) are the rows the runs of the default full model, selected by config: the
+tokenizer kind, K and temperature schedule and the head kind of the default config
+(configs/config.yaml), all modalities, a T5-family model. Runs that differ only by seed form one
+row (``group_key``); other differences (model size,
 data, training, decoding, protocol) make separate rows. Reported rows come from
 ``results/paper_reference.yaml``; each shows Δ = ours − reported only where the split and protocol
 match (an unstated AVSD protocol is compared with the task's default protocol, and says so).
@@ -70,6 +75,15 @@ def full_model_selection(task: str) -> dict[str, Any]:
     return {**{k: flat[k] for k in SELECTED}, "modality": "all", "cfg.model.family": "t5"}
 
 
+def planned_runs(index: pd.DataFrame, comp: Comparison) -> pd.DataFrame:
+    """The index rows planned as the paper's rows of ``comp`` (planned.json: an experiment overlay's
+    ``provenance.comparison``, or the reference arm of a study with ``paper_rows`` such as main_results)."""
+    if "comparison" not in index:
+        return index.iloc[0:0]
+    mask = index["comparison"].map(lambda v: isinstance(v, str) and comp.name in v.split(",")).astype(bool)
+    return index[mask & (index["task"] == comp.task)]
+
+
 def full_model_runs(index: pd.DataFrame, task: str) -> pd.DataFrame:
     """The index rows of the default full model on ``task`` (any state)."""
     runs = index[index["task"] == task]
@@ -86,6 +100,7 @@ class OursRow:
     protocol: str
     cells: dict[str, Cell]  # metric -> cell
     data: str = "unknown"  # data.name: reported numbers are compared only with rows on real data
+    variant: str | None = None  # a setting the paper's number does not describe (shown, never differenced)
 
     @property
     def n(self) -> int:
@@ -93,15 +108,21 @@ class OursRow:
 
 
 def _ours_rows(collection: Collection, comp: Comparison) -> list[OursRow]:
-    runs = full_model_runs(collection.index, comp.task)
+    runs = planned_runs(collection.index, comp)
+    planned = not runs.empty
+    if not planned:  # nothing planned as a paper row: the default full model, selected by config
+        runs = full_model_runs(collection.index, comp.task)
     rows: list[OursRow] = []
     for _, group in runs.groupby("group_key", sort=True, dropna=False):
         first = group.iloc[0]
         protocol = str(first.get("cfg.task.protocol", "unknown"))
-        label = f"Ours: {first.get('cfg.model.name')}, {first.get('cfg.data.name')} data"
+        variant = first.get("variant") if isinstance(first.get("variant"), str) else None
+        source = first.get("experiment") if isinstance(first.get("experiment"), str) else "main_results"
+        label = f"Ours ({source}" + (f", {variant}" if variant else "") + ")" if planned else "Ours"
+        label += f": {first.get('cfg.model.name')}, {first.get('cfg.data.name')} data"
         label += f", {protocol.upper()}" if comp.task == "avsd" else ""
         cells = {m: summarize_runs(label, Column(comp.task, m, m), group) for m in comp.metrics}
-        rows.append(OursRow(label, protocol, cells, str(first.get("cfg.data.name", "unknown"))))
+        rows.append(OursRow(label, protocol, cells, str(first.get("cfg.data.name", "unknown")), variant))
     labels = [r.label for r in rows]
     for row, (key, _) in zip(rows, runs.groupby("group_key", sort=True, dropna=False)):
         if labels.count(row.label) > 1:
@@ -131,7 +152,7 @@ def _compared_row(ours: list[OursRow], entry: RefEntry, comp: Comparison) -> tup
         protocol = task_info(comp.task).protocol
         note = f"protocol not stated: compared with our {protocol.upper()} row"
     candidates = [r for r in ours if comp.task != "avsd" or r.protocol == protocol]
-    candidates = [r for r in candidates if r.cells[entry.metric].status == "ok"]
+    candidates = [r for r in candidates if r.cells[entry.metric].status == "ok" and not r.variant]
     if candidates and not any(r.data != "mini" for r in candidates):
         return None, "ours are on the mini benchmark: not compared"
     candidates = [r for r in candidates if r.data != "mini"]
@@ -148,7 +169,8 @@ def comparison_table(collection: Collection, reference: dict[str, RefEntry], com
     sel = full_model_selection(comp.task)
     knobs = ", ".join(f"{k.removeprefix('cfg.')}={v}" for k, v in sel.items() if k in SELECTED)
     table.preamble = [
-        f"Ours: the default full model ({knobs}, all modalities, T5 family), one row per configuration; "
+        "Ours: the runs planned as the paper's rows (experiment overlays, the main_results study; planned.json), "
+        f"else the default full model ({knobs}, all modalities, T5 family); one row per configuration, "
         "mean ± std over seeds (n).",
         "Reported rows: results/paper_reference.yaml; Δ = ours − reported, only where split and protocol match. "
         "Numbers on the mini benchmark are not comparable with numbers on the real datasets.",

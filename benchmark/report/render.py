@@ -1,7 +1,8 @@
-"""Render every study's table and figures and the main comparisons into an output folder.
+"""Render every study's table and figures, the main comparisons and the claims into an output folder.
 
 ``<out>/tables/<name>.md``, ``.tex`` and ``.csv`` (the cells as data: mean, std, n, CI, Δ, p-values,
-notes), ``<out>/figures/<study>.png`` and ``<out>/figures/<study>_curves.png``. All files are
+notes), ``<out>/figures/<study>.png`` and ``<out>/figures/<study>_curves.png``; the verdicts of the claims
+ledger in ``<out>/tables/claims.md``, ``.tex`` and ``.csv``. All files are
 written atomically. Nothing here fails on missing results: the tables say what is missing, and the
 returned messages summarise it.
 """
@@ -18,6 +19,8 @@ from benchmark.atomic import atomic_write_text
 from benchmark.collect import Collection
 from benchmark.errors import ConfigError
 from benchmark.report.cells import StudyCells, build_study_cells
+from benchmark.report.claims import DEFAULT_CLAIMS, evaluate_claims, load_claims
+from benchmark.report.claims_table import render_claims
 from benchmark.report.comparisons import COMPARISONS, comparison_table
 from benchmark.report.figures import curves_figure, study_figure
 from benchmark.report.reference import RefEntry
@@ -122,8 +125,14 @@ def render_all(
     out: Path,
     studies: list[Study] | None = None,
     n_boot: int = N_BOOT,
+    claims: Path | None = DEFAULT_CLAIMS,
 ) -> RenderReport:
-    """Every study (default: all of ``ablations/``) and the main comparisons."""
+    """Every study (default: all of ``ablations/``), the main comparisons and the claims ledger's verdicts.
+
+    ``claims``: the ledger (``results/claims.yaml``; ``None``: no claims table). It is loaded first, so a
+    malformed ledger stops before anything is written.
+    """
+    ledger = load_claims(claims) if claims is not None else None
     report = RenderReport()
     if studies is None:
         studies, skipped = discover_studies()
@@ -134,4 +143,8 @@ def render_all(
         report.messages += part.messages
     for comp in COMPARISONS:
         _write_table(comparison_table(collection, reference, comp), out, report)
+    if ledger is not None:
+        paths, line = render_claims(evaluate_claims(collection, ledger, n_boot), out)
+        report.written += paths
+        report.messages.append(line)
     return report

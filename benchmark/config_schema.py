@@ -248,6 +248,9 @@ class TokenizerConfig:
     # K of single modalities, e.g. {video: 5, audio: 3}; a modality not listed takes k. The paper's
     # K per modality is not known (recalled: one K = 3 for all): a guess, hence a knob.
     k_per_modality: dict[str, int] = field(default_factory=dict)
+    # Real data: let a discrete / relaxed tokenizer run with a classifier that has no trained weights
+    # (its category words are then meaningless); without it such a run refuses to start.
+    allow_random_classifiers: bool = False
 
 
 @dataclass
@@ -334,6 +337,9 @@ class SweepConfig:
     seeds: list[int] = field(default_factory=lambda: [0])
     dry_run: bool = False
     axes: dict[str, Any] = field(default_factory=dict)  # study-specific, checked by ablations/<study>.py
+    estimate: bool = False  # calibrate and print the study's device-hours, submit nothing (benchmark/estimate.py)
+    estimate_steps: int = 5  # training steps timed per calibrated shape (after one warm-up step)
+    estimate_batches: int = 2  # prediction batches timed per calibrated shape
 
 
 @dataclass

@@ -8,6 +8,7 @@ message and exit non-zero; ``VX2T_TRACEBACK=1`` shows the traceback too.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -101,3 +102,39 @@ def cli_errors(func: F) -> F:
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__
     return wrapper  # type: ignore[return-value]
+
+
+def unwrap_worker_error(err: BaseException) -> BaseException:
+    """The harness error a DataLoader worker raised, from torch's re-raise of it in the main process.
+
+    torch re-raises a worker's exception as ``<type>("Caught <type> in DataLoader worker process N.
+    Original Traceback ...")`` or, when that type cannot be built from one string (most harness
+    errors), as a RuntimeError with that text. For a :class:`HarnessError` type this returns an
+    instance of that type whose message is the original one line; anything else is returned as is.
+    """
+    text = str(err)
+    match = re.match(r"Caught (\w+) in DataLoader worker process \d+\.", text)
+    if match is None:
+        return err
+    cls = _harness_error_types().get(match.group(1))
+    if cls is None:
+        return err
+    marker = f"{cls.__module__}.{cls.__qualname__}: "
+    start = text.rfind(marker)
+    if start < 0:
+        return err
+    message = text[start + len(marker) :].strip()
+    unwrapped = cls.__new__(cls)
+    Exception.__init__(unwrapped, message)
+    return unwrapped
+
+
+def _harness_error_types() -> dict[str, type[HarnessError]]:
+    """Every HarnessError subclass by name (including those defined in other modules)."""
+    found: dict[str, type[HarnessError]] = {}
+    todo: list[type[HarnessError]] = [HarnessError]
+    while todo:
+        cls = todo.pop()
+        found.setdefault(cls.__name__, cls)
+        todo.extend(cls.__subclasses__())
+    return found

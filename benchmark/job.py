@@ -28,7 +28,7 @@ from benchmark.atomic import atomic_write_json
 from benchmark.checkpoint import load_weights
 from benchmark.config import choice
 from benchmark.distributed import DistInfo, global_rank, init_distributed, shutdown_distributed
-from benchmark.errors import HarnessError
+from benchmark.errors import HarnessError, unwrap_worker_error
 from benchmark.evaluate import (
     dev_scores,
     labels_hidden,
@@ -135,9 +135,11 @@ def _evaluate(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistInfo, trai
 
 
 def _run_body(run: RunDir, cfg: Any, stop: StopFlag) -> None:
+    from benchmark.data.check import check_task_data
     from benchmark.data.released import check_modalities_present
     from benchmark.data.tasks import TaskData
     from benchmark.model import build_model
+    from benchmark.model.backbones import locate_backbone
 
     if int(cfg.train.threads) > 0:
         torch.set_num_threads(int(cfg.train.threads))
@@ -146,9 +148,12 @@ def _run_body(run: RunDir, cfg: Any, stop: StopFlag) -> None:
     # Data and model are built before the process group exists: every rank fills the on-disk caches
     # under their locks, and transformers' save_pretrained (used for a tiny backbone) writes nothing on
     # a rank > 0 once a group is initialised.
+    if cfg.model.name_or_path:  # a backbone that cannot be found stops the run in seconds, before any data is read
+        locate_backbone(str(cfg.model.name_or_path))
     root = data_root(cfg)
     check_modalities_present(cfg, root)  # e.g. audio on for TVQA / TVC, which release no audio store
     data = TaskData(cfg, root)
+    check_task_data(data)  # every split's files, feature stores, subtitles, references: before any training step
     cache = Path(os.path.expanduser(str(cfg.paths.cache)))
     model = build_model(cfg, task_info(cfg, data), cache, corpus=data.corpus)
     dist = init_distributed(str(cfg.train.device))
@@ -219,7 +224,8 @@ def execute_run(
             except (KeyboardInterrupt, SystemExit) as err:
                 run.write_status("PREEMPTED", reason=f"interrupted ({type(err).__name__}) before a checkpoint")
                 raise
-            except Exception as err:
+            except Exception as raised:
+                err = unwrap_worker_error(raised)  # a DataLoader worker's error: its own one line
                 reason = str(err) if isinstance(err, HarnessError) else f"{type(err).__name__}: {err}"
                 run.write_status("FAILED", reason=reason, traceback=traceback.format_exc()[-4000:])
                 return "FAILED"

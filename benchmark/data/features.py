@@ -99,6 +99,15 @@ class NpyDirStore:
         """Whether ``vid`` has a feature file."""
         return (self.path / f"{vid}.npy").is_file()
 
+    def id_set(self) -> set[str]:
+        """The video ids with a feature file (one listing of the folder)."""
+        with os.scandir(self.path) as entries:
+            return {e.name[:-4] for e in entries if e.name.endswith(".npy")}
+
+    def shape(self, vid: str) -> tuple[tuple[int, ...], np.dtype]:
+        """Shape and dtype of ``vid``'s array, from its npy header only."""
+        return npy_header(self.path / f"{vid}.npy")
+
     def get(self, vid: str) -> np.ndarray | None:
         """The ``(T, D)`` float32 array of ``vid`` (None only when missing and allowed)."""
         file = self.path / f"{vid}.npy"
@@ -172,6 +181,15 @@ class Hdf5Store:
     def has(self, vid: str) -> bool:
         """Whether the file has a dataset for ``vid``."""
         return vid in self._file()
+
+    def id_set(self) -> set[str]:
+        """The keys of the file (video ids)."""
+        return set(self._file().keys())
+
+    def shape(self, vid: str) -> tuple[tuple[int, ...], np.dtype]:
+        """Shape and dtype of ``vid``'s dataset (nothing is read but its metadata)."""
+        node = self._dataset(vid)
+        return tuple(node.shape), node.dtype
 
     def get(self, vid: str) -> np.ndarray | None:
         """The ``(L, D)`` float32 array of ``vid`` (None only when missing and allowed)."""
@@ -296,7 +314,8 @@ class ModalityFeatures:
         for stream in self.streams:
             if stream.store.allow_missing:
                 continue
-            missing = [v for v in dict.fromkeys(videos) if not stream.store.has(v)]
+            present = stream.store.id_set()  # one listing / key read, not one lookup per video
+            missing = [v for v in dict.fromkeys(videos) if v not in present]
             if missing:
                 more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
                 raise DataFormatError(

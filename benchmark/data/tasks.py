@@ -113,13 +113,16 @@ class TaskData:
                 continue
             feats = self._modality_features(m, split == "eval")
             train_paths = [resolve(self.root, str(s.path)) for s in self.cfg.task.features[m].streams]
-            if split == "eval" and all(p.exists() for p in train_paths) and feats.dim != self.feature_dim(m):
-                raise DataFormatError(
-                    feats.streams[0].store.path,
-                    f"config key 'task.features.{m}'",
-                    f"evaluation features of dimension {self.feature_dim(m)} (as for training)",
-                    str(feats.dim),
-                )
+            if split == "eval" and all(p.exists() for p in train_paths):
+                train = self._modality_features(m, False)
+                for k, (ev, tr) in enumerate(zip(feats.streams, train.streams)):
+                    if ev.dim != tr.dim:  # each stream against its own training store, named
+                        raise DataFormatError(
+                            ev.store.path,
+                            f"config key 'task.features.{m}.streams[{k}]'",
+                            f"evaluation features of dimension {tr.dim} (as {tr.store.path.name} for training)",
+                            str(ev.dim),
+                        )
             out[m] = feats
         return out
 

@@ -69,6 +69,84 @@ def resolve_name_or_path(name_or_path: str) -> str:
     return str(folder)
 
 
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+TOKENIZER_FILES = ("tokenizer.json", "spiece.model", "vocab.txt", "vocab.json", "sentencepiece.bpe.model")
+_FIX = (
+    "save the model into a folder where there is network (save_pretrained, or `hf download <id> --local-dir DIR`) "
+    "and set model.name_or_path=DIR; on nodes without network also set HF_HUB_OFFLINE=1"
+)
+
+
+def _check_folder(folder: Path, value: str) -> str:
+    """``folder`` when it holds a config, weights and tokenizer files; else a one-line ConfigError."""
+    if not folder.is_dir():
+        raise ConfigError("model.name_or_path", f"'{value}': no such folder ({folder}); {_FIX}")
+    names = {p.name for p in folder.iterdir()}
+    needs = {"config": ("config.json",), "weights": WEIGHT_FILES, "tokenizer": TOKENIZER_FILES}
+    lacking = [f"{what} ({' | '.join(files)})" for what, files in needs.items() if not names.intersection(files)]
+    if lacking:
+        raise ConfigError("model.name_or_path", f"'{value}': folder {folder} has no {', no '.join(lacking)}; {_FIX}")
+    return str(folder)
+
+
+def _looks_like_path(value: str) -> bool:
+    """A value meant as a folder rather than a hub id (``org/name``)."""
+    return value.startswith(("/", ".", "~")) or value.count("/") > 1 or "\\" in value
+
+
+def locate_backbone(name_or_path: str, probe_timeout_s: float = 10.0) -> str:
+    """Where ``model.name_or_path``'s files are, found within seconds, or a one-line :class:`ConfigError`.
+
+    A local folder (or ``pkg://``) must hold config.json, weights and tokenizer files. A hub id is
+    looked up in the local Hugging Face cache first (no network: the cached snapshot folder is
+    returned); when it is not cached, ``HF_HUB_OFFLINE=1`` stops at once, otherwise one metadata
+    request with a short timeout tells an unreachable hub or an unknown id from a downloadable one
+    (then the id is returned and transformers downloads it). No retry loops.
+    """
+    value = resolve_name_or_path(name_or_path)
+    folder = Path(value).expanduser()
+    if folder.exists() or _looks_like_path(value):
+        return _check_folder(folder, name_or_path)
+    from huggingface_hub import HfApi, constants, snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
+
+    try:
+        return _check_folder(Path(snapshot_download(value, local_files_only=True)), name_or_path)
+    except (LocalEntryNotFoundError, FileNotFoundError, ValueError):
+        pass  # not cached (ValueError: not a valid repo id)
+    except ConfigError:
+        if constants.HF_HUB_OFFLINE:
+            raise
+    cache = constants.HF_HUB_CACHE
+    if constants.HF_HUB_OFFLINE:
+        raise ConfigError(
+            "model.name_or_path",
+            f"'{name_or_path}' is not a local folder nor in the Hugging Face cache ({cache}), and HF_HUB_OFFLINE=1 "
+            f"forbids downloading it; {_FIX}",
+        )
+    try:
+        HfApi().model_info(value, timeout=probe_timeout_s)
+    except RepositoryNotFoundError:
+        raise ConfigError(
+            "model.name_or_path",
+            f"'{name_or_path}' is not a local folder, and the Hugging Face hub has no such model (or it is gated: "
+            f"log in with `hf auth login`); {_FIX}",
+        ) from None
+    except Exception as err:  # network errors of any HTTP stack: the hub cannot be reached
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ConfigError(
+            "model.name_or_path",
+            f"'{name_or_path}' is not a local folder nor in the Hugging Face cache ({cache}), and the hub cannot be "
+            f"reached ({reason}); {_FIX}",
+        ) from None
+    return value
+
+
 @dataclass(frozen=True)
 class FamilySpecials:
     """Special-token conventions of a family (ids from its tokenizer and model config).
@@ -201,6 +279,16 @@ def _check_family(config: Any, family: str, path: str) -> None:
         raise ConfigError("model.family", f"'{path}' is a '{model_type}' checkpoint, but model.family is '{family}'")
 
 
+@contextlib.contextmanager
+def _one_line_load_errors(path: str):
+    """transformers' OSError (missing or unreadable files) as a one-line ConfigError naming the key."""
+    try:
+        yield
+    except OSError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError("model.name_or_path", f"'{path}' could not be loaded ({first}); {_FIX}") from None
+
+
 def load_backbone(
     family: str, path: str, attn_implementation: str, encoder_only: bool, quiet: bool = False
 ) -> tuple[Backbone, PreTrainedTokenizerBase]:
@@ -213,7 +301,7 @@ def load_backbone(
 
     path = resolve_name_or_path(path)
     kw: dict[str, Any] = {"attn_implementation": attn_implementation, "dtype": torch.float32}
-    with quiet_transformers(logs=quiet):
+    with quiet_transformers(logs=quiet), _one_line_load_errors(path):
         tokenizer = AutoTokenizer.from_pretrained(path)
         config = AutoConfig.from_pretrained(path)
         _check_family(config, family, path)

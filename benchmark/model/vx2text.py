@@ -24,7 +24,7 @@ from benchmark.config_schema import CONTINUOUS_MODALITIES
 from benchmark.data.types import Sample
 from benchmark.errors import ConfigError
 from benchmark.model.assembly import IGNORE_INDEX, Batch, Collator, special_separator
-from benchmark.model.backbones import Backbone, load_backbone, max_positions
+from benchmark.model.backbones import Backbone, load_backbone, locate_backbone, max_positions
 from benchmark.model.classifiers import build_classifier
 from benchmark.model.heads import DiscriminativeHead, GenerativeHead
 from benchmark.model.tiny import ensure_tiny_backbone
@@ -187,7 +187,7 @@ def tiny_corpus(cfg: DictConfig, info: TaskInfo, corpus: Callable[[], Iterable[s
 
 def _resolve_backbone_path(cfg: DictConfig, info: TaskInfo, cache_dir: Path, corpus: Callable) -> str:
     if cfg.model.name_or_path:
-        return str(cfg.model.name_or_path)
+        return locate_backbone(str(cfg.model.name_or_path))
     return str(ensure_tiny_backbone(cfg.model, lambda: tiny_corpus(cfg, info, corpus), cache_dir))
 
 

@@ -105,8 +105,9 @@ def absolute_paths(resolved: dict[str, Any]) -> None:
             resolved[section] = dict(resolved[section], **{key: str(Path(value).expanduser().resolve())})
 
 
-def _user_overrides(overrides: Sequence[str]) -> tuple[list[str], str | None]:
-    """Overrides that apply to every run (minus sweep ones), and the task the user pinned, if any."""
+def _user_overrides(overrides: Sequence[str], seed_axis: bool = True) -> tuple[list[str], str | None]:
+    """Overrides that apply to every run (minus sweep ones), and the task the user pinned, if any.
+    ``seed_axis=False`` (the one-run study): ``seed=N`` is the run's seed, not an error."""
     kept, task = [], None
     for ov in overrides:
         key = ov.split("=", 1)[0].lstrip("+~")
@@ -115,7 +116,7 @@ def _user_overrides(overrides: Sequence[str]) -> tuple[list[str], str | None]:
         if key == "task":
             task = ov.split("=", 1)[1]
             continue
-        if key == "seed":
+        if key == "seed" and seed_axis:
             raise ConfigError("seed", "in a sweep, seeds are an axis: use sweep.seeds=[0,1,2]")
         kept.append(ov)
     return kept, task
@@ -125,7 +126,8 @@ def plan_sweep(cfg: DictConfig, overrides: Sequence[str], composer: Composer | N
     """The runs of the study ``cfg.sweep.name`` with the user's ``overrides`` applied to each."""
     composer = composer or Composer()
     study = load_study(str(cfg.sweep.name))
-    base, pinned_task = _user_overrides(overrides)
+    single = study.name == "single"
+    base, pinned_task = _user_overrides(overrides, seed_axis=not single)
     tasks = [pinned_task] if pinned_task else list(cfg.sweep.tasks or study.default_tasks)
     if not tasks:  # a study without default tasks (single): the task the command line or an overlay chose
         tasks = [t for t in [composer.group_choice(base, "task")] if t]
@@ -135,6 +137,8 @@ def plan_sweep(cfg: DictConfig, overrides: Sequence[str], composer: Composer | N
     axes = OmegaConf.to_container(cfg.sweep.axes, resolve=True) or {}
     arms = study.arms(tasks, axes, offered)  # type: ignore[arg-type]
     seeds = [int(s) for s in cfg.sweep.seeds]
+    if single and any(ov.split("=", 1)[0] == "seed" for ov in overrides):
+        seeds = [int(cfg.seed)]  # a single run's seed=N (e.g. routed to Slurm) is its seed
     if not seeds:
         raise ConfigError("sweep.seeds", "at least one seed is needed")
     results_root = Path(str(cfg.results.root))

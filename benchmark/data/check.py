@@ -16,6 +16,7 @@ returns a :class:`DataReport` (``python -m benchmark.data check <overrides>`` pr
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,13 +146,13 @@ def _check_split(data: TaskData, split: str) -> SplitReport:
     return report
 
 
-def _weight_shapes(path: Path) -> dict[str, tuple[int, ...]]:
-    """Tensor shapes of a safetensors file (nothing is loaded)."""
+def _weight_shapes(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
+    """Tensor shapes and metadata of a safetensors file (no tensor is loaded)."""
     from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="np") as fh:
-            return {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}  # noqa: SIM118
+            return {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}, dict(fh.metadata() or {})  # noqa: SIM118
     except (SafetensorError, OSError, ValueError) as err:
         raise DataFormatError(path, "", "a safetensors classifier weight file", f"unreadable ({err})") from None
 
@@ -183,7 +184,15 @@ def check_classifiers(data: TaskData) -> list[str]:
                 )
             lines.append(f"classifier {m}: {len(labels)} labels ({labels_file.name}), weights none (random init)")
             continue
-        shapes = _weight_shapes(weights)
+        shapes, meta = _weight_shapes(weights)
+        digest = meta.get("labels_sha256")
+        if digest is not None and digest != hashlib.sha256(labels_file.read_bytes()).hexdigest():
+            raise DataFormatError(
+                weights,
+                "metadata 'labels_sha256'",
+                f"the label file it was converted with ({meta.get('labels', '?')}) as classifier.labels",
+                f"a different file {labels_file}",
+            )
         out = shapes.get("classifier.weight")
         if out is None or len(out) != 2:
             raise DataFormatError(weights, "tensor 'classifier.weight'", "a (classes, inputs) matrix", str(out))

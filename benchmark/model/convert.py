@@ -1,0 +1,196 @@
+"""Convert public pretrained classifiers into the modality-classifier heads the harness loads.
+
+``python -m benchmark.model.convert KIND CHECKPOINT [CHECKPOINT ...] --labels FILE --out HEAD.safetensors``
+
+The harness's ``feature_head`` (``benchmark.model.classifiers``) mean-pools a video's ``(T, D)``
+features over time and applies one linear layer: ``logits = W @ mean_t(x_t) + b``. A public
+classifier's last layer is such a linear map of the pooled backbone features, so it becomes a head
+without retraining. Checkpoints are read in their released key layouts, with
+``torch.load(weights_only=True)``:
+
+==============  ================================================  ======================  ==========
+``KIND``        checkpoint                                        layer (key)             shape
+==============  ================================================  ======================  ==========
+``torchvision`` torchvision ``r2plus1d_18`` / ``r3d_18`` /        ``fc.weight``,          [400, 512]
+                ``mc3_18`` Kinetics-400 weights (a state dict)    ``fc.bias``
+``i3d``         pytorch-i3d ``rgb_imagenet.pt`` /                 ``logits.conv3d.weight``  [400, 1024,
+                ``flow_imagenet.pt`` (Kinetics-400, a state dict) ``logits.conv3d.bias``    1, 1, 1]
+``panns``       PANNs ``Cnn14*.pth`` (AudioSet; ``{"model":       ``fc_audioset.weight``, [527, 2048]
+                state_dict, ...}``)                               ``fc_audioset.bias``
+==============  ================================================  ======================  ==========
+
+Several checkpoints make one head over their features concatenated on the feature axis (AVSD video =
+I3D rgb then flow): the logits are summed, as in the two-stream I3D evaluation. ``--positions P``
+serves features that flatten ``P`` temporal positions of the backbone output into one vector (AVSD's
+I3D 2048 = 2 x 1024): the layer is repeated ``P`` times at ``1/P``, so the head gives the mean of the
+per-position logits; ``--layout`` says how the positions were flattened (``time_major``: position
+blocks of 1024, ``channel_major``: the positions of one channel side by side).
+
+The label file must have exactly one name per output class, in class order; its name, size and
+SHA-256 go into the head's metadata, and the start-up checks compare them with
+``task.features.<m>.classifier.labels``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmark.atomic import atomic_write
+from benchmark.checkpoint import safe_load
+from benchmark.data.labels import read_labels
+from benchmark.errors import DataFormatError, HarnessError, cli_errors
+
+# kind -> (weight key, bias key, what the checkpoint is)
+LAYERS: dict[str, tuple[str, str, str]] = {
+    "torchvision": (
+        "fc.weight",
+        "fc.bias",
+        "a torchvision video model state dict (r2plus1d_18, r3d_18, mc3_18)",
+    ),
+    "i3d": (
+        "logits.conv3d.weight",
+        "logits.conv3d.bias",
+        "a pytorch-i3d state dict (rgb_imagenet.pt ...)",
+    ),
+    "panns": ("fc_audioset.weight", "fc_audioset.bias", "a PANNs checkpoint ({'model': state_dict}, e.g. Cnn14)"),
+}
+LAYOUTS = ("time_major", "channel_major")
+
+
+def state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint file, unwrapped from ``{"model": ...}`` / ``{"state_dict": ...}`` and
+    from DataParallel's ``module.`` prefix. Loaded with ``weights_only=True`` (no code runs)."""
+    raw = safe_load(path)
+    for key in ("model", "state_dict"):
+        if isinstance(raw, Mapping) and isinstance(raw.get(key), Mapping):
+            raw = raw[key]
+    if not isinstance(raw, Mapping):
+        raise DataFormatError(path, "", "a state dict (a mapping of parameter names to tensors)", type(raw).__name__)
+    out = {}
+    for key, value in raw.items():
+        if isinstance(value, torch.Tensor):
+            out[key.removeprefix("module.")] = value
+    return out
+
+
+def linear_layer(kind: str, path: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """The classifier layer of a ``kind`` checkpoint as ``(W [C, D], b [C])`` float32."""
+    if kind not in LAYERS:
+        raise HarnessError(f"unknown checkpoint kind '{kind}' (known: {', '.join(LAYERS)})")
+    wkey, bkey, what = LAYERS[kind]
+    tensors = state_dict(path)
+    for key in (wkey, bkey):
+        if key not in tensors:
+            near = sorted(k for k in tensors if k.endswith((".weight", ".bias")))[-4:]
+            raise DataFormatError(path, f"tensor '{key}'", f"{what} with this layer", f"no such key (last: {near})")
+    weight, bias = tensors[wkey].float(), tensors[bkey].float()
+    if kind == "i3d":
+        if weight.dim() != 5 or tuple(weight.shape[2:]) != (1, 1, 1):
+            raise DataFormatError(
+                path, f"tensor '{wkey}'", "a 1x1x1 convolution [C, D, 1, 1, 1]", str(tuple(weight.shape))
+            )
+        weight = weight.flatten(1)
+    if weight.dim() != 2 or bias.shape != (weight.shape[0],):
+        raise DataFormatError(
+            path, f"tensors '{wkey}' / '{bkey}'", "[C, D] and [C]", f"{tuple(weight.shape)} / {tuple(bias.shape)}"
+        )
+    return weight, bias
+
+
+def spread_positions(weight: torch.Tensor, positions: int, layout: str) -> torch.Tensor:
+    """``weight`` [C, D] as a layer over ``positions`` flattened positions [C, P*D] giving the mean logits."""
+    if positions < 1:
+        raise HarnessError(f"--positions must be >= 1, got {positions}")
+    if layout not in LAYOUTS:
+        raise HarnessError(f"--layout must be one of {', '.join(LAYOUTS)}, got '{layout}'")
+    if positions == 1:
+        return weight
+    if layout == "time_major":
+        return weight.repeat(1, positions) / positions
+    return weight.repeat_interleave(positions, dim=1) / positions
+
+
+def convert(
+    kind: str, checkpoints: Sequence[str | Path], positions: int = 1, layout: str = "time_major"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One head ``(W [C, sum of stream dims], b [C])`` from one or several checkpoints of one vocabulary."""
+    if not checkpoints:
+        raise HarnessError("at least one checkpoint is needed")
+    weights, bias = [], None
+    for path in checkpoints:
+        w, b = linear_layer(kind, path)
+        if bias is not None and b.shape != bias.shape:
+            raise DataFormatError(path, "", f"{bias.shape[0]} classes (as {checkpoints[0]})", str(b.shape[0]))
+        weights.append(spread_positions(w, positions, layout))
+        bias = b if bias is None else bias + b  # two-stream I3D: the streams' logits are summed
+    assert bias is not None
+    return torch.cat(weights, dim=1).contiguous(), bias.contiguous()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_head(
+    weight: torch.Tensor, bias: torch.Tensor, labels: str | Path, out: str | Path, source: str = ""
+) -> dict[str, Any]:
+    """Write the head as the safetensors file ``feature_head`` loads; returns its metadata.
+
+    The label file must name exactly one class per row of ``weight``.
+    """
+    from safetensors.torch import save
+
+    labels = Path(labels)
+    names = read_labels(labels)
+    if len(names) != weight.shape[0]:
+        raise DataFormatError(labels, "", f"{weight.shape[0]} class names (the classifier's outputs)", str(len(names)))
+    meta = {
+        "arch": "feature_head",
+        "pooling": "mean",
+        "hidden": "0",
+        "input_dim": str(weight.shape[1]),
+        "num_classes": str(weight.shape[0]),
+        "labels": labels.name,
+        "labels_sha256": _sha256(labels),
+        "source": source,
+    }
+    blob = save({"classifier.weight": weight.float(), "classifier.bias": bias.float()}, metadata=meta)
+    atomic_write(Path(out), lambda fh: fh.write(blob), mode="wb")
+    return meta
+
+
+@cli_errors
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m benchmark.model.convert KIND CHECKPOINT... --labels FILE --out FILE``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmark.model.convert",
+        description="Turn a public pretrained classifier into a modality-classifier head (safetensors).",
+        epilog="Example (AVSD video = I3D rgb + flow, 2 positions each): python -m benchmark.model.convert i3d "
+        "rgb_imagenet.pt flow_imagenet.pt --positions 2 --labels kinetics400_label_map.txt "
+        "--out /data/avsd/i3d_kinetics400_head.safetensors",
+    )
+    parser.add_argument("kind", choices=sorted(LAYERS), help="checkpoint family (see the module docstring)")
+    parser.add_argument("checkpoints", nargs="+", help="checkpoint file(s); several: features concatenated in order")
+    parser.add_argument("--labels", required=True, help="the label vocabulary of the checkpoint, in class order")
+    parser.add_argument("--out", required=True, help="the head file to write (.safetensors)")
+    parser.add_argument("--positions", type=int, default=1, help="temporal positions flattened into one feature")
+    parser.add_argument("--layout", choices=LAYOUTS, default="time_major", help="how the positions were flattened")
+    args = parser.parse_args(argv)
+    weight, bias = convert(args.kind, args.checkpoints, args.positions, args.layout)
+    source = f"{args.kind}: " + ", ".join(Path(c).name for c in args.checkpoints)
+    meta = write_head(weight, bias, args.labels, args.out, source)
+    print(
+        f"wrote {args.out}: {meta['num_classes']} classes ({meta['labels']}) over {meta['input_dim']} feature dims; "
+        f"set task.features.<modality>.classifier.weights to it and classifier.labels to {args.labels}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -193,11 +193,15 @@ class Hdf5Store:
 
     def get(self, vid: str) -> np.ndarray | None:
         """The ``(L, D)`` float32 array of ``vid`` (None only when missing and allowed)."""
-        if vid not in self._file():
+        try:
+            node = self._file()[vid]  # one key lookup per read
+        except KeyError:
             if self.allow_missing:
                 return None
-            raise DataFormatError(self.path, f"video '{vid}'", "a dataset with this key", "no such key")
-        return check_array(self._dataset(vid)[()], self.path, vid, self.dim)
+            raise DataFormatError(self.path, f"video '{vid}'", "a dataset with this key", "no such key") from None
+        if not isinstance(node, h5py.Dataset):
+            raise DataFormatError(self.path, f"video '{vid}'", "a dataset", "a group")
+        return check_array(node[()], self.path, vid, self.dim)
 
 
 Store = NpyDirStore | Hdf5Store

@@ -3,6 +3,13 @@
 Determinism: the order of batches of epoch ``e`` is a pure function of ``(seed, e)``, and a
 checkpoint stores the model, optimiser, scheduler, every RNG and the data position (epoch, batch),
 so a run resumed from a checkpoint continues bit-identically on the CPU.
+
+On a GPU the step never waits for the host: batches come from pinned memory with non-blocking
+copies (DataLoader workers prefetching), token counts are taken from the CPU batch, AdamW is fused,
+and the non-finite-loss check is kept on the device and read only where the loop must look anyway
+(logging, validation, checkpoints, the end), naming the first bad step. On the CPU every step is
+checked at once, as before. ``train.pad_to_multiple`` gives compiled steps a fixed set of shapes
+(:mod:`benchmark.model.shapes`).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from benchmark.checkpoint import load_checkpoint, rng_state, save_best, save_che
 from benchmark.config import choice
 from benchmark.distributed import DistInfo
 from benchmark.errors import RunFailedError
+from benchmark.model.shapes import PaddedCollate
 from benchmark.rundir import RunDir
 from benchmark.signals import StopFlag
 from benchmark.trainlog import TrainLog
@@ -46,6 +54,14 @@ class TrainState:
 
 class NonFiniteLossError(RunFailedError):
     """The loss became NaN or infinite."""
+
+
+def _raise_if_bad(bad_step: torch.Tensor, bad_loss: torch.Tensor | None) -> None:
+    """Raise :class:`NonFiniteLossError` naming the first bad step recorded on the device (synchronises)."""
+    step = int(bad_step.item())
+    if step:
+        value = float(bad_loss.item()) if bad_loss is not None else float("nan")
+        raise NonFiniteLossError(f"non-finite loss {value} at step {step}")
 
 
 def batch_plan(lengths: Sequence[int], batch_size: int, seed: int, epoch: int, bucket: bool) -> list[list[int]]:
@@ -134,8 +150,14 @@ class Trainer:
             self.train_model = torch.nn.parallel.DistributedDataParallel(
                 model, device_ids=[dist.local_rank] if self.device.type == "cuda" else None, find_unused_parameters=True
             )
+        self.pad_multiple = int(self.tc.get("pad_to_multiple", 0) or 0)
         if self.tc.compile:
-            self.train_model = torch.compile(self.train_model)
+            if self.pad_multiple > 0:  # a fixed set of shapes: one static graph per bucket
+                buckets = -(-int(cfg.model.assembly.max_source_len) // self.pad_multiple)
+                dyn = torch._dynamo.config
+                limit = "recompile_limit" if hasattr(dyn, "recompile_limit") else "cache_size_limit"
+                setattr(dyn, limit, max(getattr(dyn, limit), 4 * buckets + 8))
+            self.train_model = torch.compile(self.train_model, dynamic=False if self.pad_multiple > 0 else None)
         self.autocast_dtype = self._autocast_dtype()
         lengths = [train_set.approx_length(i) for i in range(len(train_set))]
         self.lengths = lengths
@@ -200,12 +222,25 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def _loader(self, batches: list[list[int]]) -> DataLoader:
+        collate: Callable = functools.partial(self.model.collate, train=True)
+        if self.pad_multiple > 0:
+            collate = PaddedCollate(
+                self.model.collate,
+                self.pad_multiple,
+                self.model.collator.specials.pad,
+                int(self.cfg.model.assembly.max_source_len),
+                int(self.cfg.model.max_target_len),
+            )
+        cuda = self.device.type == "cuda"
+        workers = int(self.tc.num_workers)
         return DataLoader(
             self.train_set,
             batch_sampler=batches,
-            collate_fn=functools.partial(self.model.collate, train=True),
-            num_workers=self.tc.num_workers,
+            collate_fn=collate,
+            num_workers=workers,
             persistent_workers=False,
+            pin_memory=cuda,  # with non-blocking copies in fit(): the copy overlaps the previous step
+            **({"prefetch_factor": 4} if cuda and workers > 0 else {}),
             # A DataLoader iterator draws a worker seed from the *global* RNG unless given its own
             # generator; re-creating the loader on resume would then shift the dropout/Gumbel stream.
             generator=torch.Generator().manual_seed(int(self.cfg.seed)),
@@ -225,6 +260,10 @@ class Trainer:
         )
         self.train_model.train()
         tokens, t_last = 0, time.perf_counter()
+        cuda = self.device.type == "cuda"
+        # GPU: (first step with a non-finite loss, its loss) kept on the device; 0 = none so far.
+        bad_step = torch.zeros((), dtype=torch.long, device=self.device) if cuda else None
+        bad_loss = torch.zeros((), device=self.device) if cuda else None
         while st.step < tc.max_steps and not st.stopped_early:
             batches = batch_plan(self.lengths, tc.batch_size, int(self.cfg.seed), st.epoch, tc.bucket_by_length)
             batches = batches[: len(batches) - len(batches) % (ga * self.dist.world_size)]
@@ -234,15 +273,20 @@ class Trainer:
             todo = batches[st.batch_in_epoch :]
             for batch in self._loader(todo):
                 t0 = time.perf_counter()
-                batch = batch.to(self.device)
+                tokens += self.model.num_input_tokens(batch) + self.model.num_target_tokens(batch)  # on the CPU
+                batch = batch.to(self.device, non_blocking=cuda)
                 with torch.autocast(
                     self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None
                 ):
                     loss = self.train_model(batch)
-                if not torch.isfinite(loss):
-                    raise NonFiniteLossError(f"non-finite loss {loss.item()} at step {st.step + 1}")
+                if bad_step is None:
+                    if not torch.isfinite(loss):
+                        raise NonFiniteLossError(f"non-finite loss {loss.item()} at step {st.step + 1}")
+                else:
+                    first = (bad_step == 0) & ~torch.isfinite(loss.detach())
+                    bad_step = torch.where(first, st.step + 1, bad_step)
+                    bad_loss = torch.where(first, loss.detach().float(), bad_loss)
                 (loss / ga).backward()
-                tokens += self.model.num_input_tokens(batch) + self.model.num_target_tokens(batch)
                 st.batch_in_epoch += 1
                 if st.batch_in_epoch % ga:
                     continue
@@ -255,6 +299,9 @@ class Trainer:
                 self.model.set_step(st.step)
                 st.train_time_s += time.perf_counter() - t0
                 bar.update(1)
+                must_look = st.step % tc.log_every == 0 or st.step % tc.eval_every == 0 or st.step == tc.max_steps
+                if bad_step is not None and (must_look or st.step % tc.ckpt_every == 0 or self.stop.requested):
+                    _raise_if_bad(bad_step, bad_loss)  # the only host synchronisation of the step
                 if st.step % tc.log_every == 0 or st.step == tc.max_steps:
                     now = time.perf_counter()
                     tps = tokens * self.dist.world_size / max(1e-9, now - t_last)
@@ -277,6 +324,8 @@ class Trainer:
                 st.epoch += 1
                 st.batch_in_epoch = 0
         bar.close()
+        if bad_step is not None:
+            _raise_if_bad(bad_step, bad_loss)
         if st.last_eval_step != st.step:  # early stop/max_steps always validated; kept for safety
             self.model.eval()
             self._validate()

@@ -243,6 +243,8 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str]) -> int:
         raise MissingDependencyError("launcher=slurm but `sbatch` is not on PATH (is this a Slurm login node?)")
     check_writable(results_root)
     sweep_dir = results_root / "sweeps" / name
+    if cfg.sweep.estimate:
+        return _estimate_only(cfg, study, planned, states, sweep_dir, len(todo))
     atomic_write_json(
         sweep_dir / "plan.json",
         {
@@ -285,6 +287,24 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str]) -> int:
         reasons, notes = _finalise(jobs, True, kind)
     elapsed = time.time() - t0
     return _summarise(cfg, study, planned, already, len(todo), (reasons, notes), interrupted, elapsed, sweep_dir)
+
+
+def _estimate_only(
+    cfg: DictConfig, study: Any, planned: Sequence[PlannedRun], states: dict[str, str], sweep_dir: Path, todo: int
+) -> int:
+    """``sweep.estimate=true``: calibrate and print the cost, record it in summary.json, submit nothing."""
+    from benchmark.estimate import estimate_sweep
+
+    record = estimate_sweep(cfg, planned, states, sweep_dir)
+    path = sweep_dir / "summary.json"
+    try:
+        summary = read_json(path)
+    except (FileNotFoundError, ValueError):
+        summary = {"study": study.name, "paper_table": study.paper_table}
+    summary["estimate"] = record
+    atomic_write_json(path, summary)
+    print(f"estimate only: nothing submitted (sweep.estimate=false to run {todo} runs); recorded in {path}")
+    return 0
 
 
 def _summarise(
@@ -341,6 +361,8 @@ def _summarise(
         "failures": failures,
         "notes": remarks,
     }
+    with contextlib.suppress(FileNotFoundError, ValueError, KeyError, TypeError):  # keep the last cost estimate
+        summary["estimate"] = read_json(sweep_dir / "summary.json")["estimate"]
     atomic_write_json(sweep_dir / "summary.json", summary)
     for r in remarks:
         print(f"  {r['task']} / {r['arm']} / seed {r['seed']}: {r['note']}")

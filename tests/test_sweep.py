@@ -96,7 +96,14 @@ def test_ctrl_c_leaves_every_run_done_or_resumable_and_a_rerun_finishes(tmp_path
     assert "rerun the same command to resume" in out
     states = {json.loads(p.read_text())["state"] for p in tmp_path.glob("tvqa/*/status.json")}
     assert states <= {"DONE", "PREEMPTED", "PENDING"} and "PREEMPTED" in states, states
-    assert _summary(tmp_path, "head_ablation")["interrupted"] is True
+    summary = _summary(tmp_path, "head_ablation")
+    assert summary["interrupted"] is True
+    # an interrupted run is resumable, not a failure
+    assert summary["failed"] == 0 and "FAILED" not in out and ", 0 failed" in out, out[-3000:]
+    assert "interrupted, resumable" in out and {n["note"].split(" (")[0] for n in summary["notes"]} <= {
+        "interrupted, resumable"
+    }
+    assert not [p for p in tmp_path.glob("tvqa/*/launch.json") if "lost" in json.loads(p.read_text())]
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stdout[-3000:]
     resumed = [p for p in tmp_path.glob("tvqa/*/train_log.jsonl") if '"resumed"' in p.read_text()]

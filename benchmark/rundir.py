@@ -10,7 +10,7 @@ Layout of ``<results.root>/<task>/<alias>__<key>/`` (written by that run alone):
     ckpt/              latest.pt + previous.pt (double buffer), best.pt (selected weights)
     predictions/       eval.<ext> in the official submission format of the task
     per_example.parquet  per-example scores of the eval split (paired tests, bootstrap)
-    metrics.json       written last and atomically: its presence means DONE
+    metrics.json       written last and atomically: a valid one means DONE
     launch.json        submission records, written by the sweep driver (not by the run)
     .lock              held (flock) by the process working on the run
 """

@@ -52,10 +52,14 @@ def _slurm_alive(job_ids: list[str]) -> set[str]:
 
 
 def _launch_records(run: Any) -> dict[str, Any]:
+    """launch.json; a missing, unreadable or mistyped one (not written by this harness) reads as empty."""
     try:
-        return read_json(run.launch_file)
-    except (FileNotFoundError, ValueError):
+        record = read_json(run.launch_file)
+    except (OSError, ValueError):
         return {"submissions": []}
+    if not isinstance(record, dict) or not isinstance(record.get("submissions"), list):
+        return {"submissions": []}
+    return record
 
 
 def classify(planned: Sequence[PlannedRun]) -> dict[str, str]:

@@ -94,8 +94,13 @@ def needed_splits(cfg: Any) -> tuple[str, ...]:
     return ("train", "dev", "eval")
 
 
-def _check_headers(stream: FeatureStream, videos: list[str], modality: str, key: str) -> StreamReport:
-    """Every needed video of ``stream`` is present (unless allowed missing) with a well-formed header."""
+def _check_headers(
+    stream: FeatureStream, videos: list[str], modality: str, key: str, checked: set[tuple[str, str]]
+) -> StreamReport:
+    """Every needed video of ``stream`` is present (unless allowed missing) with a well-formed header.
+
+    ``checked`` holds the (store, video) pairs whose header was already checked (splits share stores).
+    """
     store = stream.store
     present = store.id_set()
     missing = [v for v in videos if v not in present]
@@ -104,8 +109,9 @@ def _check_headers(stream: FeatureStream, videos: list[str], modality: str, key:
         raise DataFormatError(store.path, f"video '{missing[0]}'{more}", f"{modality} features for every video", "none")
     dim = store.dim
     for vid in videos:
-        if vid not in present:
+        if vid not in present or (str(store.path), vid) in checked:
             continue
+        checked.add((str(store.path), vid))
         shape, dtype = store.shape(vid)
         where = store.path if isinstance(store, Hdf5Store) else store.path / f"{vid}.npy"
         loc = f"video '{vid}'"
@@ -125,7 +131,7 @@ def _check_headers(stream: FeatureStream, videos: list[str], modality: str, key:
     return StreamReport(modality, store.path, dim, len(videos), len(videos) - len(missing), store.allow_missing)
 
 
-def _check_split(data: TaskData, split: str) -> SplitReport:
+def _check_split(data: TaskData, split: str, checked: set[tuple[str, str]]) -> SplitReport:
     files = data.cfg.task.files
     own_file = split == "eval" or (split == "dev" and files.dev is not None)
     source = data.file(f"task.files.{split}" if own_file else "task.files.train")
@@ -142,7 +148,7 @@ def _check_split(data: TaskData, split: str) -> SplitReport:
         for k, stream in enumerate(feats.streams):
             use_eval = split == "eval" and data.cfg.task.features[modality].streams[k].eval_path is not None
             key = f"task.features.{modality}.streams[{k}].{'eval_path' if use_eval else 'path'}"
-            report.streams.append(_check_headers(stream, videos, modality, key))
+            report.streams.append(_check_headers(stream, videos, modality, key, checked))
     return report
 
 
@@ -217,6 +223,7 @@ def check_classifiers(data: TaskData) -> list[str]:
 def check_task_data(data: TaskData) -> DataReport:
     """Check everything ``data``'s run will read (see the module docstring); raises on the first problem."""
     t0 = time.perf_counter()
-    splits = [_check_split(data, split) for split in needed_splits(data.cfg)]
+    checked: set[tuple[str, str]] = set()
+    splits = [_check_split(data, split, checked) for split in needed_splits(data.cfg)]
     classifiers = check_classifiers(data)
     return DataReport(str(data.cfg.task.name), data.root, splits, classifiers, time.perf_counter() - t0)

@@ -188,7 +188,10 @@ class Hdf5Store:
 
     def shape(self, vid: str) -> tuple[tuple[int, ...], np.dtype]:
         """Shape and dtype of ``vid``'s dataset (nothing is read but its metadata)."""
-        node = self._dataset(vid)
+        try:  # the low-level open costs half of the high-level one (21,793 TVQA clips: ~1 s)
+            node = h5py.h5d.open(self._file().id, vid.encode("utf-8"))
+        except KeyError:  # a group or no such key: the high-level path names the problem
+            node = self._dataset(vid)
         return tuple(node.shape), node.dtype
 
     def get(self, vid: str) -> np.ndarray | None:

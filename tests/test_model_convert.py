@@ -211,3 +211,8 @@ def test_a_converted_head_passes_the_start_checks_and_a_wrong_vocabulary_does_no
     )
     with pytest.raises(DataFormatError, match=r"video_head\.safetensors: metadata 'labels_sha256': expected the label"):
         check_task_data(TaskData(cfg, root))
+    (root / "other_labels.txt").write_text("a\nb\nc\nd\n")  # 4 labels for a head of 3 classes
+    with pytest.raises(
+        DataFormatError, match=r"tensor 'classifier\.weight': expected 4 rows, one per label of .*, got 3"
+    ):
+        check_task_data(TaskData(cfg, root))

@@ -191,14 +191,6 @@ def check_classifiers(data: TaskData) -> list[str]:
             lines.append(f"classifier {m}: {len(labels)} labels ({labels_file.name}), weights none (random init)")
             continue
         shapes, meta = _weight_shapes(weights)
-        digest = meta.get("labels_sha256")
-        if digest is not None and digest != hashlib.sha256(labels_file.read_bytes()).hexdigest():
-            raise DataFormatError(
-                weights,
-                "metadata 'labels_sha256'",
-                f"the label file it was converted with ({meta.get('labels', '?')}) as classifier.labels",
-                f"a different file {labels_file}",
-            )
         out = shapes.get("classifier.weight")
         if out is None or len(out) != 2:
             raise DataFormatError(weights, "tensor 'classifier.weight'", "a (classes, inputs) matrix", str(out))
@@ -214,6 +206,14 @@ def check_classifiers(data: TaskData) -> list[str]:
         if len(first) != 2 or first[1] != dim:
             name = "hidden.weight" if "hidden.weight" in shapes else "classifier.weight"
             raise DataFormatError(weights, f"tensor '{name}'", f"{dim} inputs (the {m} feature dimension)", str(first))
+        digest = meta.get("labels_sha256")
+        if digest is not None and digest != hashlib.sha256(labels_file.read_bytes()).hexdigest():
+            raise DataFormatError(
+                weights,
+                "metadata 'labels_sha256'",
+                f"the label file it was converted with ({meta.get('labels', '?')}) as classifier.labels",
+                f"a different file {labels_file}",
+            )
         lines.append(
             f"classifier {m}: {len(labels)} labels ({labels_file.name}), weights {weights.name} ({dim} inputs)"
         )

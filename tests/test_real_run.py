@@ -60,6 +60,16 @@ def _run(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, str]
     return code, out.out + out.err
 
 
+@pytest.fixture
+def shared_composer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sweeps of one test share one (real) Composer, so repeated config groups are composed once."""
+    import benchmark.sweep
+    from benchmark.config import Composer
+
+    composer = Composer()
+    monkeypatch.setattr(benchmark.sweep, "Composer", lambda: composer)
+
+
 @pytest.fixture(scope="module")
 def tvqa_root(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data root holding ``tvqa/`` in the released layout (no audio store: TVQA releases none)."""
@@ -68,6 +78,7 @@ def tvqa_root(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.mark.usefixtures("shared_composer")
 def test_every_overlay_header_command_dry_runs_as_printed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     commands = overlay_commands()
     assert {"avsd_dstc7_vx2text", "tvqa_val_vx2text", "tvc_val_vx2text"} <= set(commands)
@@ -80,6 +91,8 @@ def test_every_overlay_header_command_dry_runs_as_printed(capsys: pytest.Capture
     assert not any(tmp_path.iterdir())  # a dry run writes nothing
 
 
+@pytest.mark.slow  # about 15-40 s: the README's studies are planned in full (the real-data command: test_real_overlays)
+@pytest.mark.usefixtures("shared_composer")
 def test_every_readme_command_parses_and_dry_runs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     commands = readme_commands()
     assert any("experiment=avsd_dstc7_vx2text" in c for c in commands) and len(commands) >= 8

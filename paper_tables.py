@@ -3,7 +3,10 @@
 
     python paper_tables.py [--results results/runs] [--out results]      # tables/*.md|.tex|.csv, figures/*.png
     python paper_tables.py --check results/baselines/ci_small.json       # exit 1 when a metric leaves its band
-    python paper_tables.py --results DIR --write-baseline FILE --study ci_small   # (re)generate a baseline
+    python paper_tables.py --results DIR [DIR ...] --write-baseline FILE --study ci_small   # (re)generate a baseline
+
+A baseline is written from one results root per CPU configuration (another processor, other kernels
+or thread count; see benchmark/report/baseline.py), so its bands hold the machine-to-machine spread.
 
 Every call first collects the results folder (benchmark.collect: index.parquet and friends in it).
 Rendering covers every study module of ablations/ and the main comparisons with the paper
@@ -19,14 +22,19 @@ from pathlib import Path
 
 from benchmark.collect import collect, summary
 from benchmark.errors import cli_errors
-from benchmark.report.baseline import check_baseline, write_baseline
+from benchmark.report.baseline import ResultsRoot, check_baseline, check_header, write_baseline
 from benchmark.report.reference import DEFAULT_REFERENCE, load_reference
 from benchmark.report.render import find_study, render_all
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[1], formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--results", default="results/runs", help="results root (default: results/runs)")
+    parser.add_argument(
+        "--results",
+        nargs="+",
+        default=["results/runs"],
+        help="results root (default: results/runs); with --write-baseline, one root per CPU configuration",
+    )
     parser.add_argument("--out", default="results", help="where tables/ and figures/ go (default: results)")
     parser.add_argument("--reference", default=str(DEFAULT_REFERENCE), help="the paper's numbers (YAML)")
     parser.add_argument("--check", metavar="BASELINE.json", help="check the results against a baseline; no rendering")
@@ -40,17 +48,28 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
-    collection = collect(args.results)
-    print(summary(collection))
     if args.write_baseline:
         if not args.study:
             parser.error("--write-baseline needs --study")
-        argv_ = ["--results", args.results, "--write-baseline", args.write_baseline, "--study", args.study]
+        roots = []
+        for root in args.results:
+            roots.append(ResultsRoot(Path(root), collect(root)))
+            print(summary(roots[-1].collection))
+        argv_ = ["--results", *args.results, "--write-baseline", args.write_baseline, "--study", args.study]
         command = shlex.join(["python", "paper_tables.py", *argv_])
-        content = write_baseline(collection, find_study(args.study), args.write_baseline, command)
+        content = write_baseline(roots, find_study(args.study), args.write_baseline, command)
+        for conf in content["made_with"]["configurations"]:
+            print(f"configuration {conf['label']}: {conf['runs']} runs, seeds {conf['seeds']} ({conf['results']})")
         print(f"wrote {args.write_baseline}: {len(content['metrics'])} bands ({content['how_tolerance']})")
         return 0
+    if len(args.results) > 1:
+        parser.error("several --results roots only with --write-baseline")
+    (results,) = args.results
+    collection = collect(results)
+    print(summary(collection))
     if args.check:
+        for line in check_header(collection, results, args.check):
+            print(line)
         lines = check_baseline(collection, args.check)
         for line in lines:
             print(("ok    " if line.ok else "FAIL  ") + line.message)

@@ -7,15 +7,21 @@ import shutil
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
+import yaml
 from report_fixtures import ToyResults, build_study_results, build_toy_results, toy_study
+from scipy import stats as scipy_stats
 
 from ablations.ci_small import STUDY as CI_SMALL
 from ablations.topk_ablation import STUDY as TOPK
 from benchmark.collect import collect
-from benchmark.report.baseline import FLOORS, K_STD
+from benchmark.config import config_dir
+from benchmark.report.baseline_rule import ALPHA_FAMILY, FLOORS
 from benchmark.report.render import render_study
 from paper_tables import main
+
+N_CI = len(yaml.safe_load((config_dir() / "sweep" / "ci_small.yaml").read_text())["seeds"])
 
 CI_QUALITY = {"full (relaxed)": 0.7, "discrete": 0.5}
 
@@ -86,7 +92,11 @@ def test_baseline_round_trip_and_a_perturbed_metric_fails(
     assert content["generated_by"] == (
         f"python paper_tables.py --results {root} --write-baseline {baseline} --study ci_small"
     )
-    assert f"max({K_STD:g} * max(std, pooled_std), floor)" in content["how_tolerance"]
+    assert "q * sqrt(sigma_seed^2 / n + sigma_machine^2 + var_center)" in content["how_tolerance"]
+    (conf,) = content["made_with"]["configurations"]  # one root: one configuration, no machine spread
+    assert conf["results"] == str(root) and conf["seeds"] == [2, 3] and conf["runs"] == 12
+    assert conf["label"] == "unknown"  # the synthetic env.json has no host_cpu section
+    assert content["made_with"]["commits"] == ["ab" * 20] and content["alpha_family"] == ALPHA_FAMILY
     cells = {(m["task"], m["arm"], m["metric"]): m for m in content["metrics"]}
     assert set(cells) == {
         (t, a, c)
@@ -95,10 +105,17 @@ def test_baseline_round_trip_and_a_perturbed_metric_fails(
     }
     tvqa = cells["tvqa", "discrete", "accuracy"]
     relaxed = cells["tvqa", "full (relaxed)", "accuracy"]
-    pooled = ((tvqa["std"] ** 2 + relaxed["std"] ** 2) / 2) ** 0.5  # the column's two arms, two seeds each
-    assert tvqa["pooled_std"] == pytest.approx(pooled) == relaxed["pooled_std"]
-    spread = max(tvqa["std"], pooled)
-    assert tvqa["n"] == 2 and tvqa["tolerance"] == pytest.approx(max(K_STD * spread, FLOORS["percent"]))
+    values = {
+        arm: _values(root, results["ci_small"], "tvqa", arm, "accuracy") for arm in ("discrete", "full (relaxed)")
+    }
+    pooled = ((np.var(values["discrete"], ddof=1) + np.var(values["full (relaxed)"], ddof=1)) / 2) ** 0.5
+    assert tvqa["sigma_seed"] == pytest.approx(pooled) == relaxed["sigma_seed"]
+    assert tvqa["sigma_machine"] == 0 and tvqa["df"] == 2 and tvqa["n_ci"] == N_CI
+    assert tvqa["mean"] == pytest.approx(np.mean(values["discrete"]))
+    assert tvqa["var_center"] == pytest.approx(pooled**2 / 2)  # the mean of two seeds
+    assert tvqa["q"] == pytest.approx(scipy_stats.t.ppf(1 - ALPHA_FAMILY / 6 / 2, 2))
+    expected = max(tvqa["q"] * (pooled**2 / N_CI + pooled**2 / 2) ** 0.5, FLOORS["percent"])
+    assert tvqa["tolerance"] == pytest.approx(expected)
     assert tvqa["lo"] == pytest.approx(tvqa["mean"] - tvqa["tolerance"])
 
     capsys.readouterr()
@@ -107,7 +124,7 @@ def test_baseline_round_trip_and_a_perturbed_metric_fails(
 
     run = root / results["ci_small"].dirs["tvqa", "discrete", 2].relative_to(results["ci_small"].root)
     record = json.loads((run / "metrics.json").read_text())
-    record["metrics"]["accuracy"] += 2 * tvqa["tolerance"] + 1  # the mean moves past the band
+    record["metrics"]["accuracy"] += 4 * tvqa["tolerance"]  # the mean of two seeds moves past the band (n=2)
     (run / "metrics.json").write_text(json.dumps(record))
     assert main(["--results", str(root), "--check", str(baseline)]) == 1
     out = capsys.readouterr().out
@@ -124,6 +141,12 @@ def test_baseline_round_trip_and_a_perturbed_metric_fails(
     shutil.rmtree(other)
     assert main(["--results", str(root), "--check", str(baseline)]) == 1
     assert "tvqa / discrete / accuracy: no result (PENDING; not run)" in capsys.readouterr().out
+
+
+def _values(root: Path, toy: ToyResults, task: str, arm: str, metric: str) -> list[float]:
+    """The per-seed values of one cell, read back from the runs' metrics.json under ``root``."""
+    dirs = [d for (t, a, _), d in sorted(toy.dirs.items()) if (t, a) == (task, arm)]
+    return [json.loads((root / d.relative_to(toy.root) / "metrics.json").read_text())["metrics"][metric] for d in dirs]
 
 
 def test_baseline_errors_are_one_line_and_non_zero(

@@ -23,7 +23,7 @@ def test_every_study_plans_and_names_its_paper_table() -> None:
         "head_ablation": 6,
         "lm_ablation": 9,
         "topk_ablation": 12,
-        "ci_small": 12,
+        "ci_small": 18,
         "main_results": 4,
     }
     for study, n in expected.items():

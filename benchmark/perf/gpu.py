@@ -241,6 +241,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "build_s": bench.build_s,
         "collate_s": bench.collate_s,
     }
+
+    def save(phase: str) -> None:  # --partial: what was measured so far survives a time-out
+        rec["phase"] = phase
+        if args.partial is not None:
+            from benchmark.atomic import atomic_write_json
+
+            atomic_write_json(args.partial, rec)
+
+    save("built")
+    pad = padding.run(args.real, 32, 32)  # the training batch of both train configs
+    rec["padding"] = pad
+    rec["padding_fraction_before"] = pad["padding_fraction_before"]
+    rec["padding_fraction_after"] = pad["padding_fraction_after"]
+    save("padding")
     flops = {"vx2text": dev.count_flops(bench.step_vx), "bare": dev.count_flops(bench.step_bare)}
     rec["vx2text_flops_per_step"], rec["bare_flops_per_step"] = flops["vx2text"], flops["bare"]
     for _ in range(args.warmup):
@@ -248,7 +262,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         bench.step_bare()
     eager = _interleaved({"vx2text": bench.step_vx, "bare": bench.step_bare}, device, args.steps)
     rec.update(_train_figures(eager, args.batch, flops, peak, "eager"))
-    rec["compiled"] = bool(args.compile)
+    rec["compiled"] = False
+    rec["ratio_vs_bare"], rec["ratio_vs_bare_variant"] = rec["ratio_vs_bare_eager"], "eager"
+    save("eager")
     if args.compile:
         bench.compile()
         rec["vx2text_compile_first_step_s"] = dev.time_calls(bench.step_vx, device, 1)[0]
@@ -258,6 +274,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             bench.step_bare()
         compiled = _interleaved({"vx2text": bench.step_vx, "bare": bench.step_bare}, device, args.steps)
         rec.update(_train_figures(compiled, args.batch, flops, peak, "compiled"))
+        rec["compiled"] = True
         bench.vx_fwd, bench.bare_fwd = bench.vx, bench.bare  # generation and real lengths: eager
     tag = "compiled" if args.compile else "eager"
     rec["ratio_vs_bare"] = rec[f"ratio_vs_bare_{tag}"]
@@ -270,11 +287,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for name, rows, beams in (("greedy", args.gen_batch, 1), ("beam4", args.beam_batch, 4)):
         if args.gen_repeats > 0:
             gen[name] = _generation(bench, rows, beams, args.gen_repeats)
+            rec["generation"] = gen
+            save(f"generation {name}")
     rec["generation"] = gen
-    pad = padding.run(args.real, 32 if device.type == "cuda" else args.batch, 32)
-    rec["padding"] = pad
-    rec["padding_fraction_before"] = pad["padding_fraction_before"]
-    rec["padding_fraction_after"] = pad["padding_fraction_after"]
     if args.real_batches > 0:
         use_real = pad["data"] == "real"
         root = args.real / "avsd" if use_real else None
@@ -284,6 +299,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         anchor = rec[f"bare_{tag}_samples_per_s"]
         real["vx2text_bucketed_vs_bare_full_length"] = real["bucketed"]["samples_per_s"] / anchor
         rec["real_lengths"] = real
+        save("real lengths")
     rec.update(
         {
             "threads": torch.get_num_threads(),
@@ -294,6 +310,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "warmup": args.warmup,
         }
     )
+    save("complete")
     return rec
 
 
@@ -358,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--real", type=Path, default=None, help="real files (default ../shared/data/real)")
     p.add_argument("--peak-tflops", type=float, default=None, help="declare the device's peak (TFLOP/s) for MFU")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--partial", type=Path, default=None, help="rewrite the record to this file after each phase")
     args = p.parse_args(argv)
     if args.steps < 1:
         raise ConfigError("--steps", f"must be >= 1, got {args.steps}")

@@ -206,6 +206,8 @@ def record_plan(run: RunDir, entry: dict[str, Any]) -> None:
         plans = read_json(path).get("plans", [])
     except (FileNotFoundError, ValueError, AttributeError):
         plans = []
+    if any(all(p.get(k) == v for k, v in entry.items()) for p in plans if isinstance(p, dict)):
+        return  # recorded already (a rerun of the same plan writes nothing)
     same = ("study", "arm", "experiment", "comparison")
     plans = [p for p in plans if not all(p.get(k) == entry.get(k) for k in same)]
     run.path.mkdir(parents=True, exist_ok=True)

@@ -127,3 +127,15 @@ def test_an_unknown_hub_id_offline_stops_the_run_in_seconds_before_any_data_is_r
     assert "HF_HUB_OFFLINE=1" in lines[0] and "Retrying" not in proc.stderr and "no-data-here" not in lines[0]
     assert len(lines) == 2 and lines[1].strip().startswith("see ")  # the status file
     assert elapsed < 30  # python start-up included; it took 57 s of retries before
+
+
+def test_an_unknown_hub_id_is_one_line_whether_or_not_the_hub_answers() -> None:
+    """Without HF_HUB_OFFLINE: one short metadata request; an unreachable hub and an unknown id both end in
+    one line naming the key (no retry loop)."""
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError) as info:
+        locate_backbone("nobody-xyz/no-such-model", probe_timeout_s=5)
+    assert time.perf_counter() - t0 < 15
+    message = str(info.value)
+    assert message.startswith("config key 'model.name_or_path': 'nobody-xyz/no-such-model' is not a local folder")
+    assert "\n" not in message

@@ -38,7 +38,7 @@ def summary_table(verdicts: list[ClaimVerdict]) -> Table:
         claim = v.claim
         source = f"{claim.id}: {claim.wording} Source: {claim.source}" + (f" Note: {claim.note}" if claim.note else "")
         counts = Counter(t.verdict for t in v.tests)
-        detail = ", ".join(f"{n} {verdict}" for verdict, n in counts.items()) if len(v.tests) > 1 else ""
+        detail = ", ".join(f"{n} {verdict}" for verdict, n in counts.items()) if len(counts) > 1 else ""
         verdict = v.verdict + (f" ({detail})" if detail else "")
         task = f"{v.task} {v.metric}"
         certainty = claim.certainty + (f" ({claim.read_in})" if claim.read_in else "")
@@ -81,7 +81,8 @@ def detail_table(verdicts: list[ClaimVerdict]) -> Table:
             else:
                 p = t.paired
                 ci = f"{fmt(p.delta, digits, signed=True)} [{fmt(p.ci[0], digits)}, {fmt(p.ci[1], digits)}]"
-                adjusted = f" ({fmt_p(t.p_adjusted)})" if t.p_adjusted is not None else ""
+                same = t.p_adjusted is None or t.p_adjusted == p.p_boot  # one comparison: nothing to adjust
+                adjusted = "" if same else f" ({fmt_p(t.p_adjusted)})"
                 cells = [ci, fmt_p(p.p_boot) + adjusted, f"{t.seeds[0]}/{t.seeds[1]}", str(p.n_examples)]
                 cells.append(_seeds_needed(t))
             row = [table.cell(v.claim.id), table.cell(f"{v.task} {v.metric}"), table.cell(comparison)]

@@ -65,6 +65,7 @@ NON_SEMANTIC_KEYS = (
     "train.log_every",
     "train.progress",
     "train.eval_batch_size",
+    "tokenizer.allow_random_classifiers",  # a permission to start, not a setting of the experiment
 )
 
 
@@ -74,7 +75,6 @@ NON_SEMANTIC_KEYS = (
 # tests/test_run_keys_pinned.py holds the keys of every study's runs to this promise.
 KEY_STABLE_DEFAULTS: dict[str, Any] = {
     "train.pad_to_multiple": 0,  # training batches padded to their longest sample
-    "tokenizer.allow_random_classifiers": False,
     "tokenizer.k_per_modality": {},  # one K for every modality
     "head.candidates": "auto",  # generative: no candidates in the input; discriminative: its own appended
     "model.freeze_body": False,  # the whole language model trains

@@ -57,3 +57,18 @@ def test_estimate_rejects_zero_calibration_steps(tmp_path: Path, capsys: pytest.
         )
     assert err.value.code != 0 and "sweep.estimate_steps" in capsys.readouterr().err
     assert not (tmp_path / "tvqa").exists()
+
+
+@pytest.mark.slurm
+@pytest.mark.timeout(600)
+def test_estimate_on_slurm_calibrates_in_one_job(slurm_cluster, tmp_path: Path, capsys) -> None:
+    slurm = ["launcher=slurm", "launcher.partition=debug", "launcher.cpus_per_task=1", "launcher.mem_gb=2"]
+    slurm += ["launcher.timeout_min=10"]
+    rc = run_main(["sweep=tokenization_ablation", "sweep.estimate=true", f"results.root={tmp_path}", *FAST, *slurm])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "calibration submitted as Slurm job" in out and "nothing submitted" in out
+    sweep_dir = tmp_path / "sweeps" / "tokenization_ablation"
+    assert not (tmp_path / "tvqa").exists() and (sweep_dir / "estimate").is_dir()  # the one job's logs
+    est = json.loads((sweep_dir / "summary.json").read_text())["estimate"]
+    assert est["launcher"] == "slurm" and est["runs_to_do"] == 4 and est["total_device_hours"] > 0

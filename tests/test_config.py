@@ -10,7 +10,19 @@ from benchmark.config import compose, config_dir, semantic_config
 from benchmark.errors import ConfigError
 from benchmark.rundir import run_alias, run_dir_for, run_key
 
-GROUPS = ("task", "data", "model", "modality", "tokenizer", "head", "train", "launcher", "sweep", "experiment")
+GROUPS = (
+    "task",
+    "data",
+    "model",
+    "layout",
+    "modality",
+    "tokenizer",
+    "head",
+    "train",
+    "launcher",
+    "sweep",
+    "experiment",
+)
 
 
 def _options(group: str) -> list[str]:

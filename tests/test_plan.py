@@ -25,6 +25,7 @@ def test_every_study_plans_and_names_its_paper_table() -> None:
         "topk_ablation": 12,
         "ci_small": 18,
         "main_results": 4,
+        "pretrained_lm": 6,
     }
     for study, n in expected.items():
         runs = _plan(f"sweep={study}")

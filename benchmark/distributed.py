@@ -52,8 +52,20 @@ def pick_device(requested: str, local_rank: int = 0) -> torch.device:
         return torch.device("cpu")
     if not torch.cuda.is_available():
         raise RuntimeError("train.device=cuda but CUDA is not available on this machine")
-    torch.cuda.set_device(local_rank)
-    return torch.device("cuda", local_rank)
+    index = local_rank % torch.cuda.device_count()  # more processes than GPUs: they share (tests, debugging)
+    torch.cuda.set_device(index)
+    return torch.device("cuda", index)
+
+
+def backend_for(device: torch.device, local_world_size: int) -> str:
+    """nccl when every local process has a GPU of its own; gloo on the CPU or when processes share a GPU
+    (nccl refuses two ranks on one device; gloo handles CUDA tensors). ``VX2T_DIST_BACKEND`` overrides."""
+    forced = os.environ.get("VX2T_DIST_BACKEND")
+    if forced:
+        return forced
+    if device.type != "cuda" or local_world_size > torch.cuda.device_count():
+        return "gloo"
+    return "nccl"
 
 
 def init_distributed(requested_device: str) -> DistInfo:
@@ -69,7 +81,8 @@ def init_distributed(requested_device: str) -> DistInfo:
     rank, local_rank = int(env["RANK"]), int(env.get("LOCAL_RANK", "0"))
     device = pick_device(requested_device, local_rank)
     if not torch_dist.is_initialized():
-        torch_dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        local_world = int(env.get("LOCAL_WORLD_SIZE", "1"))  # set by torchrun and by submitit's export
+        torch_dist.init_process_group(backend=backend_for(device, local_world))
     return DistInfo(rank=rank, local_rank=local_rank, world_size=world, device=device)
 
 

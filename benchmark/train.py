@@ -148,7 +148,9 @@ class Trainer:
         self.train_model = model
         if dist.world_size > 1:
             self.train_model = torch.nn.parallel.DistributedDataParallel(
-                model, device_ids=[dist.local_rank] if self.device.type == "cuda" else None, find_unused_parameters=True
+                model,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=True,
             )
         self.pad_multiple = int(self.tc.get("pad_to_multiple", 0) or 0)
         if self.tc.compile:

@@ -198,8 +198,8 @@ def measure_task(lengths: dict[str, list[int]], batch: int, multiple: int, epoch
 
 
 def run(real: Path | None, batch: int, multiple: int) -> dict[str, Any]:
-    """Measure every task available; the pooled figures weight each task by its padded tokens."""
-    tokenizer, tok_name = load_tokenizer()
+    """Measure every task available; ``padding_fraction_before/after`` are the means over the tasks."""
+    tok_name = load_tokenizer()[1]
     use_real = real is not None and real.is_dir()
     tasks: dict[str, Any] = {}
     for task, file in REAL_FILES.items():

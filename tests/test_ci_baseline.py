@@ -100,7 +100,7 @@ def test_machine_spread_passes_a_larger_shift_fails_and_the_report_names_the_cel
     confs = content["made_with"]["configurations"]
     assert [c["label"] for c in confs] == ["AVX512 t1", "DEFAULT t2"] and all(c["seeds"] == list(SEEDS) for c in confs)
     assert all(c["runs"] == 24 and c["cpu_model"] == "Test CPU" for c in confs)
-    assert confs[0]["sweep"].startswith("python -m benchmark.run")
+    assert confs[0]["sweep"] == "ATEN_CPU_CAPABILITY=avx512 python -m benchmark.run"  # the plan has no overrides
     cells = {(m["task"], m["arm"]): m for m in content["metrics"]}
     tvqa = cells["tvqa", "discrete"]
     assert tvqa["config_means"] == pytest.approx([60.0, 66.0]) and tvqa["mean"] == pytest.approx(63.0)

@@ -117,6 +117,7 @@ def _configuration(root: ResultsRoot, study: str) -> dict[str, Any]:
     labels: Counter[str] = Counter()
     models: Counter[str] = Counter()
     commits: Counter[str] = Counter()
+    prefixes: Counter[str] = Counter()  # the kernel / thread environment variables the runs saw
     for run_dir in plan.loc[plan["state"] == "DONE", "run_dir"]:
         try:
             env = read_json(root.root / str(run_dir) / "env.json")
@@ -127,10 +128,14 @@ def _configuration(root: ResultsRoot, study: str) -> dict[str, Any]:
         host = env.get("host_cpu") if isinstance(env.get("host_cpu"), dict) else {}
         models[str(host.get("cpu_model"))] += 1
         commits[f"{env.get('git_commit')}{' (dirty)' if env.get('git_dirty') else ''}"] += 1
+        kernel_env = host.get("kernel_env") if isinstance(host.get("kernel_env"), dict) else {}
+        prefixes[" ".join(f"{k}={shlex.quote(str(v))}" for k, v in sorted(kernel_env.items()) if v)] += 1
     try:
         overrides = read_json(root.root / "sweeps" / study / "plan.json").get("overrides", [])
     except (OSError, ValueError, AttributeError):
         overrides = []
+    prefix = next(iter(prefixes)) if len(prefixes) == 1 else ""  # several: the labels tell them apart
+    command = shlex.join(["python", "-m", "benchmark.run", *map(str, overrides)])
     return {
         "results": str(root.root),
         "label": " | ".join(sorted(labels)),
@@ -138,7 +143,7 @@ def _configuration(root: ResultsRoot, study: str) -> dict[str, Any]:
         "runs": int((plan["state"] == "DONE").sum()),
         "cpu_model": " | ".join(sorted(models)),
         "commits": dict(commits),
-        "sweep": shlex.join(["python", "-m", "benchmark.run", *map(str, overrides)]),
+        "sweep": f"{prefix} {command}".strip(),
     }
 
 

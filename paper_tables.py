@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--check", metavar="BASELINE.json", help="check the results against a baseline; no rendering")
     parser.add_argument("--write-baseline", metavar="FILE", help="write the baseline of --study from the results")
     parser.add_argument("--study", help="with --write-baseline: the study; otherwise render only this study")
+    parser.add_argument(
+        "--note", default="", help="with --write-baseline: a remark on how it was made, kept in the file"
+    )
     return parser
 
 
@@ -57,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
             print(summary(roots[-1].collection))
         argv_ = ["--results", *args.results, "--write-baseline", args.write_baseline, "--study", args.study]
         command = shlex.join(["python", "paper_tables.py", *argv_])
-        content = write_baseline(roots, find_study(args.study), args.write_baseline, command)
+        if args.note:
+            command += " --note " + shlex.quote(args.note)
+        content = write_baseline(roots, find_study(args.study), args.write_baseline, command, args.note)
         for conf in content["made_with"]["configurations"]:
             print(f"configuration {conf['label']}: {conf['runs']} runs, seeds {conf['seeds']} ({conf['results']})")
         print(f"wrote {args.write_baseline}: {len(content['metrics'])} bands ({content['how_tolerance']})")

@@ -94,10 +94,13 @@ def test_machine_spread_passes_a_larger_shift_fails_and_the_report_names_the_cel
     a = _configuration(toy, tmp_path / "A", {}, "AVX512", 1)
     b = _configuration(toy, tmp_path / "B", {"tvqa": 6.0}, "DEFAULT", 2)
     both, single = tmp_path / "both.json", tmp_path / "single.json"
-    assert main(["--results", str(a), str(b), "--write-baseline", str(both), "--study", "ci_small"]) == 0
+    note = ["--note", "commit abab is the fixture commit"]
+    assert main(["--results", str(a), str(b), "--write-baseline", str(both), "--study", "ci_small", *note]) == 0
     assert main(["--results", str(a), "--write-baseline", str(single), "--study", "ci_small"]) == 0
     content = json.loads(both.read_text())
     confs = content["made_with"]["configurations"]
+    assert content["made_with"]["note"] == note[1]
+    assert content["generated_by"].endswith("--study ci_small --note 'commit abab is the fixture commit'")
     assert [c["label"] for c in confs] == ["AVX512 t1", "DEFAULT t2"] and all(c["seeds"] == list(SEEDS) for c in confs)
     assert all(c["runs"] == 24 and c["cpu_model"] == "Test CPU" for c in confs)
     assert confs[0]["sweep"] == "ATEN_CPU_CAPABILITY=avx512 python -m benchmark.run"  # the plan has no overrides

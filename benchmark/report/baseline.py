@@ -219,8 +219,13 @@ def baseline_entries(roots: list[ResultsRoot], study: Study) -> list[dict[str, A
     return entries
 
 
-def write_baseline(roots: list[ResultsRoot], study: Study, path: str | Path, command: str) -> dict[str, Any]:
-    """Write the baseline file of ``study`` from one results root per configuration, atomically."""
+def write_baseline(
+    roots: list[ResultsRoot], study: Study, path: str | Path, command: str, note: str = ""
+) -> dict[str, Any]:
+    """Write the baseline file of ``study`` from one results root per configuration, atomically.
+
+    ``note``: a remark on how it was made (e.g. what a commit recorded in the runs stands for).
+    """
     entries = baseline_entries(roots, study)
     configurations = [_configuration(r, study.name) for r in roots]
     content = {
@@ -232,6 +237,7 @@ def write_baseline(roots: list[ResultsRoot], study: Study, path: str | Path, com
         "made_with": {
             "commits": sorted({c for conf in configurations for c in conf["commits"]}),
             "configurations": configurations,
+            "note": note,
         },
         "metrics": entries,
     }

@@ -113,7 +113,7 @@ def test_paper_tables_writes_a_verdict_for_every_claim(
     head_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["--results", str(head_root), "--out", str(tmp_path), "--study", "head_ablation"]) == 0
-    assert "claims: 16 verdicts (claim × task): 1 holds, 15 not run" in capsys.readouterr().out
+    assert "claims: 18 verdicts (claim × task): 1 holds, 17 not run" in capsys.readouterr().out
     md = (tmp_path / "tables" / "claims.md").read_text()
     for claim in load_claims():
         assert f"| {claim.id} [" in md, claim.id
@@ -121,7 +121,7 @@ def test_paper_tables_writes_a_verdict_for_every_claim(
     assert "generative vs discriminative" in row and "| 3/3 | 60 |" in row and row.endswith("| holds |")
     assert "\\toprule" in (tmp_path / "tables" / "claims.tex").read_text()
     csv = pd.read_csv(tmp_path / "tables" / "claims.csv")
-    assert set(csv["claim_verdict"]) == {"holds", "not run"} and len(csv) == 2 * (4 + 3 + 3) + 3 + 3 + 1 + 3
+    assert set(csv["claim_verdict"]) == {"holds", "not run"} and len(csv) == 2 * (4 + 3 + 3) + 3 + 3 + 1 + 3 + 1 + 1
 
 
 LEDGER_ERRORS = {

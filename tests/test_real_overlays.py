@@ -11,13 +11,16 @@ one overlay per task (TVC's on its leaderboard split, which needs no Java scorer
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 from real_layout import build_real_root, eval_items
-from test_real_run import TINY, _run, overlay_commands, readme_commands
+from test_real_run import README, TINY, _run, overlay_commands, readme_commands
 
 PAPER_ROWS = sorted(name for name in overlay_commands() if name != "mini_vx2text")
 FAST = ["avsd_dstc7_vx2text", "tvqa_val_vx2text"]  # + TVC through its overlay on the leaderboard split
@@ -101,6 +104,22 @@ def test_every_paper_row_overlay_and_leaderboard_split_runs_to_done(
         assert metrics["scored"] is False and metrics["n_predictions"] > 0
 
 
+def _readme_convert_step(root: Path, ckpt_dir: Path) -> None:
+    """The README's ``benchmark.model.convert`` step as printed (``/data`` -> ``root``), on checkpoints with
+    pytorch-i3d's ``logits.conv3d`` layer and shape (random weights: the run only needs a valid head file)."""
+    blocks = re.findall(r"```bash\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+    lines = [ln for b in blocks for ln in b.replace("\\\n", " ").splitlines()]
+    (convert,) = [ln for ln in lines if ln.strip().startswith("python -m benchmark.model.convert")]
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    args = shlex.split(convert.replace("/data", str(root)), comments=True)[3:]
+    for name in [a for a in args if a.endswith(".pt") and not a.startswith("-")]:
+        g = torch.Generator().manual_seed(len(name))
+        layer = {"logits.conv3d.weight": torch.randn(400, 1024, 1, 1, 1, generator=g) * 0.05}
+        torch.save({**layer, "logits.conv3d.bias": torch.zeros(400)}, ckpt_dir / name)
+    done = subprocess.run([sys.executable, "-m", "benchmark.model.convert", *args], cwd=ckpt_dir, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+
+
 @pytest.mark.slow
 @pytest.mark.slurm
 @pytest.mark.usefixtures("slurm_cluster")
@@ -109,6 +128,7 @@ def test_the_readme_real_data_command_runs_through_slurm(fast_root: Path, tmp_pa
     """The README's command with a real-layout root, as printed, plus a tiny model and the local cluster's
     limits (it has no GPU): a single run submitted as a one-run study, DONE, and a rerun submits nothing."""
     (command,) = [c for c in readme_commands() if any(a.startswith("experiment=") for a in c)]
+    _readme_convert_step(fast_root, tmp_path / "ckpt")
     cluster = ["launcher.partition=debug", "launcher.gpus_per_task=0", "launcher.cpus_per_task=1", "launcher.mem_gb=2"]
     cluster += ["launcher.timeout_min=10", "launcher.poll_s=1"]
     args = [*_with_root(command, fast_root), *TINY, "data.max_eval=20", *cluster, f"results.root={tmp_path}"]

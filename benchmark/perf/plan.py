@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         planned = plan_sweep(cfg, overrides, Composer())
         for p in planned:  # a finished sweep: every run has its metrics.json
             p.write_pending()
-            p.run.metrics_file.write_text("{}")
+            p.run.metrics_file.write_text(json.dumps({"metrics": {"accuracy": 50.0}}))
         from benchmark.sweep import classify
 
         timings = []

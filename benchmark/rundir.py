@@ -145,6 +145,12 @@ class RunDir:
         except (OSError, ValueError) as err:  # ValueError: not UTF-8 or not JSON
             return f"{self.metrics_file}: unreadable ({type(err).__name__}: {' '.join(str(err).split())[:120]})"
         metrics = record.get("metrics") if isinstance(record, dict) else None
+        if isinstance(metrics, dict) and not metrics and record.get("scored") is False:
+            # a leaderboard split (labels hidden): the submission is the result, nothing is scored
+            n = record.get("n_predictions")
+            if isinstance(n, int) and not isinstance(n, bool) and n > 0:
+                return None
+            return f"{self.metrics_file}: an unscored record needs 'n_predictions' > 0"
         if not isinstance(metrics, dict) or not metrics:
             return f"{self.metrics_file}: expected a JSON object with a non-empty 'metrics' object"
         bad = [k for k, v in metrics.items() if isinstance(v, bool) or not isinstance(v, (int, float))]

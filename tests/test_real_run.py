@@ -185,6 +185,8 @@ def test_test_public_ends_done_unscored_and_tables_say_so(
     submission = json.loads((run / metrics["submission"]).read_text())
     qids = [json.loads(ln)["qid"] for ln in (tvqa_root / "tvqa" / "tvqa_test_public.jsonl").read_text().splitlines()]
     assert sorted(int(q) for q in submission) == sorted(qids) and set(submission.values()) <= set(range(5))
+    code, out = _run(capsys, [*args, f"results.root={results}", *TINY])  # an unscored run stays done
+    assert code == 0 and "already done" in out, out
     collection = collect(results, write=False)
     row = collection.index.iloc[0]
     assert row["state"] == "DONE" and not row["scored"] and row["not_scored"] == "labels hidden"

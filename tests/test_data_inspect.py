@@ -179,3 +179,23 @@ def test_cli_text_output(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out.splitlines()
     assert out[1:3] == ["format: npy_folder (folder of <video_id>.npy feature arrays)", "records: 6"]
     assert out[-1] == 'first: {"video": "AAAA1", "shape": [4, 4]}'
+
+
+@pytest.mark.parametrize("name", ["stopwords_dstc7.txt", "stopwords_dstc8.txt"])
+def test_stopword_files_are_not_label_maps(real_data: Path, tmp_path: Path, name: str) -> None:
+    report = inspect_path(real_data / "avsd" / name)
+    assert report.format == "avsd_stopwords" and report.records == 2 and report.first == ","
+    assert report.extras["patterns"] == [",", "." if "dstc7" in name else "\\."]
+    renamed = tmp_path / "words.txt"  # recognised by its content, not only by its name
+    renamed.write_bytes((real_data / "avsd" / name).read_bytes())
+    assert detect(renamed) == "avsd_stopwords"
+    labels = tmp_path / "labels.txt"
+    labels.write_text("abseiling\npassing American football (in game)\n")
+    assert detect(labels) == "kinetics_label_map"
+
+
+def test_tvqa_plus_shows_its_own_fields(real_data: Path) -> None:
+    report = inspect_path(real_data / "tvqa" / "tvqa_plus_val.json").to_json()
+    assert "shows" not in report and "show_name" not in report["first"]  # TVQA+ has no show_name (was {'None': 200})
+    assert "bbox" in report["fields"] and "q" in report["fields"]
+    assert report["bbox_frames"] > 0 and report["boxes"] > 0 and report["box_labels"] > 0

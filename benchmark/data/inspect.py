@@ -46,6 +46,7 @@ FORMATS = {
     "npy_folder": "folder of <video_id>.npy feature arrays",
     "hdf5": "HDF5 feature store keyed by video id",
     "kinetics_label_map": "Kinetics label_map.txt (one class per line)",
+    "avsd_stopwords": "AVSD stop-word file (one regex per line, as the DSTC scripts' get_hypotheses.py -s reads)",
     "audioset_csv": "AudioSet class_labels_indices.csv",
 }
 
@@ -117,6 +118,21 @@ def _avsd_kind(raw: dict[str, Any]) -> str:
     return "avsd_dialogs"
 
 
+def _is_stopword_list(path: Path) -> bool:
+    """A ``.txt`` that is a stop-word regex list rather than a label map.
+
+    Its name says so (``stopwords*.txt``), or a line is no class name: class names always hold a letter
+    and never a backslash, while the DSTC stop-word files hold ``,``, ``.`` and ``\\.``.
+    """
+    if "stopword" in path.name.lower():
+        return True
+    try:
+        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except UnicodeDecodeError:
+        return False  # the label-map reader reports the bad byte
+    return any("\\" in line or not any(c.isalpha() for c in line) for line in lines)
+
+
 def detect(path: str | Path) -> str:
     """The format of ``path`` (a key of :data:`FORMATS`); unknown content is a DataFormatError."""
     path = Path(path)
@@ -138,7 +154,7 @@ def detect(path: str | Path) -> str:
     if suffix == ".csv":
         return "audioset_csv"
     if suffix == ".txt":
-        return "kinetics_label_map"
+        return "avsd_stopwords" if _is_stopword_list(path) else "kinetics_label_map"
     first = first_nonblank_char(path)
     if first == "[":
         return "tvqa_plus"
@@ -189,14 +205,32 @@ def _multiref(path: Path, fmt: str) -> Report:
 
 def _tvqa(path: Path, fmt: str) -> Report:
     qs = tvqa.read_questions(path)
-    extras = {
+    extras: dict[str, Any] = {
         "labelled": sum(q.answer_idx is not None for q in qs),
         "nan_nan": sum(q.ts is None for q in qs),
         "zero_length_ts": sum(q.ts is not None and q.ts[0] == q.ts[1] for q in qs),
         "videos": len({q.vid_name for q in qs}),
-        "shows": dict(sorted(Counter(str(q.show_name) for q in qs).items())),
     }
-    return Report(str(path), fmt, len(qs), _plain(qs[0]), extras)
+    first = _plain(qs[0])
+    if fmt == "tvqa_plus":  # no show_name in TVQA+ (The Big Bang Theory only); its own field is the bbox
+        first.pop("show_name", None)
+        extras.update(_tvqa_plus_boxes(load_json(path)))
+    else:
+        extras["shows"] = dict(sorted(Counter(str(q.show_name) for q in qs).items()))
+    return Report(str(path), fmt, len(qs), first, extras)
+
+
+def _tvqa_plus_boxes(raw: Any) -> dict[str, Any]:
+    """TVQA+'s own fields: the raw keys of its first record and its box counts (the harness ignores boxes)."""
+    records = [r for r in raw if isinstance(r, dict)] if isinstance(raw, list) else []
+    frames = [boxes for r in records if isinstance(r.get("bbox"), dict) for boxes in r["bbox"].values()]
+    boxes = [b for f in frames if isinstance(f, list) for b in f if isinstance(b, dict)]
+    return {
+        "fields": sorted(records[0]) if records else [],
+        "bbox_frames": len(frames),
+        "boxes": len(boxes),
+        "box_labels": len({str(b.get("label")) for b in boxes}),
+    }
 
 
 def _tvqa_predictions(path: Path, fmt: str) -> Report:
@@ -275,6 +309,15 @@ def _labels(path: Path, fmt: str) -> Report:
     return Report(str(path), fmt, len(names), names[0], {"last": names[-1]})
 
 
+def _stopwords(path: Path, fmt: str) -> Report:
+    from benchmark.metrics.avsd import StopwordFilter  # the scorer's own reader (checks every regex)
+
+    patterns = [p.pattern.decode("utf-8", "replace")[1:-1] for p, _ in StopwordFilter(path).patterns]
+    if not patterns:
+        raise DataFormatError(path, "", "at least one stop-word pattern", "none")
+    return Report(str(path), fmt, len(patterns), patterns[0], {"patterns": patterns})
+
+
 _READERS: dict[str, Callable[[Path, str], Report]] = {
     "avsd_dialogs": _avsd,
     "avsd_test": _avsd,
@@ -294,6 +337,7 @@ _READERS: dict[str, Callable[[Path, str], Report]] = {
     "npy_folder": lambda p, f: _store_report(p, f, NpyDirStore(p)),
     "hdf5": lambda p, f: _store_report(p, f, Hdf5Store(p)),
     "kinetics_label_map": _labels,
+    "avsd_stopwords": _stopwords,
     "audioset_csv": _labels,
 }
 

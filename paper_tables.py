@@ -9,6 +9,8 @@ A baseline is written from one results root per CPU configuration (another proce
 or thread count; see benchmark/report/baseline.py), so its bands hold the machine-to-machine spread.
 
 Every call first collects the results folder (benchmark.collect: index.parquet and friends in it).
+A missing results folder (a typo) is an error (exit 2, nothing created); an existing empty one
+renders every table with its runs shown as not run yet.
 Rendering covers every study module of ablations/ and the main comparisons with the paper
 (benchmark/report/comparisons.py); missing runs show as "—" with the reason, never as an error.
 """
@@ -20,7 +22,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from benchmark.collect import collect, summary
+from benchmark.collect import collect, require_results_root, summary
 from benchmark.errors import cli_errors
 from benchmark.report.baseline import ResultsRoot, check_baseline, check_header, write_baseline
 from benchmark.report.reference import DEFAULT_REFERENCE, load_reference
@@ -28,7 +30,7 @@ from benchmark.report.render import find_study, render_all
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1], formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument(
         "--results",
         nargs="+",
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.study:
             parser.error("--write-baseline needs --study")
         roots = []
-        for root in args.results:
+        for root in [require_results_root(r) for r in args.results]:  # every root checked before any is written
             roots.append(ResultsRoot(Path(root), collect(root)))
             print(summary(roots[-1].collection))
         argv_ = ["--results", *args.results, "--write-baseline", args.write_baseline, "--study", args.study]
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.results) > 1:
         parser.error("several --results roots only with --write-baseline")
     (results,) = args.results
-    collection = collect(results)
+    collection = collect(require_results_root(results))
     print(summary(collection))
     if args.check:
         for line in check_header(collection, results, args.check):

@@ -19,7 +19,8 @@
 
 Each run directory is read by :func:`benchmark.collect_run.read_run`; a broken file never stops the
 collection: the run's ``problems`` column says what is wrong (state ``INVALID`` when metrics.json
-exists but cannot be used), and the command prints it.
+exists but cannot be used), and the command prints it. The command refuses a results folder that does
+not exist (a typo: exit 2, nothing created); an existing empty folder collects to "0 runs".
 
 Speed: 1,000 run directories take about 1.1 s on 2 cores (``python -m benchmark.perf collect``):
 JSON parsers, one ``json.loads`` per train log, and per-example files read by pyarrow in two threads
@@ -42,7 +43,7 @@ import pyarrow.parquet as pq
 
 from benchmark.atomic import atomic_write, atomic_write_text
 from benchmark.collect_run import INVALID, RunRecord, load_json, read_run
-from benchmark.errors import cli_errors
+from benchmark.errors import HarnessError, cli_errors
 
 OUTPUTS = ("index.parquet", "index.csv", "per_example.parquet", "study_runs.parquet", "train_curves.parquet")
 SWEEPS_DIR = "sweeps"
@@ -160,6 +161,18 @@ def collect(results: str | Path, write: bool = True) -> Collection:
     return collection
 
 
+def require_results_root(results: str | Path) -> Path:
+    """``results`` as a Path; a missing folder (a typo) is an error, so that nothing is created there.
+
+    An existing but empty folder is fine: it collects to "0 runs" (nothing has run yet).
+    """
+    root = Path(results)
+    if not root.is_dir():
+        what = "not a folder" if root.exists() else "no such folder"
+        raise HarnessError(f"results folder {root}: {what} (expected the results root of a sweep, e.g. results/runs)")
+    return root
+
+
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
     table = pa.Table.from_pandas(frame, preserve_index=False)
     atomic_write(path, lambda fh: pq.write_table(table, fh), mode="wb")
@@ -196,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmark.collect", description=__doc__.split("\n")[0])
     parser.add_argument("--results", default="results/runs", help="results root (default: results/runs)")
     args = parser.parse_args(argv)
-    collection = collect(args.results)
+    collection = collect(require_results_root(args.results))
     print(summary(collection))
     print(f"wrote {', '.join(OUTPUTS)} in {args.results}")
     return 0

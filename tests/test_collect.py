@@ -149,6 +149,17 @@ def test_missing_or_empty_results_give_empty_tables(tmp_path: Path) -> None:
     assert summary(result).startswith("0 runs: none")
 
 
+def test_cli_refuses_a_missing_results_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    typo = tmp_path / "resluts"
+    with pytest.raises(SystemExit) as exc:
+        main(["--results", str(typo)])
+    assert exc.value.code == 2 and not typo.exists()
+    assert capsys.readouterr().err.startswith(f"error: results folder {typo}: no such folder")
+    (tmp_path / "empty").mkdir()  # an existing empty folder: 0 runs, exit 0 (nothing has run yet)
+    assert main(["--results", str(tmp_path / "empty")]) == 0
+    assert capsys.readouterr().out.startswith("0 runs: none")
+
+
 def test_perf_benchmark_prints_cold_and_warm_seconds(capsys: pytest.CaptureFixture[str]) -> None:
     assert perf_collect.main(["--runs", "12", "--rows", "20", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

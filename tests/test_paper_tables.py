@@ -153,7 +153,8 @@ def test_baseline_errors_are_one_line_and_non_zero(
     results: dict[str, ToyResults], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = results["toy"].root
-    with pytest.raises(SystemExit) as exc:  # toy results hold no finished ci_small runs
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as exc:  # an empty results folder holds no finished ci_small runs
         main(
             ["--results", str(tmp_path / "empty"), "--write-baseline", str(tmp_path / "b.json"), "--study", "ci_small"]
         )
@@ -168,8 +169,38 @@ def test_baseline_errors_are_one_line_and_non_zero(
 
 
 def test_empty_results_folder_renders_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "runs").mkdir()  # existing but empty: nothing run yet, every table says so
     assert main(["--results", str(tmp_path / "runs"), "--out", str(tmp_path), "--study", "modality_ablation"]) == 0
     assert "modality_ablation: not run yet" in capsys.readouterr().out
     md = (tmp_path / "tables" / "modality_ablation.md").read_text()
     assert "nothing run yet" in md and "[1] not run" in md
     assert "Ours (full model) | — [" in (tmp_path / "tables" / "main_tvqa.md").read_text()
+
+
+@pytest.mark.parametrize("mode", ["render", "check", "write-baseline"])
+def test_missing_results_folder_is_a_one_line_error_creating_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mode: str
+) -> None:
+    typo = tmp_path / "rusn"
+    extra = {
+        "render": ["--out", str(tmp_path / "out")],
+        "check": ["--check", "results/baselines/ci_small.json"],
+        "write-baseline": ["--write-baseline", str(tmp_path / "b.json"), "--study", "ci_small"],
+    }[mode]
+    with pytest.raises(SystemExit) as exc:
+        main(["--results", str(typo), *extra])
+    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == f"error: results folder {typo}: no such folder" + (
+        " (expected the results root of a sweep, e.g. results/runs)"
+    )
+    assert "0 runs" not in captured.out
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no results folder, no tables, no figures
+
+
+def test_help_describes_what_is_rendered(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert "Rebuild the paper's tables and figures" in text and "--check" in text and "figures/*.png" in text

@@ -291,8 +291,12 @@ def main(argv: list[str] | None = None) -> int:
         "the test file with the last answers generated (JSON)",
         "the COCO-format multiref file (test_set4DSTC{7,8}-AVSD_multiref.json)",
     )
-    p.add_argument("--protocol", required=True, choices=PROTOCOLS)
-    p.add_argument("--stopwords", help="a stop-word file instead of the protocol's official one (not official)")
+    p.add_argument("--protocol", required=True, choices=PROTOCOLS, help="the official protocol (required)")
+    p.add_argument(
+        "--stopwords",
+        help="a stop-word file instead of the protocol's official one, which makes the score not official"
+        " (default: the official stopwords_<protocol>.txt shipped in benchmark/metrics/data)",
+    )
     args = p.parse_args(argv)
     result = score_avsd(args.submission, args.refs, args.protocol, args.stopwords, n_boot=args.n_boot, seed=args.seed)
     cli.emit(result, args, CAPTION_METRICS)

@@ -47,6 +47,21 @@ def _unwritable(path: str) -> str | None:
     return None
 
 
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Help that ends each option with ``(default: ...)`` when it has a default worth showing.
+
+    Unlike :class:`argparse.ArgumentDefaultsHelpFormatter` it leaves out ``None`` / ``False`` defaults
+    (``--out``, ``--json``: off unless given), which would only print ``(default: None)``.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        shown = all(action.default is not hidden for hidden in (None, False, argparse.SUPPRESS))  # 0 is shown
+        if shown and action.option_strings and "%(default)" not in text and "(default:" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
 class ScorerParser(argparse.ArgumentParser):
     """Checks that ``--out`` and ``--per-example`` can be written before anything is scored."""
 
@@ -62,10 +77,14 @@ class ScorerParser(argparse.ArgumentParser):
 
 def parser(prog: str, description: str, submission_help: str, refs_help: str) -> argparse.ArgumentParser:
     """An argument parser with the options every scorer CLI has."""
-    p = ScorerParser(prog=prog, description=description)
+    p = ScorerParser(prog=prog, description=description, formatter_class=DefaultsFormatter)
     p.add_argument("submission", help=submission_help)
     p.add_argument("--refs", required=True, help=refs_help)
-    p.add_argument("--json", action="store_true", help="print one JSON object with the official metric keys")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object with the official metric keys (default: one metric per line)",
+    )
     p.add_argument("--out", help="also write the full result (CIs, breakdowns, warnings) to this JSON file")
     p.add_argument("--per-example", help="also write the per-example table to this parquet file")
     p.add_argument("--n-boot", type=non_negative_int, default=1000, help="bootstrap resamples for the CIs (0: none)")

@@ -5,7 +5,11 @@ Bars (modalities, heads, language models, tokenizers): bar = mean over seeds; er
 95 % bootstrap CI over examples, averaged over seeds (± one std over seeds when no CI was stored);
 dots = single seeds; the reference arm is hatched; arms without a result are named under the axis.
 Line (K): the same numbers against ``arm.x``, the CI as a band. Curves: training loss and the dev
-metric (the in-training selection score) against the step, mean over seeds with a ±1 std band.
+metric (the in-training selection score) against the step, mean over seeds with a ±1 std band, on the
+scale of the tables (TVC ×100, TVQA %, AVSD fractions); each arm has its own colour (and dash beyond
+eleven arms), one legend outside the panels.
+
+Axis labels use the metric name of the table header (``TVC CIDEr-D`` -> ``CIDEr-D (×100)``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure  # no pyplot: no global figure state, no display backend
 
 from benchmark.atomic import atomic_write
-from benchmark.report.cells import StudyCells, task_name_of
+from benchmark.report.cells import StudyCells, scale_of, task_name_of
 from benchmark.report.reference import task_scale
 
 TASK_TITLES = {"avsd": "AVSD", "tvqa": "TVQA", "tvc": "TVC"}
@@ -33,9 +37,35 @@ NOTES = {
 }
 
 
-def axis_label(task: str, metric: str) -> str:
-    """``CIDEr (fraction)``, ``accuracy (%)``, ``CIDEr (×100)``."""
-    return f"{metric} ({SCALE_UNITS[task_scale(task_name_of(task))]})"
+# eleven distinct colours (tab10 and black); arms beyond them repeat the colours dashed
+ARM_COLOURS = (*sns.color_palette("tab10", 10).as_hex(), "#000000")
+ARM_DASHES = ("", (5, 2), (1, 1.5), (6, 2, 1, 2))
+# benchmark.evaluate.dev_scores logs accuracy in % (quick_accuracy) and caption metrics as fractions
+DEV_LOGGED_SCALE = {"accuracy": 100.0}
+
+
+def metric_name(task: str, header: str) -> str:
+    """The metric part of a table header: ``TVC CIDEr-D`` -> ``CIDEr-D``, ``TVQA acc. (%)`` -> ``acc. (%)``."""
+    prefix = TASK_TITLES.get(task_name_of(task), "") + " "
+    return header[len(prefix) :] if header.startswith(prefix) and len(header) > len(prefix) else header
+
+
+def axis_label(task: str, header: str) -> str:
+    """The header's metric with the table's scale: ``AVSD CIDEr`` -> ``CIDEr (fraction)``, ``CIDEr-D (×100)``."""
+    name, unit = metric_name(task, header), SCALE_UNITS[task_scale(task_name_of(task))]
+    return name if f"({unit})" in name else f"{name} ({unit})"
+
+
+def dev_multiplier(task: str, metric: str) -> float:
+    """Factor from a dev score of train_log.jsonl to the table's scale (TVC CIDEr 4.77 -> 476.91)."""
+    return scale_of(task) / DEV_LOGGED_SCALE.get(metric, 1.0)
+
+
+def arm_styles(arms: list[str]) -> tuple[dict[str, str], dict[str, str | tuple[float, ...]]]:
+    """A colour and a dash per arm, all pairs distinct."""
+    colours = {a: ARM_COLOURS[i % len(ARM_COLOURS)] for i, a in enumerate(arms)}
+    dashes = {a: ARM_DASHES[(i // len(ARM_COLOURS)) % len(ARM_DASHES)] for i, a in enumerate(arms)}
+    return colours, dashes
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -74,7 +104,7 @@ def _bars(ax: Axes, sc: StudyCells, task: str) -> None:
     agg, seeds, missing = _panel_data(sc, task)
     column = sc.panels[task]
     ax.set_title(column.label)  # the table header, e.g. "TVC CIDEr-D"
-    ax.set_ylabel(axis_label(task, column.metric))
+    ax.set_ylabel(axis_label(task, column.label))
     ax.set_xlabel(sc.study.figure.x_label or "arm")
     if agg.empty:
         ax.text(0.5, 0.5, "no results yet", ha="center", va="center", transform=ax.transAxes)
@@ -104,7 +134,7 @@ def _line(ax: Axes, sc: StudyCells, task: str) -> None:
     seeds = sc.runs[(sc.runs["column"] == column.label) & sc.runs["x"].notna()]
     agg, _, missing = _panel_data(sc, task)
     ax.set_title(column.label)  # the table header, e.g. "TVC CIDEr-D"
-    ax.set_ylabel(axis_label(task, column.metric))
+    ax.set_ylabel(axis_label(task, column.label))
     ax.set_xlabel(sc.study.figure.x_label or "x")
     if seeds.empty or agg.empty:
         ax.text(0.5, 0.5, "no results yet", ha="center", va="center", transform=ax.transAxes)
@@ -161,38 +191,54 @@ def curves_figure(sc: StudyCells, curves: pd.DataFrame, plan: pd.DataFrame, path
         return _curves_figure(sc, data, tasks, path)
 
 
-def _curves_figure(sc: StudyCells, data: pd.DataFrame, tasks: list[str], path: Path) -> Path:
+def curves_axes(sc: StudyCells, data: pd.DataFrame, tasks: list[str]) -> Figure:
+    """The learning-curves figure: per task a column with the training loss over the dev metric."""
     fig = Figure(figsize=(5.2 * len(tasks) + 2.5, 7.0))
     axes = fig.subplots(2, len(tasks), squeeze=False)
     order = [r for r in sc.study.table.rows if r in set(data["arm"])]
+    colours, dashes = arm_styles(order)
     legend_ax = None  # the first panel drawn carries the legend (every arm, by hue_order); moved out below
     for j, task in enumerate(tasks):
         metric = sc.study.figure.metric_per_task[task]
+        name = metric_name(task, sc.panels[task].label) if task in sc.panels else metric
         sub = data[data["task"] == task_name_of(task)]
-        for i, (column, label) in enumerate((("loss", "training loss"), (f"dev.{metric}", f"dev {metric}"))):
+        rows = (
+            ("loss", "training loss", "training loss", 1.0),
+            (f"dev.{metric}", f"dev {name} (in-training selection score)", axis_label(task, name), None),
+        )
+        for i, (column, title, ylabel, factor) in enumerate(rows):
             ax = axes[i][j]
             points = sub[sub[column].notna()] if column in sub else sub.iloc[0:0]
             if points.empty:
-                ax.text(0.5, 0.5, f"no {label} logged", ha="center", va="center", transform=ax.transAxes)
+                ax.text(0.5, 0.5, f"no {title.split(' (')[0]} logged", ha="center", va="center", transform=ax.transAxes)
             else:
+                factor = dev_multiplier(task, metric) if factor is None else factor
                 sns.lineplot(
-                    data=points,
+                    data=points.assign(**{column: points[column] * factor}),
                     x="step",
                     y=column,
                     hue="arm",
                     hue_order=order,
+                    palette=colours,
+                    style="arm",
+                    style_order=order,
+                    dashes=dashes,
                     errorbar="sd",
                     ax=ax,
                     legend=legend_ax is None,
                 )
                 legend_ax = legend_ax or ax
-            ax.set_title(f"{TASK_TITLES.get(task, task)}: {label}")
+            ax.set_title(f"{TASK_TITLES.get(task, task)}: {title}", fontsize=10)
             ax.set_xlabel("training step")
-            ax.set_ylabel(label if i == 0 else f"{label} (in-training selection score)")
+            ax.set_ylabel(ylabel if i == 0 else f"dev {ylabel}")
     if legend_ax is not None and legend_ax.get_legend() is not None:
         handles, labels = legend_ax.get_legend_handles_labels()
         legend_ax.get_legend().remove()
         fig.legend(handles, [_wrap(lb, 22) for lb in labels], loc="center left", bbox_to_anchor=(1.0, 0.5), title="arm")
     fig.suptitle(f"{sc.study.table.title}: learning curves (mean over seeds, band ±1 std)", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
+
+
+def _curves_figure(sc: StudyCells, data: pd.DataFrame, tasks: list[str], path: Path) -> Path:
+    return _save(curves_axes(sc, data, tasks), path)

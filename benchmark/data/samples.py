@@ -34,6 +34,18 @@ class SampleSpec:
     references: tuple[str, ...] | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
 
+    def sample(self, features: dict[str, Any]) -> Sample:
+        """The :class:`Sample` of this spec with the given feature arrays (modality -> array)."""
+        return Sample(
+            uid=self.uid,
+            text=dict(self.text),
+            features=features,
+            target=self.target,
+            candidates=None if self.candidates is None else list(self.candidates),
+            label=self.label,
+            meta=dict(self.meta),
+        )
+
     def approx_length(self) -> int:
         """Words in the source texts plus the longest candidate: a cheap proxy of the input length."""
         words = sum(len(t.split()) for t in self.text.values())
@@ -80,15 +92,7 @@ class SampleSet(Sequence[Sample]):
             arr = source.get(spec.video, spec.ts)
             if arr is not None:  # allowed to be missing: the modality is simply absent
                 feats[modality] = arr
-        return Sample(
-            uid=spec.uid,
-            text=dict(spec.text),
-            features=feats,
-            target=spec.target,
-            candidates=None if spec.candidates is None else list(spec.candidates),
-            label=spec.label,
-            meta=dict(spec.meta),
-        )
+        return spec.sample(feats)
 
     def __iter__(self) -> Iterator[Sample]:
         for i in range(len(self)):

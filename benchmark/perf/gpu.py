@@ -119,6 +119,14 @@ class Bench:
         self.bare_fwd = torch.compile(self.bare)
 
 
+def _warm_then_time(bench: Any, device: torch.device, warmup: int, steps: int) -> dict[str, list[float]]:
+    """``warmup`` untimed steps of each, then interleaved timings of the Vx2Text and the bare step."""
+    for _ in range(warmup):
+        bench.step_vx()
+        bench.step_bare()
+    return _interleaved({"vx2text": bench.step_vx, "bare": bench.step_bare}, device, steps)
+
+
 def _train_figures(
     times: dict[str, list[float]], batch: int, flops: dict[str, int], peak: float | None, tag: str
 ) -> dict:
@@ -263,10 +271,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     save("padding")
     flops = {"vx2text": dev.count_flops(bench.step_vx), "bare": dev.count_flops(bench.step_bare)}
     rec["vx2text_flops_per_step"], rec["bare_flops_per_step"] = flops["vx2text"], flops["bare"]
-    for _ in range(args.warmup):
-        bench.step_vx()
-        bench.step_bare()
-    eager = _interleaved({"vx2text": bench.step_vx, "bare": bench.step_bare}, device, args.steps)
+    eager = _warm_then_time(bench, device, args.warmup, args.steps)
     rec.update(_train_figures(eager, args.batch, flops, peak, "eager"))
     rec["compiled"] = False
     rec["ratio_vs_bare"], rec["ratio_vs_bare_variant"] = rec["ratio_vs_bare_eager"], "eager"
@@ -296,10 +301,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rec["vx2text_compile_first_step_s"] = dev.time_calls(bench.step_vx, device, 1)[0]
         rec["bare_compile_first_step_s"] = dev.time_calls(bench.step_bare, device, 1)[0]
         save("compiled first steps")
-        for _ in range(args.warmup):
-            bench.step_vx()
-            bench.step_bare()
-        compiled = _interleaved({"vx2text": bench.step_vx, "bare": bench.step_bare}, device, args.steps)
+        compiled = _warm_then_time(bench, device, args.warmup, args.steps)
         rec.update(_train_figures(compiled, args.batch, flops, peak, "compiled"))
         rec["compiled"] = True
         bench.vx_fwd, bench.bare_fwd = bench.vx, bench.bare

@@ -101,7 +101,6 @@ def task_lengths(task: str, root: Path | None, train_file: str | None) -> dict[s
     """
     from benchmark.config_schema import CONTINUOUS_MODALITIES
     from benchmark.data.tasks import TaskData
-    from benchmark.data.types import Sample
     from benchmark.job import data_root
     from benchmark.model.assembly import IGNORE_INDEX, Collator
     from benchmark.model.backbones import FamilySpecials
@@ -140,17 +139,7 @@ def task_lengths(task: str, root: Path | None, train_file: str | None) -> dict[s
     target: list[int] = []
     specs = samples.specs
     for start in range(0, len(specs), 256):
-        chunk = [
-            Sample(
-                uid=s.uid,
-                text=dict(s.text),
-                features=dummy,
-                target=s.target,
-                candidates=None if s.candidates is None else list(s.candidates),
-                label=s.label,
-            )
-            for s in specs[start : start + 256]
-        ]
+        chunk = [s.sample(dummy) for s in specs[start : start + 256]]
         batch = collator(chunk, train=True)
         source += batch.attention_mask.sum(1).tolist()
         assert batch.labels is not None

@@ -17,6 +17,15 @@ MINI_SOURCES = Path(__file__).resolve().parent / "data" / "mini"
 FINGERPRINT_LENGTH = 10
 
 
+def file_sha256(path: Path) -> str:
+    """Full hex SHA-256 of a file's bytes, read in 1 MiB blocks (weights and feature files can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def sources_fingerprint(folder: Path, pattern: str = "*.py") -> str:
     """sha256 (first 10 hex digits) over the names and bytes of ``folder/<pattern>``, sorted by name."""
     digest = hashlib.sha256()

@@ -16,7 +16,6 @@ returns a :class:`DataReport` (``python -m benchmark.data check <overrides>`` pr
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from benchmark.config_schema import CONTINUOUS_MODALITIES
 from benchmark.data.features import FeatureStream, Hdf5Store
 from benchmark.data.tasks import TaskData
 from benchmark.errors import ConfigError, DataFormatError
+from benchmark.fingerprint import file_sha256
 
 
 @dataclass
@@ -207,7 +207,7 @@ def check_classifiers(data: TaskData) -> list[str]:
             name = "hidden.weight" if "hidden.weight" in shapes else "classifier.weight"
             raise DataFormatError(weights, f"tensor '{name}'", f"{dim} inputs (the {m} feature dimension)", str(first))
         digest = meta.get("labels_sha256")
-        if digest is not None and digest != hashlib.sha256(labels_file.read_bytes()).hexdigest():
+        if digest is not None and digest != file_sha256(labels_file):
             raise DataFormatError(
                 weights,
                 "metadata 'labels_sha256'",

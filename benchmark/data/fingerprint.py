@@ -29,6 +29,7 @@ from typing import Any
 from benchmark.config import effective_modalities
 from benchmark.config_schema import CONTINUOUS_MODALITIES
 from benchmark.errors import HarnessError
+from benchmark.fingerprint import file_sha256
 
 FILE_KEYS = ("train", "dev", "eval", "eval_refs", "subtitles")
 _digests: dict[tuple[str, int, int], str] = {}
@@ -46,11 +47,7 @@ def _resolve(root: Path, value: str) -> Path:
 def _sha256(path: Path, stat: os.stat_result) -> str:
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key not in _digests:
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        _digests[key] = digest.hexdigest()
+        _digests[key] = file_sha256(path)
     return _digests[key]
 
 

@@ -34,7 +34,6 @@ SHA-256 go into the head's metadata, and the start-up checks compare them with
 from __future__ import annotations
 
 import argparse
-import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ from benchmark.atomic import atomic_write
 from benchmark.checkpoint import safe_load
 from benchmark.data.labels import read_labels
 from benchmark.errors import DataFormatError, HarnessError, cli_errors
+from benchmark.fingerprint import file_sha256
 
 # kind -> (weight key, bias key, what the checkpoint is)
 LAYERS: dict[str, tuple[str, str, str]] = {
@@ -133,10 +133,6 @@ def convert(
     return torch.cat(weights, dim=1).contiguous(), bias.contiguous()
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def write_head(
     weight: torch.Tensor, bias: torch.Tensor, labels: str | Path, out: str | Path, source: str = ""
 ) -> dict[str, Any]:
@@ -157,7 +153,7 @@ def write_head(
         "input_dim": str(weight.shape[1]),
         "num_classes": str(weight.shape[0]),
         "labels": labels.name,
-        "labels_sha256": _sha256(labels),
+        "labels_sha256": file_sha256(labels),
         "source": source,
     }
     blob = save({"classifier.weight": weight.float(), "classifier.bias": bias.float()}, metadata=meta)

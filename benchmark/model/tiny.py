@@ -38,7 +38,7 @@ from typing import Any
 
 import torch
 
-from benchmark.fingerprint import tiny_builder_fingerprint
+from benchmark.fingerprint import file_sha256, tiny_builder_fingerprint
 
 # Position table of tiny BART / BERT (T5 uses relative positions); max_source_len is checked against it.
 TINY_MAX_POSITIONS = 1024
@@ -257,11 +257,7 @@ def _file_digests(folder: Path) -> dict[str, str]:
     digests = {}
     for path in sorted(folder.iterdir()):
         if path.is_file() and path.name != SPEC_FILE:
-            h = hashlib.sha256()
-            with open(path, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
-            digests[path.name] = h.hexdigest()
+            digests[path.name] = file_sha256(path)
     return digests
 
 

@@ -5,14 +5,17 @@ In a checkout (and an editable install) they are the repository's top-level ``co
 data folders beside the packages of site-packages, so ``pyproject.toml`` maps the same folders into
 the package: ``configs/`` is installed as ``benchmark/_configs/`` and those ``results/`` files as
 ``benchmark/_reference/``. The shipped folder is looked for first: it exists only in an installed
-wheel (or a code snapshot of one), never in a checkout. Standard library only.
+wheel (or a code snapshot of one), never in a checkout. Imports only the standard library and the package root.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-CODE_ROOT = Path(__file__).resolve().parent.parent  # the folder holding benchmark/ (a checkout or site-packages)
+import benchmark
+
+# the folder holding benchmark/: a checkout, or site-packages (found from the package, wherever this module lives)
+CODE_ROOT = Path(benchmark.__file__).resolve().parent.parent
 SHIPPED_CONFIGS = "_configs"
 SHIPPED_REFERENCE = "_reference"
 

@@ -30,6 +30,7 @@ from benchmark.config_schema import (
 )
 from benchmark.errors import ConfigError
 from benchmark.fingerprint import mini_generator_fingerprint
+from benchmark.resources import configs_dir
 
 CONFIG_GROUPS = (
     "task",
@@ -82,11 +83,11 @@ KEY_STABLE_DEFAULTS: dict[str, Any] = {
 
 
 def config_dir() -> Path:
-    """The ``configs/`` folder (``VX2T_CONFIG_DIR`` overrides it, e.g. in a code snapshot)."""
+    """The ``configs/`` folder, or its installed copy (``VX2T_CONFIG_DIR`` overrides it, e.g. in a code snapshot)."""
     env = os.environ.get("VX2T_CONFIG_DIR")
     if env:
         return Path(env).resolve()
-    return (Path(__file__).resolve().parent.parent / "configs").resolve()
+    return configs_dir().resolve()
 
 
 _registered = False

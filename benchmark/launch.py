@@ -28,6 +28,7 @@ from benchmark.atomic import atomic_write_json
 from benchmark.config import choice
 from benchmark.errors import ConfigError, MissingDependencyError
 from benchmark.job import RunWorker
+from benchmark.resources import configs_dir
 from benchmark.rundir import RunDir, git_state
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,6 +39,8 @@ SNAPSHOT_INFO = "snapshot.json"
 def _source_files(root: Path) -> list[Path]:
     files = []
     for name in SNAPSHOT_DIRS:
+        if name == "configs" and configs_dir(root) != root / "configs":
+            continue  # an installed wheel: the configs are benchmark/_configs (site-packages/configs is not ours)
         for path in sorted((root / name).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".yaml", ".txt"):
                 files.append(path)
@@ -74,7 +77,7 @@ def snapshot_env(snapshot: Path) -> dict[str, str]:
     path = os.environ.get("PYTHONPATH", "")
     return {
         "PYTHONPATH": f"{snapshot}{os.pathsep}{path}" if path else str(snapshot),
-        "VX2T_CONFIG_DIR": str(snapshot / "configs"),
+        "VX2T_CONFIG_DIR": str(configs_dir(snapshot)),
     }
 
 

@@ -37,6 +37,7 @@ from omegaconf import DictConfig, OmegaConf
 from benchmark.atomic import atomic_write_json, read_json
 from benchmark.config import choice, effective_modalities, semantic_config
 from benchmark.hostinfo import host_info
+from benchmark.resources import configs_dir
 
 STATES = ("PENDING", "RUNNING", "DONE", "FAILED", "PREEMPTED")
 KEY_LENGTH = 12
@@ -314,6 +315,8 @@ def _git(args: list[str], cwd: Path) -> str | None:
 
 def git_state(repo: Path) -> dict[str, Any]:
     """Commit and dirty flag of the git checkout at ``repo`` (None when it is not one)."""
+    if configs_dir(repo) != Path(repo) / "configs":  # an installed wheel: a git tree around it is another project's
+        return {"git_commit": None, "git_dirty": None}
     status = _git(["status", "--porcelain", "--untracked-files=no"], repo)
     return {"git_commit": _git(["rev-parse", "HEAD"], repo), "git_dirty": None if status is None else bool(status)}
 

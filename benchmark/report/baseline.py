@@ -49,6 +49,7 @@ from benchmark.report.baseline_rule import (
 )
 from benchmark.report.cells import column_rows, study_plan, summarize_runs, task_name_of
 from benchmark.report.reference import task_scale
+from benchmark.resources import find_baseline, shipped_baselines
 
 ENTRY_FIELDS = (
     "task",
@@ -246,12 +247,18 @@ def write_baseline(
 
 
 def read_baseline(path: str | Path) -> dict[str, Any]:
-    """A baseline file, validated (DataFormatError naming the entry otherwise)."""
-    path = Path(path)
+    """A baseline file, validated (DataFormatError naming the entry otherwise).
+
+    A missing ``results/baselines/<name>.json`` or bare ``<name>`` is read from the shipped baselines.
+    """
+    path = find_baseline(path)
     try:
         data = read_json(path)
     except FileNotFoundError:
-        raise DataFormatError(path, "", "a baseline file (write one with --write-baseline)", "no such file") from None
+        shipped = ", ".join(shipped_baselines()) or "none"
+        raise DataFormatError(
+            path, "", f"a baseline file (write one with --write-baseline; shipped: {shipped})", "no such file"
+        ) from None
     except ValueError as err:
         raise DataFormatError(path, "", "valid JSON", str(err)) from None
     if (

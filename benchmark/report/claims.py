@@ -41,8 +41,9 @@ from benchmark.report.cells import column_rows, scale_of, study_plan, summarize_
 from benchmark.report.reference import METRICS
 from benchmark.report.stats import N_BOOT, PairedTest, average_over_seeds, has_columns, paired_test
 from benchmark.report.studies import arm_task_name, default_arms, discover_studies
+from benchmark.resources import reference_dir
 
-DEFAULT_CLAIMS = Path(__file__).resolve().parents[2] / "results" / "claims.yaml"
+DEFAULT_CLAIMS = reference_dir() / "claims.yaml"
 CERTAINTIES = ("read in the paper", "recalled, not read")
 DIRECTIONS = ("higher", "lower")  # the arm's metric is expected higher / lower than the compared arm's
 TESTS = ("paired_bootstrap",)

@@ -14,8 +14,9 @@ from typing import Any
 import yaml
 
 from benchmark.errors import DataFormatError
+from benchmark.resources import reference_dir
 
-DEFAULT_REFERENCE = Path(__file__).resolve().parents[2] / "results" / "paper_reference.yaml"
+DEFAULT_REFERENCE = reference_dir() / "paper_reference.yaml"
 SCALES = {"fraction": 1.0, "percent": 100.0, "x100": 100.0}  # multiplier from a fraction
 TASK_SCALE = {"avsd": "fraction", "tvqa": "percent", "tvc": "x100"}  # how the harness reports each task
 METRICS = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr", "accuracy")

@@ -9,7 +9,10 @@ checks the schema cannot express; :func:`semantic_config` is what a run key hash
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
+import types
+import typing
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,11 @@ from benchmark.config_checks import check_config
 from benchmark.config_schema import (
     ALL_MODALITIES,
     CONTINUOUS_MODALITIES,
+    CandidateInput,
+    Family,
+    HeadKind,
     RootConfig,
+    TaskKind,
 )
 from benchmark.errors import ConfigError
 from benchmark.fingerprint import mini_generator_fingerprint
@@ -242,9 +249,38 @@ def compose(overrides: Sequence[str] = (), validate_config: bool = True) -> Dict
     return cfg
 
 
-def choice(value: Any) -> str:
-    """A config choice as a plain string, whether it is an Enum (composed config) or a str (config.yaml)."""
-    return str(getattr(value, "value", value))
+def _known_keys(tree: Any, schema: Any) -> Any:
+    """``tree`` without the keys that the schema type ``schema`` does not hold (keys dropped since it was written)."""
+    origin, args = typing.get_origin(schema), typing.get_args(schema)
+    if origin in (typing.Union, types.UnionType):  # X | None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _known_keys(tree, inner)
+    if dataclasses.is_dataclass(schema) and isinstance(tree, dict):
+        hints = typing.get_type_hints(schema)
+        return {k: _known_keys(v, hints[k]) for k, v in tree.items() if k in hints}
+    if origin is dict and isinstance(tree, dict):
+        return {k: _known_keys(v, args[1]) for k, v in tree.items()}
+    if origin is list and isinstance(tree, list):
+        return [_known_keys(v, args[0]) for v in tree]
+    return tree
+
+
+def typed_config(tree: dict[str, Any], source: str = "config") -> DictConfig:
+    """A resolved config tree (a run's ``config.yaml``, a planned run's config) merged into the schema.
+
+    The result has the type of a composed config (enums are enum members), so every consumer
+    handles one type. A tree written by an earlier version still loads: a key it lacks takes the
+    schema's default, a key the schema no longer holds is dropped. A value the schema refuses
+    raises :class:`ConfigError` naming ``source`` and the key.
+    """
+    _register_schema()
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(RootConfig), _known_keys(tree, RootConfig))
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or "<config>"
+        raise ConfigError(str(key), f"{source}: {_explain(err)}") from None
+    assert isinstance(cfg, DictConfig)
+    return cfg
 
 
 def effective_modalities(cfg: DictConfig) -> list[str]:
@@ -279,8 +315,8 @@ def validate(cfg: DictConfig) -> None:
             )
         if k < 1:
             raise ConfigError(f"tokenizer.k_per_modality.{m}", f"must be >= 1, got {k}")
-    cand = choice(cfg.head.candidates)
-    if cand != "auto" and cfg.task.kind != "multiple_choice":
+    cand = cfg.head.candidates
+    if cand != CandidateInput.auto and cfg.task.kind != TaskKind.multiple_choice:
         raise ConfigError(
             "head.candidates", f"task '{cfg.task.name}' has no candidates ({cfg.task.kind.value}); leave it at auto"
         )
@@ -289,18 +325,18 @@ def validate(cfg: DictConfig) -> None:
             "model.freeze_body",
             f"model '{cfg.model.name}' is randomly initialised (no name_or_path): freezing it keeps a random model",
         )
-    if cand == "own" and cfg.head.kind != "discriminative":
+    if cand == CandidateInput.own and cfg.head.kind != HeadKind.discriminative:
         raise ConfigError(
             "head.candidates",
             "'own' (one input row per candidate) is for head=discriminative; the generative head takes none or all",
         )
-    if cfg.head.kind == "discriminative" and cfg.task.kind != "multiple_choice":
+    if cfg.head.kind == HeadKind.discriminative and cfg.task.kind != TaskKind.multiple_choice:
         raise ConfigError(
             "head.kind",
             f"the discriminative head ranks a candidate list; task '{cfg.task.name}' is open-ended "
             f"({cfg.task.kind.value}) and ships no candidates. Use head=generative.",
         )
-    if cfg.model.family == "t5" and cfg.model.attn_implementation == "flex_attention":
+    if cfg.model.family == Family.t5 and cfg.model.attn_implementation == "flex_attention":
         raise ConfigError(
             "model.attn_implementation", "flex_attention is broken for T5 in transformers 5.15-5.24; use eager or sdpa"
         )

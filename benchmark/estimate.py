@@ -28,7 +28,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from benchmark.config import typed_config
+from benchmark.config_load import typed_config
 from benchmark.config_schema import LauncherKind
 from benchmark.errors import ConfigError
 

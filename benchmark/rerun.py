@@ -118,7 +118,7 @@ def check_data(run: Any, cfg: Any, record: bool = False) -> dict[str, Any] | Non
 
 def check_done_runs(planned: Any) -> None:
     """Refuse a sweep whose DONE real-data runs were computed on other data than the data given now."""
-    from benchmark.config import typed_config
+    from benchmark.config_load import typed_config
     from benchmark.data.fingerprint import DataChanged
 
     problems = []

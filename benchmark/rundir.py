@@ -35,7 +35,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from benchmark.atomic import atomic_write_json, read_json
-from benchmark.config import effective_modalities, semantic_config, typed_config
+from benchmark.config import effective_modalities, semantic_config
+from benchmark.config_load import typed_config
 from benchmark.config_schema import HeadKind, Schedule, TokenizerKind
 from benchmark.errors import ConfigError
 from benchmark.hostinfo import host_info

@@ -8,7 +8,8 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from benchmark.config import compose, semantic_config, typed_config
+from benchmark.config import compose, semantic_config
+from benchmark.config_load import typed_config
 from benchmark.config_schema import (
     HeadKind,
     LauncherKind,

@@ -40,8 +40,8 @@ def typed_config(tree: dict[str, Any], source: str = "config") -> DictConfig:
 
     The result has the type of a composed config (enums are enum members), so every consumer
     handles one type. A tree written by an earlier version still loads: a key it lacks takes the
-    schema's default, a key the schema no longer holds is dropped. A value the schema refuses
-    raises :class:`ConfigError` naming ``source`` and the key.
+    schema's default, a key the schema no longer holds is dropped. A value the schema refuses, or a
+    key without a default that the tree lacks, raises :class:`ConfigError` naming ``source`` and the key.
     """
     try:
         cfg = OmegaConf.merge(OmegaConf.structured(RootConfig), _known_keys(tree, RootConfig))
@@ -49,4 +49,9 @@ def typed_config(tree: dict[str, Any], source: str = "config") -> DictConfig:
         key = getattr(err, "full_key", None) or "<config>"
         raise ConfigError(str(key), f"{source}: {_explain(err)}") from None
     assert isinstance(cfg, DictConfig)
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:  # e.g. an empty file: a resolved run config sets every key that has no default
+        raise ConfigError(
+            missing[0], f"{source}: no value for {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}"
+        )
     return cfg

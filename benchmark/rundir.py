@@ -239,7 +239,7 @@ class RunDir:
     def load_config(self) -> DictConfig:
         """The frozen, resolved config of this run, typed by the schema (as a composed config is).
 
-        A config.yaml written by an earlier version loads too: see :func:`benchmark.config.typed_config`.
+        A config.yaml written by an earlier version loads too: see :func:`benchmark.config_load.typed_config`.
         """
         tree = OmegaConf.to_container(OmegaConf.load(self.config_file))
         if not isinstance(tree, dict):

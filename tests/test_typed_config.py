@@ -81,6 +81,9 @@ def test_a_value_the_schema_refuses_names_the_file_and_the_key(tmp_path: Path) -
     run.config_file.write_text("- a list\n")
     with pytest.raises(ConfigError, match="not a config mapping"):
         run.load_config()
+    run.config_file.write_text("")  # empty: every key without a default is missing
+    with pytest.raises(ConfigError, match=r"config\.yaml: no value for .*task\."):
+        run.load_config()
 
 
 def test_typed_config_of_a_planned_tree_equals_the_composition() -> None:

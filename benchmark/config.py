@@ -26,7 +26,11 @@ from benchmark.config_checks import check_config
 from benchmark.config_schema import (
     ALL_MODALITIES,
     CONTINUOUS_MODALITIES,
+    CandidateInput,
+    Family,
+    HeadKind,
     RootConfig,
+    TaskKind,
 )
 from benchmark.errors import ConfigError
 from benchmark.fingerprint import mini_generator_fingerprint
@@ -243,11 +247,6 @@ def compose(overrides: Sequence[str] = (), validate_config: bool = True) -> Dict
     return cfg
 
 
-def choice(value: Any) -> str:
-    """A config choice as a plain string, whether it is an Enum (composed config) or a str (config.yaml)."""
-    return str(getattr(value, "value", value))
-
-
 def effective_modalities(cfg: DictConfig) -> list[str]:
     """The modalities a run actually uses: switched on *and* offered by the task, in task order."""
     offered = list(cfg.task.modalities)
@@ -280,8 +279,8 @@ def validate(cfg: DictConfig) -> None:
             )
         if k < 1:
             raise ConfigError(f"tokenizer.k_per_modality.{m}", f"must be >= 1, got {k}")
-    cand = choice(cfg.head.candidates)
-    if cand != "auto" and cfg.task.kind != "multiple_choice":
+    cand = cfg.head.candidates
+    if cand != CandidateInput.auto and cfg.task.kind != TaskKind.multiple_choice:
         raise ConfigError(
             "head.candidates", f"task '{cfg.task.name}' has no candidates ({cfg.task.kind.value}); leave it at auto"
         )
@@ -290,18 +289,18 @@ def validate(cfg: DictConfig) -> None:
             "model.freeze_body",
             f"model '{cfg.model.name}' is randomly initialised (no name_or_path): freezing it keeps a random model",
         )
-    if cand == "own" and cfg.head.kind != "discriminative":
+    if cand == CandidateInput.own and cfg.head.kind != HeadKind.discriminative:
         raise ConfigError(
             "head.candidates",
             "'own' (one input row per candidate) is for head=discriminative; the generative head takes none or all",
         )
-    if cfg.head.kind == "discriminative" and cfg.task.kind != "multiple_choice":
+    if cfg.head.kind == HeadKind.discriminative and cfg.task.kind != TaskKind.multiple_choice:
         raise ConfigError(
             "head.kind",
             f"the discriminative head ranks a candidate list; task '{cfg.task.name}' is open-ended "
             f"({cfg.task.kind.value}) and ships no candidates. Use head=generative.",
         )
-    if cfg.model.family == "t5" and cfg.model.attn_implementation == "flex_attention":
+    if cfg.model.family == Family.t5 and cfg.model.attn_implementation == "flex_attention":
         raise ConfigError(
             "model.attn_implementation", "flex_attention is broken for T5 in transformers 5.15-5.24; use eager or sdpa"
         )

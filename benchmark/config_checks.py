@@ -46,7 +46,7 @@ def _select(cfg: DictConfig, key: str) -> Any:
 def _check_component(key: str, value: Any) -> None:
     if value is None:
         return
-    text = str(getattr(value, "value", value))
+    text = str(value)  # the keys are str fields of the schema
     if not _COMPONENT.fullmatch(text) or ".." in text:
         raise ConfigError(
             key,

@@ -45,6 +45,12 @@ class TokenizerKind(str, Enum):
     relaxed = "relaxed"  # Gumbel-softmax mixtures of category-name embeddings, end to end
     continuous = "continuous"  # learned projection of the features (non-language baseline)
 
+    @property
+    def uses_classifier(self) -> bool:
+        """Whether features become category words of the modality's classifier (discrete, relaxed), or
+        are projected without one (continuous): the one place that tells the kinds apart by this."""
+        return self is not TokenizerKind.continuous
+
 
 class RelaxedMode(str, Enum):
     draws = "draws"  # K independent Gumbel-softmax draws
@@ -237,7 +243,13 @@ class ModalityConfig:
 class TokenizerConfig:
     kind: TokenizerKind = TokenizerKind.relaxed
     k: int = 3  # categories (tokens) per continuous modality
-    relaxed_mode: RelaxedMode = RelaxedMode.st_topk
+    # st_ranked: token k's backward distribution is the Gumbel-softmax over the categories not taken by
+    # tokens 0..k-1 (the relaxation of drawing K categories without replacement, which is what Gumbel
+    # top-K is); st_topk sums the K tokens' gradients into one shared distribution. Selected on the mini
+    # benchmark's dev splits (3-5 seeds, 600 steps, classifier_lr_mult 40): TVQA dev accuracy 76.7
+    # (st_ranked) vs 67.2 (st_topk) vs 62.8 (discrete); with the classifier at the LM's learning rate
+    # neither relaxed mode beat discrete.
+    relaxed_mode: RelaxedMode = RelaxedMode.st_ranked
     tau_start: float = 1.0
     tau_end: float = 1.0
     schedule: Schedule = Schedule.constant

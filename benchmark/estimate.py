@@ -26,9 +26,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from benchmark.config import choice
+from benchmark.config_load import typed_config
+from benchmark.config_schema import LauncherKind
 from benchmark.errors import ConfigError
 
 
@@ -47,7 +48,7 @@ def calibrate_one(resolved: dict[str, Any], steps: int, batches: int) -> dict[st
     """Time ``steps`` training steps and ``batches`` prediction batches of one run config (nothing written)."""
     import torch
 
-    cfg = OmegaConf.create(resolved)
+    cfg = typed_config(resolved)
     # the threads a run gets: train.threads, else the launcher's cpus_per_task (as RunWorker sets them)
     threads = int(cfg.train.threads) or int(cfg.launcher.cpus_per_task)
     previous_threads = torch.get_num_threads()
@@ -154,7 +155,7 @@ def devices_per_run(launcher: DictConfig) -> tuple[int, str]:
 
 def _calibrate_on_launcher(cfg: DictConfig, configs: list[dict[str, Any]], sweep_dir: Path) -> list[dict[str, Any]]:
     steps, batches = int(cfg.sweep.estimate_steps), int(cfg.sweep.estimate_batches)
-    if choice(cfg.launcher.kind) != "slurm":
+    if cfg.launcher.kind != LauncherKind.slurm:
         return calibrate(configs, steps, batches)
     from benchmark.launch import make_executor, snapshot_code
 
@@ -193,7 +194,7 @@ def estimate_sweep(cfg: DictConfig, planned: Sequence[Any], states: dict[str, st
             }
         )
     record = {
-        "launcher": choice(cfg.launcher.kind),
+        "launcher": cfg.launcher.kind.value,
         "device_unit": unit,
         "devices_per_run": n_dev,
         "runs_to_do": len(todo),

@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
 from benchmark.atomic import atomic_write_json, atomic_write_text, read_json
+from benchmark.config_schema import TaskKind
 from benchmark.errors import ConfigError
 
 PREDICTION_EXT = {"dstc7": ".json", "dstc8": ".json", "accuracy": ".json", "tvc": ".jsonl"}
@@ -47,7 +48,7 @@ def dev_scores(cfg: DictConfig, predictions: Mapping[str, str | int], samples: A
     from benchmark.metrics import quick_accuracy, quick_caption_scores
 
     uids = samples.uids
-    if cfg.task.kind == "multiple_choice":
+    if cfg.task.kind == TaskKind.multiple_choice:
         labels = [samples[i].label for i in range(len(samples))]
         return {"accuracy": float(quick_accuracy([int(predictions[u]) for u in uids], labels))}
     hyps = [str(predictions[u]) for u in uids]
@@ -112,7 +113,7 @@ def subset_references(cfg: DictConfig, ref_path: Path, eval_set: Any, out_dir: P
 
 def majority_predictions(cfg: DictConfig, train: Any, eval_set: Any) -> dict[str, str | int]:
     """A trivial baseline: the most frequent training answer / caption / answer index, for every item."""
-    if cfg.task.kind == "multiple_choice":
+    if cfg.task.kind == TaskKind.multiple_choice:
         counts = Counter(int(train[i].label) for i in range(len(train)))
         guess: str | int = counts.most_common(1)[0][0]
     else:

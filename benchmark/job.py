@@ -26,7 +26,6 @@ import torch
 
 from benchmark.atomic import atomic_write_json
 from benchmark.checkpoint import load_weights
-from benchmark.config import choice
 from benchmark.distributed import DistInfo, global_rank, init_distributed, shutdown_distributed
 from benchmark.errors import HarnessError, unwrap_worker_error
 from benchmark.evaluate import (
@@ -72,7 +71,7 @@ def task_info(cfg: Any, data: Any) -> Any:
     continuous = [m for m in data.modalities if m in cfg.task.features]
     return TaskInfo(
         name=str(cfg.task.name),
-        kind=choice(cfg.task.kind),
+        kind=cfg.task.kind,
         specifier=str(cfg.task.specifier),
         modalities=list(data.modalities),
         label_names={m: data.label_names(m) for m in continuous},

@@ -25,7 +25,7 @@ import submitit
 from omegaconf import DictConfig
 
 from benchmark.atomic import atomic_write_json
-from benchmark.config import choice
+from benchmark.config_schema import LauncherKind
 from benchmark.errors import ConfigError, MissingDependencyError
 from benchmark.job import RunWorker
 from benchmark.resources import configs_dir
@@ -142,12 +142,12 @@ def check_slurm(executor: submitit.AutoExecutor) -> None:
 
 def make_executor(launcher: DictConfig, folder: Path, snapshot: Path | None) -> submitit.AutoExecutor:
     """A submitit executor for ``launcher.kind`` writing its logs under ``folder``."""
-    kind = choice(launcher.kind)
-    if kind == "slurm":
+    kind = launcher.kind
+    if kind == LauncherKind.slurm:
         executor = slurm_executor(launcher, folder, snapshot)
         check_slurm(executor)
         return executor
-    if kind == "local":
+    if kind == LauncherKind.local:
         executor = submitit.AutoExecutor(folder=folder / "%j", cluster="local")
         executor.update_parameters(timeout_min=int(launcher.timeout_min))
         return executor
@@ -162,18 +162,18 @@ def submit(
     local: ``local_parallelism`` workers share the whole list (each run is claimed through its lock);
     debug: one in-process worker; slurm: one array task per run.
     """
-    kind = choice(launcher.kind)
+    kind = launcher.kind
     executor = make_executor(launcher, folder, snapshot)
     paths = [str(r.path.resolve()) for r in runs]
     submission = uuid.uuid4().hex[:12]  # workers of one submission never retry each other's failures
     attempts = int(launcher.max_requeues) + 1
     threads = int(launcher.cpus_per_task)
-    if kind == "slurm":
+    if kind == LauncherKind.slurm:
         workers = [RunWorker([p], threads=threads, max_attempts=attempts, submission=submission) for p in paths]
         with executor.batch():  # one Slurm job array
             jobs = [executor.submit(worker) for worker in workers]
         return [(job, [run]) for job, run in zip(jobs, runs)]
-    if kind == "debug":
+    if kind == LauncherKind.debug:
         job = executor.submit(RunWorker(paths, threads=0, max_attempts=attempts, submission=submission))
         return [(job, list(runs))]
     env = snapshot_env(snapshot) if snapshot else {}

@@ -73,7 +73,7 @@ def attempt_settings(cfg: Any) -> dict[str, Any]:
         "data_root": None if cfg.data.root is None else str(cfg.data.root),
         "paths": plain(cfg.paths),
         "results_root": str(cfg.results.root),
-        "launcher": str(getattr(cfg.launcher.kind, "value", cfg.launcher.kind)),
+        "launcher": cfg.launcher.kind.value,
         "num_workers": int(cfg.train.num_workers),
         "threads": int(cfg.train.threads),
         "device": str(cfg.train.device),
@@ -118,6 +118,7 @@ def check_data(run: Any, cfg: Any, record: bool = False) -> dict[str, Any] | Non
 
 def check_done_runs(planned: Any) -> None:
     """Refuse a sweep whose DONE real-data runs were computed on other data than the data given now."""
+    from benchmark.config_load import typed_config
     from benchmark.data.fingerprint import DataChanged
 
     problems = []
@@ -125,7 +126,7 @@ def check_done_runs(planned: Any) -> None:
         if p.resolved.get("data", {}).get("name") == "mini" or not p.run.is_done():
             continue
         try:
-            check_data(p.run, OmegaConf.create(p.resolved))
+            check_data(p.run, typed_config(p.resolved))
         except DataChanged as err:
             problems.append(str(err))
     if problems:

@@ -17,7 +17,8 @@ import sys
 
 from omegaconf import DictConfig, OmegaConf
 
-from benchmark.config import choice, compose
+from benchmark.config import compose
+from benchmark.config_schema import LauncherKind
 from benchmark.errors import HarnessError, cli_errors
 from benchmark.rundir import RunDir
 
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if show:
         return _show_config(overrides)
     cfg = compose(overrides)
-    if cfg.sweep is None and choice(cfg.launcher.kind) == "slurm":
+    if cfg.sweep is None and cfg.launcher.kind == LauncherKind.slurm:
         # a single run on Slurm is a one-run study: submitted, requeued, resumed and summarised like any sweep
         overrides = ["sweep=single", *overrides]
         cfg = compose(overrides)

@@ -35,7 +35,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from benchmark.atomic import atomic_write_json, read_json
-from benchmark.config import choice, effective_modalities, semantic_config
+from benchmark.config import effective_modalities, semantic_config
+from benchmark.config_load import typed_config
+from benchmark.config_schema import HeadKind, Schedule, TokenizerKind
+from benchmark.errors import ConfigError
 from benchmark.hostinfo import host_info
 from benchmark.resources import configs_dir
 
@@ -70,9 +73,9 @@ def label_modalities(offered: list[str], used: list[str]) -> str:
 
 def run_alias(cfg: DictConfig) -> str:
     """A readable name for a run; the key beside it makes the folder unique."""
-    head = "gen" if cfg.head.kind == "generative" else "disc"
-    tok = choice(cfg.tokenizer.kind)
-    if tok == "relaxed" and cfg.tokenizer.schedule != "constant":
+    head = "gen" if cfg.head.kind == HeadKind.generative else "disc"
+    tok = cfg.tokenizer.kind.value
+    if cfg.tokenizer.kind == TokenizerKind.relaxed and cfg.tokenizer.schedule != Schedule.constant:
         tok = "relaxed_anneal"
     return f"{cfg.model.name}-{modality_label(cfg)}-{tok}-k{cfg.tokenizer.k}-{head}-s{cfg.seed}"
 
@@ -235,10 +238,14 @@ class RunDir:
         return status
 
     def load_config(self) -> DictConfig:
-        """The frozen, resolved config of this run."""
-        cfg = OmegaConf.load(self.config_file)
-        assert isinstance(cfg, DictConfig)
-        return cfg
+        """The frozen, resolved config of this run, typed by the schema (as a composed config is).
+
+        A config.yaml written by an earlier version loads too: see :func:`benchmark.config_load.typed_config`.
+        """
+        tree = OmegaConf.to_container(OmegaConf.load(self.config_file))
+        if not isinstance(tree, dict):
+            raise ConfigError("<config>", f"{self.config_file}: not a config mapping")
+        return typed_config(tree, str(self.config_file))
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[bool]:

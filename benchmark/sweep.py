@@ -21,7 +21,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from benchmark.atomic import atomic_write_json, read_json
-from benchmark.config import Composer, choice
+from benchmark.config import Composer
 from benchmark.errors import MissingDependencyError
 from benchmark.job import LOCKED
 from benchmark.launch import snapshot_code, submit
@@ -33,7 +33,8 @@ TERMINAL = ("DONE", "FAILED")
 
 
 def _kind(cfg: DictConfig) -> str:
-    return choice(cfg.launcher.kind)
+    """``launcher.kind`` as text (what the sweep records and prints, and compares below)."""
+    return cfg.launcher.kind.value
 
 
 def _slurm_alive(job_ids: list[str]) -> set[str]:

@@ -28,7 +28,6 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from benchmark.checkpoint import load_checkpoint, rng_state, save_best, save_checkpoint, set_rng_state
-from benchmark.config import choice
 from benchmark.distributed import DistInfo
 from benchmark.errors import RunFailedError
 from benchmark.model.shapes import PaddedCollate
@@ -142,7 +141,7 @@ class Trainer:
             **({"fused": True} if self.device.type == "cuda" else {}),
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lr_lambda(choice(self.tc.lr_schedule), self.tc.warmup_steps, self.tc.max_steps)
+            self.optimizer, lr_lambda(self.tc.lr_schedule.value, self.tc.warmup_steps, self.tc.max_steps)
         )
         self.state = TrainState()
         self.train_model = model
@@ -309,7 +308,6 @@ class Trainer:
                     tps = tokens * self.dist.world_size / max(1e-9, now - t_last)
                     tokens, t_last = 0, now
                     entry = {"step": st.step, "loss": float(loss.item()), "lr": self.scheduler.get_last_lr()[0]}
-                    entry.update(getattr(self.model, "log_values", dict)())
                     entry["tokens_per_s"] = tps
                     self.log.write(entry)
                     bar.set_postfix(loss=f"{entry['loss']:.3f}", tok_s=f"{tps:,.0f}")

@@ -7,16 +7,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 from safetensors.torch import save_file
 
+from benchmark.config_schema import ClassifierConfig, Pooling
 from benchmark.errors import ConfigError, DataFormatError
 from benchmark.model.classifiers import CLASSIFIERS, Cnn3d, FeatureHead, build_classifier
 
 
-def _cfg(**kw):
-    base = {"arch": "feature_head", "pooling": "mean", "hidden": 0, "dropout": 0.0, "weights": None, "labels": None}
-    return OmegaConf.create({**base, **kw})
+def _cfg(pooling: str = "mean", **kw) -> ClassifierConfig:
+    return ClassifierConfig(pooling=Pooling(pooling), **kw)
 
 
 @pytest.mark.parametrize("pooling", ["mean", "max"])

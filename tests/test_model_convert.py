@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from benchmark.config import compose
+from benchmark.config_schema import ClassifierConfig, Pooling
 from benchmark.data.check import check_task_data
 from benchmark.data.tasks import TaskData
 from benchmark.errors import DataFormatError, HarnessError
@@ -20,7 +21,7 @@ from benchmark.model.classifiers import build_classifier
 from benchmark.model.convert import convert, main, write_head
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "data"
-HEAD = {"arch": "feature_head", "pooling": "mean", "hidden": 0}
+HEAD = ClassifierConfig(arch="feature_head", pooling=Pooling.mean, hidden=0)
 
 
 class _NotATensor:

@@ -66,7 +66,7 @@ def make_info(cfg, modalities: list[str] | None = None, weights: dict | None = N
     cont = [m for m in cfg.task.modalities if m in LABELS]
     return TaskInfo(
         name=str(cfg.task.name),
-        kind=cfg.task.kind,  # the TaskKind enum (a str): build_model normalises it
+        kind=cfg.task.kind,  # a TaskKind member, as the job builds it
         specifier=str(cfg.task.specifier),
         modalities=list(mods),
         label_names={m: LABELS[m] for m in cont},

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
-from omegaconf import OmegaConf
 from test_model_kit import CORPUS, LABELS
 from torch import nn
 from transformers.models.bart.modeling_bart import BartScaledWordEmbedding
 
+from benchmark.config_schema import CategoryEmbeddings as CategoryEmbeddingsMode
+from benchmark.config_schema import EvalMode, RelaxedMode, Schedule, TokenizerConfig, TokenizerKind
 from benchmark.errors import ConfigError
 from benchmark.model.classifiers import FeatureHead
 from benchmark.model.tiny import train_tokenizer
@@ -194,19 +197,16 @@ def test_temperature_schedules() -> None:
 
 def test_relaxed_set_step_and_anneal_default(tokenizer) -> None:
     emb = _embedding(tokenizer)
-    cfg = OmegaConf.create(
-        {
-            "kind": "relaxed",
-            "k": 2,
-            "relaxed_mode": "st_topk",
-            "tau_start": 1.0,
-            "tau_end": 0.25,
-            "schedule": "exponential",
-            "anneal_steps": 0,
-            "eval_mode": "hard",
-            "category_embeddings": "frozen",
-            "continuous_tokens": 0,
-        }
+    cfg = TokenizerConfig(
+        kind=TokenizerKind.relaxed,
+        k=2,
+        relaxed_mode=RelaxedMode.st_topk,
+        tau_start=1.0,
+        tau_end=0.25,
+        schedule=Schedule.exponential,
+        anneal_steps=0,
+        eval_mode=EvalMode.hard,
+        category_embeddings=CategoryEmbeddingsMode.frozen,
     )
     tok = build_modality_tokenizer(cfg, FeatureHead(4, 6), category_token_ids(tokenizer, NAMES), emb, 4, 40)
     assert tok.anneal_steps == 40  # 0 means train.max_steps
@@ -214,7 +214,7 @@ def test_relaxed_set_step_and_anneal_default(tokenizer) -> None:
     assert tok.tau == pytest.approx(0.5)
     with pytest.raises(ConfigError, match=r"tokenizer\.k"):
         build_modality_tokenizer(
-            OmegaConf.merge(cfg, {"k": 7}), FeatureHead(4, 6), category_token_ids(tokenizer, NAMES), emb, 4, 40
+            dataclasses.replace(cfg, k=7), FeatureHead(4, 6), category_token_ids(tokenizer, NAMES), emb, 4, 40
         )
 
 

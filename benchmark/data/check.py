@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.config import choice
 from benchmark.config_schema import CONTINUOUS_MODALITIES
 from benchmark.data.features import FeatureStream, Hdf5Store
 from benchmark.data.tasks import TaskData
@@ -169,9 +168,9 @@ def check_classifiers(data: TaskData) -> list[str]:
     Returns one summary line per enabled continuous modality that goes through a classifier.
     """
     cfg = data.cfg
-    kind = choice(cfg.tokenizer.kind)
+    kind = cfg.tokenizer.kind
     lines: list[str] = []
-    if kind == "continuous":
+    if not kind.uses_classifier:
         return lines
     for m in data.modalities:
         if m not in CONTINUOUS_MODALITIES:
@@ -183,7 +182,7 @@ def check_classifiers(data: TaskData) -> list[str]:
             if str(cfg.data.name) != "mini" and not bool(cfg.tokenizer.get("allow_random_classifiers", False)):
                 raise ConfigError(
                     f"task.features.{m}.classifier.weights",
-                    f"the {kind} tokenizer turns {m} features into category words of the {m} classifier, and on "
+                    f"the {kind.value} tokenizer turns {m} features into category words of the {m} classifier, and on "
                     "real data an untrained (random) classifier gives meaningless words: convert a pretrained "
                     "head (python -m benchmark.model.convert --help) and set this key, or set "
                     "tokenizer.allow_random_classifiers=true to run anyway",

@@ -389,7 +389,7 @@ def modality_from_config(
         use_eval = for_eval and scfg.eval_path is not None
         key = f"task.features.{modality}.streams[{k}].{'eval_path' if use_eval else 'path'}"
         path = resolve(root, scfg.eval_path if use_eval else scfg.path)
-        kind = getattr(scfg.store, "value", scfg.store)
+        kind = scfg.store.value
         if not path.exists():
             what = "a folder of <video_id>.npy files" if kind == "npy_dir" else "an HDF5 feature file"
             raise DataFormatError(path, f"config key '{key}'", what, "no such path")

@@ -99,7 +99,7 @@ def _entries(cfg: Any) -> dict[str, tuple[str, str]]:
             continue
         mcfg = cfg.task.features[m]
         for i, stream in enumerate(mcfg.streams):
-            store = str(getattr(stream.store, "value", stream.store))
+            store = stream.store.value
             out[f"task.features.{m}.streams[{i}].path"] = (str(stream.path), store)
             if stream.get("eval_path"):
                 out[f"task.features.{m}.streams[{i}].eval_path"] = (str(stream.eval_path), store)

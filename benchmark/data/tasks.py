@@ -45,7 +45,7 @@ class TaskData:
         self.cfg = cfg
         self.root = Path(root)
         self.modalities: list[str] = effective_modalities(cfg)
-        self.kind = str(getattr(cfg.task.kind, "value", cfg.task.kind))
+        self.kind: str = cfg.task.kind.value
         self._adapter: TaskAdapter = ADAPTERS[self.kind](self)
         self._cache = ArrayCache()
         self._sets: dict[str, SampleSet] = {}

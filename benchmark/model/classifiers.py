@@ -26,21 +26,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
+from benchmark.config_schema import ClassifierConfig
 from benchmark.errors import ConfigError, DataFormatError
-
-
-def _cfg_get(cfg: Any, key: str, default: Any) -> Any:
-    """Read ``key`` from a DictConfig, a dataclass or a dict (enums collapse to their value)."""
-    if isinstance(cfg, dict):
-        value = cfg.get(key, default)
-    else:
-        value = getattr(cfg, key, default)
-    return getattr(value, "value", value)
 
 
 def masked_pool(x: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
@@ -162,13 +153,11 @@ class TorchvisionR2Plus1D(nn.Module):
 Builder = Callable[..., nn.Module]
 
 
-def _build_feature_head(cfg: Any, input_dim: int, num_classes: int, frame_shape: tuple[int, int, int] | None):
+def _build_feature_head(
+    cfg: ClassifierConfig, input_dim: int, num_classes: int, frame_shape: tuple[int, int, int] | None
+):
     return FeatureHead(
-        input_dim,
-        num_classes,
-        pooling=str(_cfg_get(cfg, "pooling", "mean")),
-        hidden=int(_cfg_get(cfg, "hidden", 0)),
-        dropout=float(_cfg_get(cfg, "dropout", 0.0)),
+        input_dim, num_classes, pooling=cfg.pooling.value, hidden=int(cfg.hidden), dropout=float(cfg.dropout)
     )
 
 
@@ -186,13 +175,13 @@ CLASSIFIERS: dict[str, Builder] = {
 
 
 def build_classifier(
-    cfg: Any,
+    cfg: ClassifierConfig,
     input_dim: int,
     num_classes: int,
     weights: str | Path | None = None,
     frame_shape: tuple[int, int, int] | None = None,
 ) -> nn.Module:
-    """Build the classifier named by ``cfg.arch`` (a ClassifierConfig-like object), optionally loading ``weights``.
+    """Build the classifier named by ``cfg.arch``, optionally loading ``weights``.
 
     Args:
         cfg: the modality's ``classifier`` config (arch, pooling, hidden, dropout).
@@ -201,7 +190,7 @@ def build_classifier(
         weights: a safetensors file of a trained ``feature_head`` (None: random init).
         frame_shape: (C, H, W) for the raw-frame classifiers.
     """
-    arch = str(_cfg_get(cfg, "arch", "feature_head"))
+    arch = str(cfg.arch)
     if arch not in CLASSIFIERS:
         raise ConfigError("classifier.arch", f"unknown classifier '{arch}' (known: {', '.join(CLASSIFIERS)})")
     model = CLASSIFIERS[arch](cfg, input_dim, num_classes, frame_shape)

@@ -38,6 +38,7 @@ from typing import Any
 
 import torch
 
+from benchmark.config_schema import ModelConfig
 from benchmark.fingerprint import file_sha256, tiny_builder_fingerprint
 
 # Position table of tiny BART / BERT (T5 uses relative positions); max_source_len is checked against it.
@@ -79,17 +80,13 @@ _SPECIALS: dict[str, dict[str, Any]] = {
 }
 
 
-def _value(x: Any) -> Any:
-    return getattr(x, "value", x)
-
-
-def tiny_spec(model_cfg: Any) -> dict[str, Any]:
+def tiny_spec(model_cfg: ModelConfig) -> dict[str, Any]:
     """What determines a tiny backbone besides its corpus (hashed into its folder name): the shape from
     the model config and this module's source digest (``builder``: edited builder code builds anew)."""
     t = model_cfg.tiny
     return {
         "builder": tiny_builder_fingerprint(),
-        "family": str(_value(model_cfg.family)),
+        "family": model_cfg.family.value,
         "d_model": int(t.d_model),
         "layers": int(t.layers),
         "heads": int(t.heads),
@@ -284,7 +281,7 @@ def _complete(final: Path) -> Path:
 
 
 def ensure_tiny_backbone(
-    model_cfg: Any, corpus: Callable[[], Iterable[str]] | Iterable[str], cache_dir: str | Path
+    model_cfg: ModelConfig, corpus: Callable[[], Iterable[str]] | Iterable[str], cache_dir: str | Path
 ) -> Path:
     """Build (once) and return the folder of the tiny backbone described by ``model_cfg``.
 

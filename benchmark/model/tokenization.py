@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
+from benchmark.config_schema import TokenizerConfig, TokenizerKind
 from benchmark.errors import ConfigError
 
 
@@ -250,23 +251,22 @@ class ContinuousTokenizer(nn.Module):
         return self.proj(masked_adaptive_avg_pool(x, mask, self.k))
 
 
-def modality_k(tok_cfg, modality: str | None = None) -> int:
+def modality_k(tok_cfg: TokenizerConfig, modality: str | None = None) -> int:
     """K of ``modality``: ``tokenizer.k_per_modality[modality]`` when listed, else ``tokenizer.k``."""
-    per = getattr(tok_cfg, "k_per_modality", None) or {}
+    per = tok_cfg.k_per_modality
     return int(per[modality]) if modality is not None and modality in per else int(tok_cfg.k)
 
 
-def tokens_per_modality(tok_cfg, modality: str | None = None) -> int:
+def tokens_per_modality(tok_cfg: TokenizerConfig, modality: str | None = None) -> int:
     """How many vectors one continuous modality contributes to the input sequence (its K, see :func:`modality_k`;
     ``continuous_tokens`` when set for the continuous tokenizer, for every modality)."""
-    kind = getattr(tok_cfg.kind, "value", tok_cfg.kind)
-    if kind == "continuous":
+    if tok_cfg.kind == TokenizerKind.continuous:
         return int(tok_cfg.continuous_tokens) or modality_k(tok_cfg, modality)
     return modality_k(tok_cfg, modality)
 
 
 def build_modality_tokenizer(
-    tok_cfg,
+    tok_cfg: TokenizerConfig,
     classifier: nn.Module | None,
     category_ids: list[list[int]] | None,
     embedding: nn.Module,
@@ -280,35 +280,33 @@ def build_modality_tokenizer(
     ``cfg.train.max_steps`` (used when ``anneal_steps`` is 0); ``modality`` selects its K
     (``tokenizer.k_per_modality``).
     """
-    kind = getattr(tok_cfg.kind, "value", tok_cfg.kind)
+    kind = tok_cfg.kind
     k = modality_k(tok_cfg, modality)
-    if kind == "continuous":
+    if not kind.uses_classifier:  # continuous
         return ContinuousTokenizer(input_dim, embedding.weight.shape[1], tokens_per_modality(tok_cfg, modality))
     if classifier is None or category_ids is None:
-        raise ConfigError("tokenizer.kind", f"'{kind}' needs a classifier and its label names")
-    mode = getattr(tok_cfg.category_embeddings, "value", tok_cfg.category_embeddings)
-    categories = CategoryEmbeddings(category_ids, embedding, mode)
-    per = getattr(tok_cfg, "k_per_modality", None) or {}
-    if modality in per and not 1 <= k <= categories.num_categories:
+        raise ConfigError("tokenizer.kind", f"'{kind.value}' needs a classifier and its label names")
+    categories = CategoryEmbeddings(category_ids, embedding, tok_cfg.category_embeddings.value)
+    if modality in tok_cfg.k_per_modality and not 1 <= k <= categories.num_categories:
         raise ConfigError(
             f"tokenizer.k_per_modality.{modality}",
             f"must be in [1, {categories.num_categories}] (the label count of {modality}), got {k}",
         )
-    if kind == "discrete":
+    if kind == TokenizerKind.discrete:
         return DiscreteTokenizer(classifier, categories, k)
-    if kind == "relaxed":
+    if kind == TokenizerKind.relaxed:
         return RelaxedTokenizer(
             classifier,
             categories,
             k,
-            mode=getattr(tok_cfg.relaxed_mode, "value", tok_cfg.relaxed_mode),
+            mode=tok_cfg.relaxed_mode.value,
             tau_start=float(tok_cfg.tau_start),
             tau_end=float(tok_cfg.tau_end),
-            schedule=getattr(tok_cfg.schedule, "value", tok_cfg.schedule),
+            schedule=tok_cfg.schedule.value,
             anneal_steps=int(tok_cfg.anneal_steps) or int(anneal_default),
-            eval_mode=getattr(tok_cfg.eval_mode, "value", tok_cfg.eval_mode),
+            eval_mode=tok_cfg.eval_mode.value,
         )
-    raise ConfigError("tokenizer.kind", f"expected discrete, relaxed or continuous, got '{kind}'")
+    raise ConfigError("tokenizer.kind", f"expected discrete, relaxed or continuous, got '{kind.value}'")
 
 
 __all__ = [

@@ -13,14 +13,13 @@ import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from benchmark.config_schema import CONTINUOUS_MODALITIES
+from benchmark.config_schema import CONTINUOUS_MODALITIES, CandidateInput, ClassifierConfig, HeadKind, TaskKind
 from benchmark.data.types import Sample
 from benchmark.errors import ConfigError
 from benchmark.model.assembly import IGNORE_INDEX, Batch, Collator, special_separator
@@ -46,18 +45,14 @@ class TaskInfo:
     """
 
     name: str
-    kind: str
+    kind: TaskKind
     specifier: str
     modalities: list[str]
     label_names: dict[str, list[str]] = field(default_factory=dict)
     feature_dims: dict[str, int] = field(default_factory=dict)
     classifier_weights: dict[str, Path | None] = field(default_factory=dict)
-    classifier_cfg: dict[str, Any] = field(default_factory=dict)
+    classifier_cfg: dict[str, ClassifierConfig] = field(default_factory=dict)
     frame_shapes: dict[str, tuple[int, int, int]] = field(default_factory=dict)
-
-
-def _value(x: Any) -> Any:
-    return getattr(x, "value", x)
 
 
 class Vx2Text(nn.Module):
@@ -198,10 +193,9 @@ def build_model(cfg: DictConfig, info: TaskInfo, cache_dir: Path, corpus: Callab
     Randomly initialised parts (classifiers without weights, projections, the discriminative scorer,
     BERT cross-attention, added separator rows) draw from torch's global RNG: seed it first.
     """
-    family = str(_value(cfg.model.family))
-    task_kind = str(_value(info.kind))
-    head_kind = str(_value(cfg.head.kind))
-    discriminative = head_kind == "discriminative"
+    family = cfg.model.family.value
+    task_kind = info.kind.value
+    discriminative = cfg.head.kind == HeadKind.discriminative
     if discriminative and task_kind != "multiple_choice":
         raise ConfigError("head.kind", f"the discriminative head needs a multiple-choice task, not '{task_kind}'")
     path = _resolve_backbone_path(cfg, info, Path(cache_dir), corpus)
@@ -222,20 +216,20 @@ def build_model(cfg: DictConfig, info: TaskInfo, cache_dir: Path, corpus: Callab
         )
 
     tok_cfg = cfg.tokenizer
-    kind = str(_value(tok_cfg.kind))
+    kind = tok_cfg.kind
     embedding = backbone.input_embedding()
     modality_tokenizers: dict[str, nn.Module] = {}
     for m in info.modalities:
         if m not in CONTINUOUS_MODALITIES:
             continue
         for what, table in (("feature_dims", info.feature_dims), ("label_names", info.label_names)):
-            if m not in table and (what == "feature_dims" or kind != "continuous"):
+            if m not in table and (what == "feature_dims" or kind.uses_classifier):
                 raise ConfigError(f"task.features.{m}", f"TaskInfo.{what} has no entry for enabled modality '{m}'")
         classifier = category_ids = None
-        if kind != "continuous":
+        if kind.uses_classifier:
             weights = info.classifier_weights.get(m)
             classifier = build_classifier(
-                info.classifier_cfg.get(m, {}),
+                info.classifier_cfg.get(m, ClassifierConfig()),
                 info.feature_dims[m],
                 len(info.label_names[m]),
                 weights,
@@ -247,7 +241,7 @@ def build_model(cfg: DictConfig, info: TaskInfo, cache_dir: Path, corpus: Callab
         )
 
     if discriminative:
-        head: nn.Module = DiscriminativeHead(backbone.d_model, str(_value(cfg.head.pooling)))
+        head: nn.Module = DiscriminativeHead(backbone.d_model, cfg.head.pooling.value)
     else:
         head = GenerativeHead(
             int(cfg.head.num_beams),
@@ -277,8 +271,8 @@ def build_model(cfg: DictConfig, info: TaskInfo, cache_dir: Path, corpus: Callab
 
 def _candidate_mode(cfg: DictConfig) -> str | None:
     """``head.candidates`` for the collator; None (``auto``): the head's legacy choice."""
-    mode = str(_value(cfg.head.get("candidates", "auto")))
-    return None if mode == "auto" else mode
+    mode = cfg.head.candidates
+    return None if mode == CandidateInput.auto else mode.value
 
 
 def freeze_body(cfg: DictConfig, backbone: Backbone) -> None:

@@ -127,6 +127,7 @@ def _samples(batch: int, seed: int):
 
 def _build(shape: dict[str, int], source: int, target: int, cache: Path):
     from benchmark.config import compose
+    from benchmark.config_schema import TaskKind
     from benchmark.model import TaskInfo, build_model
 
     overrides = [
@@ -148,7 +149,7 @@ def _build(shape: dict[str, int], source: int, target: int, cache: Path):
     }
     info = TaskInfo(
         name="avsd",
-        kind="dialog",
+        kind=TaskKind.dialog,
         specifier=str(cfg.task.specifier),
         modalities=["video", "audio", "caption", "history"],
         label_names=names,

@@ -121,7 +121,7 @@ def task_lengths(task: str, root: Path | None, train_file: str | None) -> dict[s
     }
     pad, eos = 0, 1
     specials = FamilySpecials((), (eos,), (), (eos,), pad, pad, eos)  # T5's layout: "... </s>"
-    kind = str(getattr(cfg.task.kind, "value", cfg.task.kind))
+    kind = cfg.task.kind.value
     collator = Collator(
         tokenizer,
         specials,

@@ -1,11 +1,11 @@
-"""Helpers shared by the study modules: task columns and axis checks."""
+"""Helpers shared by the study modules: the tasks, task columns and axis checks."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ablations.spec import Column
+from ablations.spec import Column, TaskSpec
 from benchmark.errors import ConfigError
 
 # The headline metric of each task, as in the paper's tables.
@@ -14,13 +14,24 @@ MAIN_COLUMNS = (
     Column("tvqa", "accuracy", "TVQA acc. (%)"),
     Column("tvc", "CIDEr", "TVC CIDEr-D"),
 )
-# Every task config of the harness (avsd_dstc8 is AVSD scored on the DSTC8 test set).
-TASK_NAMES = {"avsd": "avsd", "avsd_dstc8": "avsd", "tvqa": "tvqa", "tvc": "tvc"}
+_AVSD = ("video", "audio", "caption", "history")
+_TV = ("video", "audio", "speech")
+# Every task config of the harness (configs/task/<choice>.yaml; avsd_dstc8 is AVSD scored on the DSTC8
+# test set): what the study specs and the tables know of a task (tests/test_plan.py checks it against configs/).
+TASKS = {
+    "avsd": TaskSpec("avsd", _AVSD, "dstc7"),
+    "avsd_dstc8": TaskSpec("avsd", _AVSD, "dstc8"),
+    "tvqa": TaskSpec("tvqa", _TV, "accuracy"),
+    "tvqa_test_public": TaskSpec("tvqa", _TV, "accuracy"),
+    "tvc": TaskSpec("tvc", _TV, "tvc"),
+    "tvc_test_public": TaskSpec("tvc", _TV, "tvc"),
+}
 
 
-def axis(axes: Mapping[str, Any], name: str, default: Any, kind: type | tuple[type, ...]) -> Any:
-    """``axes[name]`` (or ``default``), checked to be of ``kind``; ConfigError naming the key."""
-    value = axes.get(name, default)
+def axis(axes: Mapping[str, Any], name: str, defaults: Mapping[str, Any], kind: type | tuple[type, ...]) -> Any:
+    """``axes[name]`` (or the study's default ``defaults[name]``), checked to be of ``kind``; ConfigError naming
+    the key."""
+    value = axes.get(name, defaults[name])
     if not isinstance(value, kind):
         raise ConfigError(f"sweep.axes.{name}", f"expected {kind}, got {value!r}")
     return value

@@ -14,6 +14,8 @@ from ablations._common import MAIN_COLUMNS, axis, check_axes
 from ablations.spec import Arm, FigureSpec, Study, TableSpec
 
 FAMILY = {"t5": "T5", "bart": "BART", "bert": "BERT"}
+# the tiny backbones of the mini benchmark; on real data: sweep.axes.models=[t5_base,bart_base,bert_base]
+AXES = {"models": ["t5_tiny", "bart_tiny", "bert_tiny"]}
 
 
 def _label(model: str) -> str:
@@ -23,8 +25,8 @@ def _label(model: str) -> str:
 
 def arms(tasks: Sequence[str], axes: dict[str, Any], offered: Mapping[str, Sequence[str]]) -> list[Arm]:
     """One arm per backbone (the first one, T5 by default, is the reference)."""
-    check_axes(axes, ("models",))
-    models = axis(axes, "models", ["t5_tiny", "bart_tiny", "bert_tiny"], list)
+    check_axes(axes, tuple(AXES))
+    models = axis(axes, "models", AXES, list)
     return [
         Arm(t, _label(m), (f"model={m}",), role="reference" if i == 0 else "arm")
         for t in tasks
@@ -41,4 +43,5 @@ STUDY = Study(
     table=TableSpec(title="Language-model ablation", columns=MAIN_COLUMNS, rows=("T5", "BART", "BERT")),
     figure=FigureSpec(kind="bars", metric_per_task={c.task: c.metric for c in MAIN_COLUMNS}, x_label="backbone"),
     expected="T5 is at least as good as BERT of the same size class.",
+    axes=AXES,
 )

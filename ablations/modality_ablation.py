@@ -14,13 +14,14 @@ from ablations._common import MAIN_COLUMNS, axis, check_axes
 from ablations.spec import Arm, FigureSpec, Study, TableSpec
 
 ORDER = ("video", "audio", "speech", "caption", "history")
+AXES = {"remove_each": True, "singles": True}  # all modalities minus one; one modality alone
 
 
 def arms(tasks: Sequence[str], axes: dict[str, Any], offered: Mapping[str, Sequence[str]]) -> list[Arm]:
     """all; all minus each offered modality; each offered modality alone."""
-    check_axes(axes, ("remove_each", "singles"))
-    remove_each = axis(axes, "remove_each", True, bool)
-    singles = axis(axes, "singles", True, bool)
+    check_axes(axes, tuple(AXES))
+    remove_each = axis(axes, "remove_each", AXES, bool)
+    singles = axis(axes, "singles", AXES, bool)
     out: list[Arm] = []
     for task in tasks:
         mods = [m for m in ORDER if m in offered[task]]
@@ -48,4 +49,5 @@ STUDY = Study(
     ),
     figure=FigureSpec(kind="bars", metric_per_task={c.task: c.metric for c in MAIN_COLUMNS}, x_label="inputs"),
     expected="Using all modalities beats every subset; removing a modality hurts the items that need it.",
+    axes=AXES,
 )

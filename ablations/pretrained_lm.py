@@ -34,6 +34,7 @@ SIZES: dict[str, tuple[str, ...]] = {
     "ci": ("train=lm_ci", "data.max_train=2400", "model.assembly.max_tokens.speech=64"),
     "full": ("train=tiny",),
 }
+AXES = {"models": list(MODELS), "tokenizers": list(TOKENIZERS), "size": "ci"}
 
 
 def label(model: str, tokenizer: str) -> str:
@@ -43,10 +44,10 @@ def label(model: str, tokenizer: str) -> str:
 
 def arms(tasks: Sequence[str], axes: dict[str, Any], offered: Mapping[str, Sequence[str]]) -> list[Arm]:
     """Every model x tokenizer on each task; the reference is the first model with the first tokenizer."""
-    check_axes(axes, ("models", "tokenizers", "size"))
-    models = axis(axes, "models", list(MODELS), list)
-    tokenizers = axis(axes, "tokenizers", list(TOKENIZERS), list)
-    size = axis(axes, "size", "ci", str)
+    check_axes(axes, tuple(AXES))
+    models = axis(axes, "models", AXES, list)
+    tokenizers = axis(axes, "tokenizers", AXES, list)
+    size = axis(axes, "size", AXES, str)
     if size not in SIZES:
         raise ConfigError("sweep.axes.size", f"expected one of {', '.join(SIZES)}, got '{size}'")
     if not models or not tokenizers:
@@ -74,4 +75,5 @@ STUDY = Study(
     ),
     figure=FigureSpec(kind="bars", metric_per_task={"tvqa": "accuracy"}, x_label="language model, tokenizer"),
     expected="With a pretrained language model, language-space tokens beat a continuous projection.",
+    axes=AXES,
 )

@@ -1,9 +1,9 @@
 """What a study is: its grid (arms), the paper table it mirrors, its table, figure and expected outcome.
 
-One module per study in ``ablations/`` defines ``STUDY = Study(...)``. The sweep runner plans
-``arms × seeds`` from it; ``paper_tables.py`` renders ``table`` and ``figure`` from the collected
-results. An arm's ``label`` is its row in the table; ``role="reference"`` marks the arm the others are
-compared with (paired test on per-example scores).
+One module per study in ``ablations/`` defines ``STUDY = Study(...)``, found by its name through
+:mod:`ablations.registry`. The sweep runner plans ``arms × seeds`` from it; ``paper_tables.py`` renders
+``table`` and ``figure`` from the collected results. An arm's ``label`` is its row in the table;
+``role="reference"`` marks the arm the others are compared with (paired test on per-example scores).
 """
 
 from __future__ import annotations
@@ -11,6 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a task config choice (``configs/task/<choice>.yaml``) is, as studies and tables name it."""
+
+    name: str  # task name: the results folder and the tables' column task (avsd_dstc8 is avsd)
+    modalities: tuple[str, ...]  # the modalities the task offers, in its order
+    protocol: str  # how it is scored (dstc7, dstc8, accuracy, tvc)
 
 
 @dataclass(frozen=True)
@@ -66,3 +75,5 @@ class Study:
     expected: str  # the paper's qualitative claim this study tests
     # its reference arm's runs are the paper's rows in the main comparisons (main_<task> tables)
     paper_rows: bool = False
+    # the axes of the grid with their defaults (``sweep.axes.<name>=...`` overrides one; the arms check it)
+    axes: Mapping[str, Any] = field(default_factory=dict)

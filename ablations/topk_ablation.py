@@ -13,14 +13,14 @@ from ablations._common import MAIN_COLUMNS, axis, check_axes
 from ablations.spec import Arm, FigureSpec, Study, TableSpec
 from benchmark.errors import ConfigError
 
-DEFAULT_KS = [1, 3, 5, 10]
+AXES = {"ks": [1, 3, 5, 10]}
 REFERENCE_K = 3  # the harness default (configs/tokenizer/*.yaml)
 
 
 def arms(tasks: Sequence[str], axes: dict[str, Any], offered: Mapping[str, Sequence[str]]) -> list[Arm]:
     """One arm per K (the tokenizer stays as configured, relaxed by default)."""
-    check_axes(axes, ("ks",))
-    ks = axis(axes, "ks", DEFAULT_KS, list)
+    check_axes(axes, tuple(AXES))
+    ks = axis(axes, "ks", AXES, list)
     if not ks or any(not isinstance(k, int) or k < 1 for k in ks):
         raise ConfigError("sweep.axes.ks", f"expected a list of positive integers, got {ks}")
     ref = REFERENCE_K if REFERENCE_K in ks else ks[0]
@@ -37,7 +37,8 @@ STUDY = Study(
     description="Categories kept per continuous modality.",
     arms=arms,
     default_tasks=("avsd", "tvqa", "tvc"),
-    table=TableSpec(title="Top-K ablation", columns=MAIN_COLUMNS, rows=tuple(f"K={k}" for k in DEFAULT_KS)),
+    table=TableSpec(title="Top-K ablation", columns=MAIN_COLUMNS, rows=tuple(f"K={k}" for k in AXES["ks"])),
     figure=FigureSpec(kind="line", metric_per_task={c.task: c.metric for c in MAIN_COLUMNS}, x_label="K"),
     expected="A few categories per modality suffice; K=1 loses information when the classifier errs.",
+    axes=AXES,
 )

@@ -9,7 +9,10 @@
   (``all`` / ``no_<m>`` / ``<m>_only`` / ``none`` / ``m1+m2``), ``cfg.<dotted>`` (the semantic
   config of key.json, flattened; lists as JSON text), ``m.<metric>``, ``ci_lo.<metric>``,
   ``ci_hi.<metric>``, ``n``, ``protocol``, ``split``, ``best_step``, ``train_time_s``, ``git_commit``,
-  ``git_dirty``, ``env.*``, ``bl.<baseline>.<metric>``.
+  ``git_dirty``, ``env.*``, ``bl.<baseline>.<metric>``; what the run was planned as: from the sweep
+  plans ``task_config`` (the task config choice, e.g. avsd_dstc8) and ``study_arms`` (``study: arm
+  (role)``, ``; ``-separated), from its planned.json ``planned_studies``, ``comparison`` (the main
+  comparison it is a paper row of), ``experiment``, ``variant`` and ``paper_row``.
 - ``per_example.parquet``: ``key``, ``uid`` and the numeric per-example score columns of every DONE run
   (text columns such as the scored hypothesis stay in the run directory).
 - ``study_runs.parquet``: ``study``, ``paper_table``, ``arm``, ``role``, ``seed``, ``x``, ``task`` (task
@@ -122,8 +125,23 @@ def _tidy_index(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame[first + sorted(c for c in frame.columns if c not in first)]
 
 
+def _plan_columns(records: list[RunRecord], study_runs: pd.DataFrame) -> None:
+    """Give each run's row what the sweep plans planned it as: ``task_config`` and ``study_arms``."""
+    by_key: dict[str, tuple[set[str], set[str]]] = {}
+    for plan in study_runs.itertuples():
+        choices, arms = by_key.setdefault(str(plan.key), (set(), set()))
+        if isinstance(plan.task_config, str):
+            choices.add(plan.task_config)
+        arms.add(f"{plan.study}: {plan.arm} ({plan.role})")
+    for rec in records:
+        choices, arms = by_key.get(rec.row["key"], (set(), set()))
+        rec.row["task_config"] = ",".join(sorted(choices)) or None
+        rec.row["study_arms"] = "; ".join(sorted(arms)) or None
+
+
 def build(records: list[RunRecord], study_runs: pd.DataFrame, problems: list[str]) -> Collection:
     """Assemble the tables from run records."""
+    _plan_columns(records, study_runs)
     seen: dict[str, str] = {}
     for rec in records:
         other = seen.setdefault(rec.row["key"], rec.row["run_dir"])

@@ -257,6 +257,7 @@ def _read_planned(path: Path, row: dict[str, Any], problems: list[str]) -> None:
     experiments = [str(p["experiment"]) for p in plans if p.get("experiment")]
     row["experiment"] = experiments[-1] if experiments else None
     row["variant"] = next((str(p["variant"]) for p in reversed(plans) if p.get("variant")), None)
+    row["paper_row"] = next((str(p["paper_row"]) for p in reversed(plans) if p.get("paper_row")), None)
 
 
 def read_run(path: Path, root: Path) -> RunRecord:

@@ -190,6 +190,7 @@ class Composer:
             finally:
                 GlobalHydra.instance().clear()
             self._cache[key] = cfg
+            _name_sweep(cfg, groups)
         return copy.deepcopy(self._cache[key])
 
     def group_choice(self, overrides: Sequence[str], group: str) -> str | None:
@@ -223,14 +224,28 @@ class Composer:
                     raise ConfigError(key, "deleting keys is not supported here")
                 if ov.is_add() or ov.is_force_add():
                     raise ConfigError(key, "adding keys is not supported: every key is part of the schema")
-                if OmegaConf.select(cfg, key, default="__absent__", throw_on_missing=False) == "__absent__":
+                axis = _is_axis(cfg, key)  # sweep.axes is open: a study checks its own axes
+                absent = OmegaConf.select(cfg, key, default="__absent__", throw_on_missing=False) == "__absent__"
+                if absent and not axis:
                     raise ConfigError(key, f"no such key (override '{raw}')")
-                OmegaConf.update(cfg, key, ov.value(), merge=False, force_add=False)
+                OmegaConf.update(cfg, key, ov.value(), merge=False, force_add=axis)
             except ConfigError:
                 raise
             except (OmegaConfBaseException, ValueError, TypeError) as err:
                 raise ConfigError(key, f"{_explain(err)} (override '{raw}')") from None
         return cfg
+
+
+def _name_sweep(cfg: DictConfig, groups: Sequence[str]) -> None:
+    """``sweep.name``: the option of the sweep group chosen (``sweep=topk_ablation``), unless a file sets it."""
+    chosen = [g.split("=", 1)[1] for g in groups if _override_key(g) == "sweep" and "=" in g]
+    if cfg.get("sweep") is not None and chosen and OmegaConf.is_missing(cfg.sweep, "name"):
+        cfg.sweep.name = chosen[-1]
+
+
+def _is_axis(cfg: DictConfig, key: str) -> bool:
+    """``sweep.axes.<name>`` of a composed sweep: an axis override, added when the sweep file sets none."""
+    return key.startswith("sweep.axes.") and key.count(".") == 2 and cfg.get("sweep") is not None
 
 
 _default_composer: Composer | None = None

@@ -343,12 +343,13 @@ class EvalOnlyConfig:
 
 @dataclass
 class SweepConfig:
-    name: str = MISSING
-    table: str = MISSING  # the paper table this study mirrors
-    tasks: list[str] = field(default_factory=list)
+    """Run-time settings of a study (``configs/sweep/<study>.yaml``); the study itself is ``ablations/<study>.py``."""
+
+    name: str = MISSING  # the study: the choice of the sweep group (sweep=<study>), filled in at composition
+    tasks: list[str] = field(default_factory=list)  # empty: the study's default tasks
     seeds: list[int] = field(default_factory=lambda: [0])
     dry_run: bool = False
-    axes: dict[str, Any] = field(default_factory=dict)  # study-specific, checked by ablations/<study>.py
+    axes: dict[str, Any] = field(default_factory=dict)  # overrides of the study's axis defaults (Study.axes)
     estimate: bool = False  # calibrate and print the study's device-hours, submit nothing (benchmark/estimate.py)
     estimate_steps: int = 5  # training steps timed per calibrated shape (after one warm-up step)
     estimate_batches: int = 2  # prediction batches timed per calibrated shape

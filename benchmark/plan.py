@@ -7,8 +7,6 @@ that resolve to the same experiment get the same key and are run once.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,32 +14,12 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-import ablations
+from ablations.registry import get_study
 from ablations.spec import Arm, Study
 from benchmark.config import Composer, semantic_config, split_overrides, validate
 from benchmark.data.released import check_if_visible
 from benchmark.errors import ConfigError
 from benchmark.rundir import RunDir, run_alias, run_key
-
-
-def available_studies() -> list[str]:
-    """Names of the study modules in ``ablations/`` (each defines ``STUDY``)."""
-    names = []
-    for mod in pkgutil.iter_modules(ablations.__path__):
-        if mod.name.startswith("_") or mod.name == "spec":
-            continue
-        names.append(mod.name)
-    return sorted(names)
-
-
-def load_study(name: str) -> Study:
-    """The ``STUDY`` of ``ablations/<name>.py``; ConfigError naming the available ones otherwise."""
-    if name not in available_studies():
-        raise ConfigError("sweep", f"unknown study '{name}' (available: {', '.join(available_studies())})")
-    study = importlib.import_module(f"ablations.{name}").STUDY
-    if not isinstance(study, Study):
-        raise ConfigError("sweep", f"ablations/{name}.py must define STUDY = Study(...)")
-    return study
 
 
 @dataclass
@@ -122,10 +100,13 @@ def _user_overrides(overrides: Sequence[str], seed_axis: bool = True) -> tuple[l
     return kept, task
 
 
-def plan_sweep(cfg: DictConfig, overrides: Sequence[str], composer: Composer | None = None) -> list[PlannedRun]:
-    """The runs of the study ``cfg.sweep.name`` with the user's ``overrides`` applied to each."""
+def plan_sweep(
+    cfg: DictConfig, overrides: Sequence[str], composer: Composer | None = None, study: Study | None = None
+) -> list[PlannedRun]:
+    """The runs of ``study`` (default: the registered study ``cfg.sweep.name``) with the user's ``overrides``
+    applied to each; ``cfg.sweep`` gives the seeds, tasks and axis overrides."""
     composer = composer or Composer()
-    study = load_study(str(cfg.sweep.name))
+    study = study or get_study(str(cfg.sweep.name))
     single = study.name == "single"
     base, pinned_task = _user_overrides(overrides, seed_axis=not single)
     tasks = [pinned_task] if pinned_task else list(cfg.sweep.tasks or study.default_tasks)

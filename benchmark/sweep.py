@@ -20,12 +20,13 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from ablations.registry import get_study
 from benchmark.atomic import atomic_write_json, read_json
 from benchmark.config import Composer
 from benchmark.errors import MissingDependencyError
 from benchmark.job import LOCKED
 from benchmark.launch import snapshot_code, submit
-from benchmark.plan import PlannedRun, load_study, plan_sweep
+from benchmark.plan import PlannedRun, plan_sweep
 from benchmark.rerun import check_done_runs
 from benchmark.rundir import check_writable
 
@@ -228,9 +229,9 @@ def _print_plan(planned: Sequence[PlannedRun], states: dict[str, str]) -> None:
 def run_sweep(cfg: DictConfig, overrides: Sequence[str]) -> int:
     """Plan, submit and follow one study; returns the process exit code."""
     name = str(cfg.sweep.name)
-    study = load_study(name)
+    study = get_study(name)
     results_root = Path(str(cfg.results.root))
-    planned = plan_sweep(cfg, overrides, Composer())
+    planned = plan_sweep(cfg, overrides, Composer(), study)
     states = classify(planned)
     check_done_runs(planned)  # a DONE run on other data is refused, never counted as done
     todo = [p for p in planned if states[p.key] == "TODO"]

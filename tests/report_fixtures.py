@@ -171,11 +171,11 @@ def build_study_results(
     ``quality``: arm label -> quality (default 0.5); ``states``: (task config, arm, seed) -> state
     other than DONE.
     """
-    from benchmark.report.studies import task_info
+    from ablations.registry import task_spec
 
     out = ToyResults(root)
     plan = []
-    offered = {t: task_info(t).modalities for t in study.default_tasks}
+    offered = {t: task_spec(t).modalities for t in study.default_tasks}
     for arm in study.arms(study.default_tasks, {}, offered):
         for seed in seeds:
             where = (arm.task, arm.label, seed)
@@ -185,7 +185,7 @@ def build_study_results(
             plan.append(
                 {
                     "key": key,
-                    "task": task_info(arm.task).name,
+                    "task": task_spec(arm.task).name,
                     "task_config": arm.task,
                     "arm": arm.label,
                     "role": arm.role,

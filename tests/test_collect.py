@@ -182,3 +182,28 @@ def test_per_example_keeps_scores_and_drops_text_columns(toy: ToyResults, tmp_pa
         mine["uid"].tolist() == [str(u) for u in frame["uid"]]
         and mine["accuracy"].tolist() == frame["accuracy"].tolist()
     )
+
+
+def test_each_run_records_what_it_was_planned_as(toy: ToyResults, tmp_path: Path) -> None:
+    """From the sweep plans: the task config choice and study: arm (role); from planned.json: the paper row."""
+    from omegaconf import OmegaConf
+
+    from benchmark.config import compose
+    from benchmark.plan import plan_entry, record_plan
+    from benchmark.rundir import RunDir
+
+    root = tmp_path / "runs"
+    shutil.copytree(toy.root, root)
+    overlay = ["experiment=tvqa_val_vx2text", "paths.data_root=/data"]
+    resolved = OmegaConf.to_container(compose(overlay), resolve=True, enum_to_str=True)
+    assert isinstance(resolved, dict)
+    record_plan(
+        RunDir(root / toy.dirs["tvqa", "full", 0].relative_to(toy.root)), plan_entry(resolved, overlay, *[None] * 3)
+    )
+    index = collect(root, write=False).index.set_index("key")
+    full = index.loc[toy.keys["tvqa", "full", 0]]
+    assert full["task_config"] == "tvqa" and full["study_arms"] == "toy_ablation: full (reference)"
+    assert full["comparison"] == "main_tvqa" and full["experiment"] == "tvqa_val_vx2text"
+    assert full["paper_row"].startswith("TVQA val accuracy 74.9")
+    other = index.loc[toy.keys["avsd", "w/o video", 0]]
+    assert other["study_arms"] == "toy_ablation: w/o video (arm)" and pd.isna(other["paper_row"])

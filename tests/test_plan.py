@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
+from ablations.registry import get_study, study_names, task_choices, task_spec
 from benchmark.config import compose
-from benchmark.plan import available_studies, plan_sweep
+from benchmark.errors import ConfigError
+from benchmark.plan import plan_sweep
 from benchmark.run import main as run_main
 
 
@@ -31,7 +34,7 @@ def test_every_study_plans_and_names_its_paper_table() -> None:
         runs = _plan(f"sweep={study}")
         assert len(runs) == n, study
         assert len({r.key for r in runs}) == n
-    assert set(expected) | {"single"} == set(available_studies())
+    assert set(expected) | {"single"} == set(study_names())
 
 
 def test_modality_arms_follow_what_each_task_offers() -> None:
@@ -95,3 +98,38 @@ def test_unwritable_results_root_fails_before_submission(tmp_path: Path, capsys)
     with pytest.raises(SystemExit):
         run_main(["sweep=head_ablation", f"results.root={blocker}/runs"])
     assert "config key 'results.root'" in capsys.readouterr().err
+
+
+def test_one_registry_names_each_study_by_its_sweep_choice() -> None:
+    from benchmark.config import config_dir
+    from benchmark.config_schema import SweepConfig
+
+    run_time = set(SweepConfig.__dataclass_fields__) - {"name"}
+    for name in study_names():
+        study = get_study(name)
+        assert study.name == name
+        sweep_file = config_dir() / "sweep" / f"{name}.yaml"
+        keys = set(yaml.safe_load(sweep_file.read_text()) or {})
+        assert keys <= run_time, f"{sweep_file.name}: {keys - run_time} are not run-time settings"
+        assert compose([f"sweep={name}"]).sweep.name == name
+    with pytest.raises(ConfigError, match="unknown study 'nope'"):
+        get_study("nope")
+
+
+def test_axis_overrides_replace_the_study_defaults_and_unknown_axes_fail() -> None:
+    assert {r.arm.label for r in _plan("sweep=topk_ablation", "task=tvqa")} == {"K=1", "K=3", "K=5", "K=10"}
+    assert {r.arm.label for r in _plan("sweep=topk_ablation", "task=tvqa", "sweep.axes.ks=[1,3]")} == {"K=1", "K=3"}
+    assert len(_plan("sweep=modality_ablation", "sweep.tasks=[tvqa]", "sweep.axes.singles=false")) == 4
+    with pytest.raises(ConfigError, match=r"sweep\.axes\.colour': unknown axis \(this study has: ks\)"):
+        _plan("sweep=topk_ablation", "sweep.axes.colour=1")
+
+
+def test_the_task_specs_of_the_studies_agree_with_configs() -> None:
+    from benchmark.config import config_dir
+
+    choices = sorted(p.stem for p in (config_dir() / "task").glob("*.yaml"))
+    assert sorted(task_choices()) == choices
+    for choice in choices:
+        task = compose([f"task={choice}"], validate_config=False).task
+        spec = task_spec(choice)
+        assert (spec.name, spec.modalities, spec.protocol) == (task.name, tuple(task.modalities), task.protocol)

@@ -129,3 +129,40 @@ def test_console_table_after_a_sweep(toy: ToyResults, capsys: pytest.CaptureFixt
     text = print_study_table(toy.root, toy_study())
     out = capsys.readouterr().out
     assert out.startswith("# Toy ablation") and text in out and "| w/o speech | — [" in text
+
+
+def test_tables_never_read_configs(toy: ToyResults, tmp_path: Path) -> None:
+    """Tables are a function of the collected results and the study specs: a process without configs/ (a
+    fresh one: nothing composed and cached before) renders the same bytes."""
+    import os
+    import subprocess
+    import sys
+
+    from paper_tables import main
+
+    root = tmp_path / "runs"
+    shutil.copytree(toy.root, root)
+    assert main(["--results", str(root), "--out", str(tmp_path / "a")]) == 0
+    env = dict(os.environ, VX2T_CONFIG_DIR=str(tmp_path / "no_configs"))
+    cmd = [sys.executable, "paper_tables.py", "--results", str(root), "--out", str(tmp_path / "b")]
+    proc = subprocess.run(cmd, cwd=Path(__file__).parent.parent, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    tables = sorted(p.name for p in (tmp_path / "a" / "tables").iterdir())
+    assert "main_avsd.md" in tables and "modality_ablation.md" in tables
+    for name in tables:
+        assert (tmp_path / "b" / "tables" / name).read_bytes() == (tmp_path / "a" / "tables" / name).read_bytes()
+
+
+def test_the_full_model_of_the_comparisons_is_the_default_config() -> None:
+    """FULL_MODEL (ablations/main_results.py) spells out the default config's knobs; a changed default shows here."""
+    from ablations.registry import task_choices
+    from benchmark.collect_run import flatten
+    from benchmark.config import compose, semantic_config
+    from benchmark.report.comparisons import FULL_MODEL_SELECTION
+    from benchmark.rundir import label_modalities
+
+    for task in task_choices():
+        semantic = semantic_config(compose([f"task={task}"]))
+        flat: dict[str, object] = {"modality": label_modalities(semantic["task"]["modalities"], semantic["modality"])}
+        flatten(semantic, "cfg.", flat)
+        assert {k: flat[k] for k in FULL_MODEL_SELECTION} == FULL_MODEL_SELECTION, task

@@ -12,8 +12,9 @@ import json
 import os
 from pathlib import Path
 
+from ablations.registry import study_names
 from benchmark.config import Composer, compose, config_dir, semantic_config
-from benchmark.plan import available_studies, plan_sweep
+from benchmark.plan import plan_sweep
 from benchmark.rundir import run_key
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "run_keys.json"
@@ -23,7 +24,7 @@ ROOT = Path("/nonexistent-results-root")
 def _current_keys() -> dict[str, dict[str, str]]:
     composer = Composer()
     out: dict[str, dict[str, str]] = {}
-    for study in available_studies():
+    for study in study_names():
         overrides = [f"sweep={study}", f"results.root={ROOT}", "sweep.seeds=[0,1,2]"]
         runs = plan_sweep(compose(overrides), overrides, composer)
         out[f"study/{study}"] = {str(r.run.path.relative_to(ROOT)): r.key for r in runs}

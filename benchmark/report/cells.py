@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ablations.registry import task_spec
 from ablations.spec import Arm, Column, Study
 from benchmark.collect import Collection
 from benchmark.errors import SubmissionError
@@ -37,7 +38,7 @@ from benchmark.report.stats import (
     paired_test,
     seed_summary,
 )
-from benchmark.report.studies import arm_task_name, default_arms, task_info
+from benchmark.report.studies import arm_task_name, default_arms
 
 NOT_RUN = "NOT_RUN"  # planned, but the run directory does not exist
 # most telling first: the footnote of an empty cell names the worst state among its runs
@@ -81,7 +82,7 @@ class StudyCells:
 
 def task_name_of(task: str) -> str:
     """The task name of a task name or a task config choice (``avsd_dstc8`` -> ``avsd``)."""
-    return task if task in TASK_SCALE else task_info(task).name
+    return task if task in TASK_SCALE else task_spec(task).name
 
 
 def scale_of(task: str) -> float:

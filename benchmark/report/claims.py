@@ -33,14 +33,14 @@ import pandas as pd
 import yaml
 from scipy import stats as scipy_stats
 
-from ablations._common import TASK_NAMES
+from ablations.registry import all_studies, task_choices, task_spec
 from ablations.spec import Column, Study
 from benchmark.collect import Collection
 from benchmark.errors import DataFormatError, SubmissionError
 from benchmark.report.cells import column_rows, scale_of, study_plan, summarize_runs
 from benchmark.report.reference import METRICS
 from benchmark.report.stats import N_BOOT, PairedTest, average_over_seeds, has_columns, paired_test
-from benchmark.report.studies import arm_task_name, default_arms, discover_studies
+from benchmark.report.studies import arm_task_name, default_arms
 from benchmark.resources import reference_dir
 
 DEFAULT_CLAIMS = reference_dir() / "claims.yaml"
@@ -199,8 +199,8 @@ def _check_claim(path: Path, i: int, raw: Any, defaults: dict[str, Any], studies
     if not tasks:
         raise DataFormatError(path, f"{where}.tasks", "at least one task: metric")
     for task, metric in tasks.items():
-        if task not in TASK_NAMES:
-            raise DataFormatError(path, f"{where}.tasks", f"tasks among {', '.join(TASK_NAMES)}", repr(task))
+        if task not in task_choices():
+            raise DataFormatError(path, f"{where}.tasks", f"tasks among {', '.join(task_choices())}", repr(task))
         if metric not in METRICS:
             raise DataFormatError(path, f"{where}.tasks.{task}", f"a metric among {', '.join(METRICS)}", repr(metric))
     decision = _decision(path, f"{where}.decision", raw["decision"], tasks)
@@ -226,7 +226,7 @@ def load_claims(path: str | Path = DEFAULT_CLAIMS) -> list[Claim]:
     extra = sorted(set(data) - {"claims", "decision_defaults"})
     if extra:
         raise DataFormatError(path, "top level", "only the keys claims, decision_defaults", f"also {extra}")
-    studies = {s.name: s for s in discover_studies()[0]}
+    studies = {s.name: s for s in all_studies()}
     claims: list[Claim] = []
     for i, raw in enumerate(data["claims"]):
         claim = _check_claim(path, i, raw, defaults, studies)
@@ -304,7 +304,7 @@ class _Evaluator:
         arms, _ = default_arms(study)
         if not arms:
             return True
-        name = TASK_NAMES[task]
+        name = task_spec(task).name
         return any(a.label == label and (a.task == task or arm_task_name(a) == name) for a in arms)
 
     def averaged(self, keys: list[str], metric: str) -> pd.DataFrame:
@@ -383,6 +383,6 @@ def combine(verdicts: list[str]) -> str:
 
 def evaluate_claims(collection: Collection, claims: list[Claim], n_boot: int = N_BOOT) -> list[ClaimVerdict]:
     """The verdict of every claim on every one of its tasks, in ledger order."""
-    studies = {s.name: s for s in discover_studies()[0]}
+    studies = {s.name: s for s in all_studies()}
     evaluator = _Evaluator(collection, studies, n_boot)
     return [evaluator.verdict(claim, task) for claim in claims for task in claim.tasks]

@@ -4,10 +4,10 @@ One declarative :class:`Comparison` per task. "Ours" rows are the runs that were
 paper's rows, as recorded at plan time in each run's ``planned.json`` (read by collect into the
 ``comparison`` / ``experiment`` / ``variant`` columns): runs of an experiment overlay whose
 ``provenance.comparison`` names the table, and the reference arm of a study with ``paper_rows``
-(main_results). Today's configs never re-derive them. Only when no run was planned so (e.g. results of
-the ablations alone) are the rows the runs of the default full model, selected by config: the
-tokenizer kind, K and temperature schedule and the head kind of the default config
-(configs/config.yaml), all modalities, a T5-family model. Runs that differ only by seed form one
+(main_results). Only when no run was planned so (e.g. results of the ablations alone) are the rows the
+runs of the full model, selected by their collected config: the knobs of ``FULL_MODEL`` in
+ablations/main_results.py (tokenizer kind, K and temperature schedule, head kind, all modalities, a
+T5-family model). Nothing here reads ``configs/``. Runs that differ only by seed form one
 row (``group_key``); other differences (model size,
 data, training, decoding, protocol) make separate rows. Reported rows come from
 ``results/paper_reference.yaml``; each shows Δ = ours − reported only where the split and protocol
@@ -17,16 +17,16 @@ match (an unstated AVSD protocol is compared with the task's default protocol, a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import pandas as pd
 
+from ablations.main_results import FULL_MODEL
+from ablations.registry import task_spec
 from ablations.spec import Column
 from benchmark.collect import Collection
 from benchmark.report.cells import Cell, summarize_runs
 from benchmark.report.reference import RefEntry
-from benchmark.report.studies import task_info
 from benchmark.report.tables import DASH, SCALE_WORDS, Table, decimals, fmt, fmt_summary
 
 
@@ -62,17 +62,8 @@ COMPARISONS = (
 # schedule, head kind, language-model family. Anything else (model size, data, training, decoding
 # such as beams) makes a separate "Ours" row through the runs' group_key.
 SELECTED = ("cfg.tokenizer.kind", "cfg.tokenizer.k", "cfg.tokenizer.schedule", "cfg.head.kind")
-
-
-@cache
-def full_model_selection(task: str) -> dict[str, Any]:
-    """Index column -> value that a run of the default full model has on ``task``."""
-    from benchmark.collect_run import flatten
-    from benchmark.config import compose, semantic_config
-
-    flat: dict[str, Any] = {}
-    flatten(semantic_config(compose([f"task={task}"])), "cfg.", flat)
-    return {**{k: flat[k] for k in SELECTED}, "modality": "all", "cfg.model.family": "t5"}
+# index column -> value that a run of the full model has (the collected ``modality`` label, else ``cfg.<key>``)
+FULL_MODEL_SELECTION: dict[str, Any] = {k if k == "modality" else f"cfg.{k}": v for k, v in FULL_MODEL.items()}
 
 
 def planned_runs(index: pd.DataFrame, comp: Comparison) -> pd.DataFrame:
@@ -87,7 +78,7 @@ def planned_runs(index: pd.DataFrame, comp: Comparison) -> pd.DataFrame:
 def full_model_runs(index: pd.DataFrame, task: str) -> pd.DataFrame:
     """The index rows of the default full model on ``task`` (any state)."""
     runs = index[index["task"] == task]
-    for column, value in full_model_selection(task).items():
+    for column, value in FULL_MODEL_SELECTION.items():
         if runs.empty or column not in runs:
             return runs.iloc[0:0]
         runs = runs[runs[column].map(lambda v, want=value: v == want).astype(bool)]
@@ -149,7 +140,7 @@ def _compared_row(ours: list[OursRow], entry: RefEntry, comp: Comparison) -> tup
         return None, f"{what}: not compared"
     protocol, note = entry.protocol, None
     if comp.task == "avsd" and protocol == "unknown":
-        protocol = task_info(comp.task).protocol
+        protocol = task_spec(comp.task).protocol
         note = f"protocol not stated: compared with our {protocol.upper()} row"
     candidates = [r for r in ours if comp.task != "avsd" or r.protocol == protocol]
     candidates = [r for r in candidates if r.cells[entry.metric].status == "ok" and not r.variant]
@@ -166,7 +157,7 @@ def comparison_table(collection: Collection, reference: dict[str, RefEntry], com
     """The table of one main comparison."""
     digits = decimals(comp.task)
     table = Table(comp.name, comp.title, ["System", *comp.metrics])
-    sel = full_model_selection(comp.task)
+    sel = FULL_MODEL_SELECTION
     knobs = ", ".join(f"{k.removeprefix('cfg.')}={v}" for k, v in sel.items() if k in SELECTED)
     table.preamble = [
         "Ours: the runs planned as the paper's rows (experiment overlays, the main_results study; planned.json), "

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ablations.registry import all_studies, get_study, study_names
 from ablations.spec import Study
 from benchmark.atomic import atomic_write_text
 from benchmark.collect import Collection
@@ -25,7 +26,6 @@ from benchmark.report.comparisons import COMPARISONS, comparison_table
 from benchmark.report.figures import curves_figure, study_figure
 from benchmark.report.reference import RefEntry
 from benchmark.report.stats import N_BOOT
-from benchmark.report.studies import discover_studies
 from benchmark.report.tables import Table, study_table, to_latex, to_markdown
 
 
@@ -38,12 +38,10 @@ class RenderReport:
 
 
 def find_study(name: str) -> Study:
-    """The study ``name`` among the modules of ``ablations/``."""
-    studies, _ = discover_studies()
-    for study in studies:
-        if study.name == name:
-            return study
-    raise ConfigError("--study", f"unknown study '{name}' (available: {', '.join(s.name for s in studies)})")
+    """The study ``name`` of the registry (:mod:`ablations.registry`); ConfigError naming ``--study`` otherwise."""
+    if name not in study_names():
+        raise ConfigError("--study", f"unknown study '{name}' (available: {', '.join(study_names())})")
+    return get_study(name)
 
 
 def cells_frame(sc: StudyCells) -> pd.DataFrame:
@@ -127,7 +125,7 @@ def render_all(
     n_boot: int = N_BOOT,
     claims: Path | None = DEFAULT_CLAIMS,
 ) -> RenderReport:
-    """Every study (default: all of ``ablations/``), the main comparisons and the claims ledger's verdicts.
+    """Every study (default: all of the registry), the main comparisons and the claims ledger's verdicts.
 
     ``claims``: the ledger (``results/claims.yaml``; ``None``: no claims table). It is loaded first, so a
     malformed ledger stops before anything is written.
@@ -135,8 +133,7 @@ def render_all(
     ledger = load_claims(claims) if claims is not None else None
     report = RenderReport()
     if studies is None:
-        studies, skipped = discover_studies()
-        report.messages += skipped
+        studies = all_studies()
     for study in studies:
         part = render_study(collection, study, reference, out, n_boot)
         report.written += part.written

@@ -7,6 +7,9 @@ Examples::
     python -m benchmark.run sweep=modality_ablation
     python -m benchmark.run sweep=lm_ablation launcher=slurm launcher.partition=gpu data=real
     python -m benchmark.run --cfg task=tvc          # print the composed config and exit
+
+-v / -q (logging.level=DEBUG / WARNING) make the console more or less talkative; each run keeps its
+own run.log in its run directory either way.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from benchmark.config import choice, compose
 from benchmark.errors import HarnessError, cli_errors
 from benchmark.rundir import RunDir
+from benchmark.runlog import console_level_flags, setup_console
 
 USAGE = __doc__
 
@@ -79,7 +83,7 @@ def _print_metrics(run: RunDir) -> None:
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
     """Parse ``key=value`` overrides, compose and validate the config, then run or sweep."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = console_level_flags(list(sys.argv[1:] if argv is None else argv))  # -v / -q: logging.level
     if any(a in ("-h", "--help") for a in args):
         print(USAGE)
         return 0
@@ -93,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     if show:
         return _show_config(overrides)
     cfg = compose(overrides)
+    setup_console(cfg.logging.level)
     if cfg.sweep is None and choice(cfg.launcher.kind) == "slurm":
         # a single run on Slurm is a one-run study: submitted, requeued, resumed and summarised like any sweep
         overrides = ["sweep=single", *overrides]

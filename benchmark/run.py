@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from benchmark.config import choice, compose
 from benchmark.errors import HarnessError, cli_errors
 from benchmark.rundir import RunDir
-from benchmark.runlog import console_level_flags, setup_console
+from benchmark.runlog import RUN_LOG, console_level_flags, setup_console
 
 USAGE = __doc__
 
@@ -62,7 +62,7 @@ def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
         return 1
     if state != "DONE":
         status = run.read_status()
-        print(f"run {state}: {status.get('reason')}\n  see {run.status_file}", file=sys.stderr)
+        print(f"run {state}: {status.get('reason')}\n  see {run.path / RUN_LOG}", file=sys.stderr)
         return 1
     _print_metrics(run)
     return 0

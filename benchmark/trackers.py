@@ -86,7 +86,7 @@ class Tracker:
         """Record scalars of one training step."""
 
     def resumed(self, step: int) -> None:
-        """The run resumed from its checkpoint at ``step``: what was logged after it is redone."""
+        """The run resumes from ``step`` (0: from scratch): what was logged after it is redone."""
 
     def log_final(self, metrics: Mapping[str, float], step: int) -> None:
         """Record the run's final (official) metrics."""
@@ -268,7 +268,7 @@ class _Guard:
             )
 
     def entry(self, entry: Mapping[str, Any]) -> None:
-        if entry.get("event") == "resumed" and "step" in entry:
+        if entry.get("event") == "truncated":  # TrainLog.truncate_after: a resume redoes the later steps
             self.call("resumed", int(entry["step"]))
         scalars = scalars_of(entry)
         if scalars and "step" in entry:

@@ -1,7 +1,8 @@
 """The run's JSONL training log (``train_log.jsonl``): one JSON object per logged step or validation.
 
 Each entry is also logged as one line (:data:`benchmark.runlog.log`, so it lands in the run's
-``run.log``) and handed to the sinks registered with :func:`entries_to` (the run's tracker).
+``run.log``) and handed to the sinks registered with :func:`entries_to` (the run's tracker), which
+also hear of every :meth:`TrainLog.truncate_after` (``{"event": "truncated", "step": ...}``).
 """
 
 from __future__ import annotations
@@ -85,3 +86,5 @@ class TrainLog:
             return
         kept = [e for e in self.read() if e.get("step", -1) <= step or "step" not in e]
         atomic_write_text(self.path, "".join(json.dumps(e) + "\n" for e in kept))
+        for sink in list(_SINKS):  # a tracker drops what it was fed after `step` too (not an entry of the file)
+            sink({"event": "truncated", "step": step})

@@ -94,7 +94,7 @@ def test_csv_run_writes_the_train_log_scalars(tmp_path: Path) -> None:
     assert not (run.path / TENSORBOARD_DIR).exists()
 
 
-def _feed(run_dir: Path, cfg: object, steps: range, loss: float) -> None:
+def _feed(run_dir: Path, steps: range, loss: float) -> None:
     """Real TrainLog writes (a training step and a validation each), as the Trainer makes them."""
     log = TrainLog(run_dir / "train_log.jsonl")
     for step in steps:
@@ -104,21 +104,25 @@ def _feed(run_dir: Path, cfg: object, steps: range, loss: float) -> None:
 
 def test_a_resumed_run_replaces_what_it_redoes_in_csv_and_tensorboard(tmp_path: Path) -> None:
     pytest.importorskip("tensorboard", reason="pip install 'vx2text-bench[tensorboard]' (in the dev extra)")
-    run_dir = tmp_path / "tvqa" / "x__0123456789ab"
-    run_dir.mkdir(parents=True)
     for kind, tracker_type in (("csv", CsvTracker), ("tensorboard", TensorBoardTracker)):
+        run_dir = tmp_path / kind / "tvqa" / "x__0123456789ab"
+        run_dir.mkdir(parents=True)
         cfg = compose(["task=tvqa", f"logger={kind}"])
         with tracking(cfg, run_dir) as tracker:
             assert isinstance(tracker, tracker_type)
-            _feed(run_dir, cfg, range(1, 7), loss=0.0)  # killed after step 6, last checkpoint at step 3
+            _feed(run_dir, range(1, 7), loss=0.0)  # killed after step 6, last checkpoint at step 3
         with tracking(cfg, run_dir):
-            TrainLog(run_dir / "train_log.jsonl").write({"event": "resumed", "step": 3, "from": "latest.pt"})
-            _feed(run_dir, cfg, range(4, 7), loss=100.0)  # steps 4-6 redone (other values: other RNG draws)
-    with open(run_dir / SCALARS_CSV, newline="") as fh:
+            log = TrainLog(run_dir / "train_log.jsonl")
+            log.truncate_after(3)  # what Trainer.resume does, then it logs the resume
+            log.write({"event": "resumed", "step": 3, "from": "latest.pt"})
+            _feed(run_dir, range(4, 7), loss=100.0)  # steps 4-6 redone (other values: other RNG draws)
+        entries = [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines()]
+        assert [e["loss"] for e in entries if "loss" in e] == [1.0, 2.0, 3.0, 104.0, 105.0, 106.0]
+    with open(tmp_path / "csv" / "tvqa" / "x__0123456789ab" / SCALARS_CSV, newline="") as fh:
         rows = list(csv.DictReader(fh))
     losses = [(int(r["step"]), float(r["value"])) for r in rows if r["name"] == "train/loss"]
     assert losses == [(1, 1.0), (2, 2.0), (3, 3.0), (4, 104.0), (5, 105.0), (6, 106.0)]
-    events = _events(run_dir / TENSORBOARD_DIR)
+    events = _events(tmp_path / "tensorboard" / "tvqa" / "x__0123456789ab" / TENSORBOARD_DIR)
     assert sorted((s, v) for (tag, s), v in events.items() if tag == "train/loss") == losses
 
 
@@ -162,7 +166,7 @@ def test_wandb_offline_run_holds_the_config_scalars_and_final_metrics(
     (run_dir / "metrics.json").write_text(json.dumps({"metrics": {"accuracy": 41.5}, "train": {"steps": 2}}))
     cfg = compose(["task=tvqa", "logger=wandb"])
     with tracking(cfg, run_dir):
-        _feed(run_dir, cfg, range(1, 3), loss=0.0)
+        _feed(run_dir, range(1, 3), loss=0.0)
     (path,) = glob.glob(str(tmp_path / "wandb-dir" / "wandb" / "offline-run-*-0123456789ab" / "run-*.wandb"))
     records = _wandb_records(Path(path))
     history = []
@@ -189,7 +193,7 @@ def test_mlflow_file_store_holds_the_config_scalars_and_final_metrics(tmp_path: 
     cfg = compose(["task=tvqa", "logger=mlflow", "logger.project=study"])
     for _ in range(2):  # a resumed run continues its MLflow run (found by the run key tag)
         with tracking(cfg, run_dir):
-            _feed(run_dir, cfg, range(1, 3), loss=0.0)
+            _feed(run_dir, range(1, 3), loss=0.0)
     client = MlflowClient(tracking_uri=(tmp_path / "runs" / "mlruns").as_uri())  # the default store
     (found,) = client.search_runs([client.get_experiment_by_name("study").experiment_id])
     assert found.info.status == "FINISHED" and found.data.tags["vx2text.run_key"] == "0123456789ab"

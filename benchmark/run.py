@@ -24,6 +24,7 @@ from benchmark.config import choice, compose
 from benchmark.errors import HarnessError, cli_errors
 from benchmark.rundir import RunDir
 from benchmark.runlog import RUN_LOG, console_level_flags, setup_console
+from benchmark.trackers import require_tracker
 
 USAGE = __doc__
 
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         return _show_config(overrides)
     cfg = compose(overrides)
     setup_console(cfg.logging.level)
+    require_tracker(cfg)  # logger=wandb without wandb: one line before anything is written
     if cfg.sweep is None and choice(cfg.launcher.kind) == "slurm":
         # a single run on Slurm is a one-run study: submitted, requeued, resumed and summarised like any sweep
         overrides = ["sweep=single", *overrides]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -230,6 +231,14 @@ def logger_kind(cfg: Any) -> str:
     if kind not in KINDS:
         raise ConfigError("logger.kind", f"expected one of {', '.join(KINDS)}, got '{kind}'")
     return kind
+
+
+def require_tracker(cfg: Any) -> None:
+    """Fail fast, before anything is planned or written, when ``logger.kind``'s package is not installed."""
+    kind = logger_kind(cfg)
+    module = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}.get(kind)
+    if module and importlib.util.find_spec(module) is None:
+        _require(module, kind)
 
 
 def open_tracker(cfg: Any, run_dir: Path) -> Tracker:

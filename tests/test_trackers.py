@@ -20,6 +20,7 @@ import pytest
 
 from benchmark.config import compose, semantic_config
 from benchmark.errors import MissingDependencyError
+from benchmark.run import main as run_main
 from benchmark.rundir import RunDir, run_dir_for, run_key
 from benchmark.trackers import SCALARS_CSV, TENSORBOARD_DIR, CsvTracker, TensorBoardTracker, scalars_of, tracking
 from benchmark.trainlog import TrainLog
@@ -126,11 +127,19 @@ def test_a_resumed_run_replaces_what_it_redoes_in_csv_and_tensorboard(tmp_path: 
     assert sorted((s, v) for (tag, s), v in events.items() if tag == "train/loss") == losses
 
 
-def test_a_missing_tracker_package_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_tracker_package_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setitem(sys.modules, "wandb", None)  # an interpreter without wandb: import fails
     needs = r"logger=wandb needs the wandb package.*vx2text-bench\[wandb\]"
     with pytest.raises(MissingDependencyError, match=needs), tracking(compose(["logger=wandb"]), tmp_path):
         pass
+    # the command line refuses it in one line before anything is planned or written
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(["task=tvqa", "logger=wandb", f"results.root={tmp_path / 'runs'}"])
+    assert exit_info.value.code != 0 and not (tmp_path / "runs").exists()
+    err = capsys.readouterr().err
+    assert err.startswith("error: logger=wandb needs the wandb package") and len(err.splitlines()) == 1
 
 
 def _wandb_records(path: Path) -> list:

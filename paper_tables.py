@@ -18,6 +18,7 @@ Rendering covers every study module of ablations/ and the main comparisons with 
 from __future__ import annotations
 
 import argparse
+import logging
 import shlex
 import sys
 from pathlib import Path
@@ -27,6 +28,8 @@ from benchmark.errors import cli_errors
 from benchmark.report.baseline import ResultsRoot, check_baseline, check_header, write_baseline
 from benchmark.report.reference import DEFAULT_REFERENCE, load_reference
 from benchmark.report.render import find_study, render_all
+
+log = logging.getLogger("benchmark.paper_tables")  # under "benchmark": the console handler shows it
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             command += " --note " + shlex.quote(args.note)
         content = write_baseline(roots, find_study(args.study), args.write_baseline, command, args.note)
         for conf in content["made_with"]["configurations"]:
-            print(f"configuration {conf['label']}: {conf['runs']} runs, seeds {conf['seeds']} ({conf['results']})")
-        print(f"wrote {args.write_baseline}: {len(content['metrics'])} bands ({content['how_tolerance']})")
+            log.info(f"configuration {conf['label']}: {conf['runs']} runs, seeds {conf['seeds']} ({conf['results']})")
+        log.info(f"wrote {args.write_baseline}: {len(content['metrics'])} bands ({content['how_tolerance']})")
         return 0
     if len(args.results) > 1:
         parser.error("several --results roots only with --write-baseline")
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     report = render_all(collection, load_reference(args.reference), Path(args.out), studies)
     for message in report.messages:
         print(message)
-    print(f"wrote {len(report.written)} files under {args.out}/tables and {args.out}/figures")
+    log.info(f"wrote {len(report.written)} files under {args.out}/tables and {args.out}/figures")
     return 0
 
 

@@ -15,11 +15,11 @@ globals that rebuild an array, none of which can call anything else.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import random
 import re
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,6 +30,8 @@ import torch
 
 from benchmark.atomic import atomic_write
 from benchmark.errors import HarnessError
+
+log = logging.getLogger(__name__)
 
 LATEST = "latest.pt"
 PREVIOUS = "previous.pt"
@@ -167,7 +169,7 @@ def load_checkpoint(ckpt_dir: str | Path, semantic: Mapping[str, Any] | None = N
         payload["loaded_from"] = str(path)
         payload["load_errors"] = errors
         if errors:
-            print(f"warning: {' | '.join(errors)}; resuming from {path} instead", file=sys.stderr, flush=True)
+            log.warning("%s; resuming from %s instead", " | ".join(errors), path)
         return payload
     if errors:
         raise HarnessError("no readable checkpoint: " + " | ".join(errors))

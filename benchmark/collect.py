@@ -33,6 +33,7 @@ JSON parsers, one ``json.loads`` per train log, and per-example files read by py
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +48,8 @@ import pyarrow.parquet as pq
 from benchmark.atomic import atomic_write, atomic_write_text
 from benchmark.collect_run import INVALID, RunRecord, load_json, read_run
 from benchmark.errors import HarnessError, cli_errors
+
+log = logging.getLogger(__name__)
 
 OUTPUTS = ("index.parquet", "index.csv", "per_example.parquet", "study_runs.parquet", "train_curves.parquet")
 SWEEPS_DIR = "sweeps"
@@ -174,6 +177,7 @@ def collect(results: str | Path, write: bool = True) -> Collection:
     with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
         records = list(pool.map(lambda path: read_run(path, root), run_dirs))
     collection = build(records, study_runs, problems)
+    log.info("collected %d runs from %s", len(records), root)
     if write:
         write_collection(collection, root)
     return collection
@@ -229,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     collection = collect(require_results_root(args.results))
     print(summary(collection))
-    print(f"wrote {', '.join(OUTPUTS)} in {args.results}")
+    log.info(f"wrote {', '.join(OUTPUTS)} in {args.results}")
     return 0
 
 

@@ -49,6 +49,7 @@ CONFIG_GROUPS = (
     "paths",
     "sweep",
     "experiment",
+    "logger",
 )
 
 # Groups whose defaults-list entry names a package: `layout=x` on the command line is Hydra's
@@ -62,6 +63,8 @@ NON_SEMANTIC_KEYS = (
     "results",
     "sweep",
     "provenance",
+    "logging",
+    "logger",
     "data.root",
     "train.device",
     "train.compile",

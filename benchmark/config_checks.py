@@ -4,6 +4,7 @@
   component each: letters, digits, ``. _ + -``, starting with a letter or digit (no ``/``, no ``..``).
 - Strings written into a Slurm script or a path (``launcher.*``, ``results.root``, ``paths.*``,
   ``data.root``) hold no newline, carriage return or NUL: one line each.
+- ``logging.level`` is a level name and ``logger.kind`` / ``logger.mode`` name a tracker and a W&B mode.
 - Seeds are in ``[0, 2**32)`` (what numpy accepts), and no float in the config is NaN or infinite.
 
 :func:`check_config` raises :class:`benchmark.errors.ConfigError` naming the key.
@@ -20,7 +21,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from benchmark.errors import ConfigError, short_repr
 
 PATH_COMPONENT_KEYS = ("task.name", "model.name", "sweep.name")
-ONE_LINE_KEYS = ("launcher", "results.root", "paths", "data.root")
+ONE_LINE_KEYS = ("launcher", "results.root", "paths", "data.root", "logger")
 SEED_KEYS = ("seed", "data.mini.seed")
 SEED_LIMIT = 2**32
 _COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
@@ -81,6 +82,19 @@ def _check_finite(cfg: DictConfig) -> None:
             raise ConfigError(key, f"expected a finite number, got {value}")
 
 
+def _check_logging(cfg: DictConfig) -> None:
+    from benchmark.runlog import parse_level
+    from benchmark.trackers import KINDS
+
+    parse_level(_select(cfg, "logging.level") or "INFO")
+    kind = _select(cfg, "logger.kind")
+    if kind is not None and kind not in KINDS:
+        raise ConfigError("logger.kind", f"expected one of {', '.join(KINDS)}, got {short_repr(kind)}")
+    mode = _select(cfg, "logger.mode")
+    if mode is not None and mode not in ("offline", "online"):
+        raise ConfigError("logger.mode", f"expected offline or online, got {short_repr(mode)}")
+
+
 def check_config(cfg: DictConfig) -> None:
     """Path components, one-line strings, seed ranges and finite numbers; :class:`ConfigError` naming the key."""
     for key in PATH_COMPONENT_KEYS:
@@ -92,6 +106,7 @@ def check_config(cfg: DictConfig) -> None:
     for i, seed in enumerate(seeds or []):
         _check_seed(f"sweep.seeds[{i}]", seed)
     _check_finite(cfg)
+    _check_logging(cfg)
     lr = _select(cfg, "train.lr")
     if lr is not None and lr < 0:
         raise ConfigError("train.lr", f"expected a learning rate >= 0, got {lr}")

@@ -336,6 +336,23 @@ class ResultsConfig:
 
 
 @dataclass
+class LoggingConfig:
+    level: str = "INFO"  # the console: DEBUG | INFO | WARNING | ERROR (-v / -q); a run's run.log keeps INFO and up
+
+
+@dataclass
+class LoggerConfig:
+    """An experiment tracker fed with train_log.jsonl's scalars, the config and the final metrics
+    (configs/logger/, :mod:`benchmark.trackers`)."""
+
+    kind: str = "none"  # none | csv | tensorboard | wandb | mlflow
+    project: str = "vx2text-bench"  # W&B project / MLflow experiment
+    entity: str | None = None  # W&B entity (team or user)
+    mode: str = "offline"  # W&B: offline | online (WANDB_MODE overrides it)
+    tracking_uri: str | None = None  # MLflow: default file:<results root>/mlruns
+
+
+@dataclass
 class EvalOnlyConfig:
     checkpoint: str | None = None  # score this checkpoint (no training)
     predictions: str | None = None  # score this predictions file (no model at all)
@@ -368,6 +385,8 @@ class RootConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     results: ResultsConfig = field(default_factory=ResultsConfig)
     eval_only: EvalOnlyConfig = field(default_factory=EvalOnlyConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
     sweep: SweepConfig | None = None
     seed: int = 0
     harness_version: int = HARNESS_VERSION

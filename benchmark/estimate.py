@@ -19,6 +19,7 @@ printed and recorded under ``estimate`` in ``<results.root>/sweeps/<study>/summa
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -31,6 +32,8 @@ from omegaconf import DictConfig
 from benchmark.config_load import typed_config
 from benchmark.config_schema import LauncherKind
 from benchmark.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def shape_of(resolved: dict[str, Any]) -> tuple[str, ...]:
@@ -162,7 +165,7 @@ def _calibrate_on_launcher(cfg: DictConfig, configs: list[dict[str, Any]], sweep
     snapshot = snapshot_code(sweep_dir / "code")
     executor = make_executor(cfg.launcher, sweep_dir / "estimate", snapshot)
     job = executor.submit(calibrate, configs, steps, batches)
-    print(f"estimate: calibration submitted as Slurm job {job.job_id}; waiting for it ...", flush=True)
+    log.info(f"estimate: calibration submitted as Slurm job {job.job_id}; waiting for it ...")
     return job.result()
 
 

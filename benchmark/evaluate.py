@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 from benchmark.atomic import atomic_write_json, atomic_write_text, read_json
 from benchmark.config_schema import TaskKind
 from benchmark.errors import ConfigError
+from benchmark.runlog import log as runlog
 
 PREDICTION_EXT = {"dstc7": ".json", "dstc8": ".json", "accuracy": ".json", "tvc": ".jsonl"}
 
@@ -68,6 +69,7 @@ def prediction_path(cfg: DictConfig, predictions_dir: Path, name: str = "eval") 
 def score_official(cfg: DictConfig, predictions_file: Path, references_file: Path) -> Any:
     """Score an official submission file with the task's official protocol (a ScoreResult)."""
     protocol = str(cfg.task.protocol)
+    runlog.info("scoring %s against %s (%s protocol)", predictions_file.name, references_file.name, protocol)
     if protocol in ("dstc7", "dstc8"):
         from benchmark.metrics.avsd import score_avsd
 

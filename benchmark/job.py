@@ -10,10 +10,11 @@ but the list of run directories).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import random
 import socket
-import sys
 import time
 import traceback
 import uuid
@@ -41,7 +42,12 @@ from benchmark.evaluate import (
 )
 from benchmark.rerun import attempt_settings, check_data
 from benchmark.rundir import RunDir, env_info
+from benchmark.runlog import log as runlog
+from benchmark.runlog import run_log
 from benchmark.signals import Interrupted, StopFlag
+from benchmark.trackers import tracking
+
+log = logging.getLogger(__name__)
 
 LOCKED = "LOCKED"  # another process is working on the run
 
@@ -186,15 +192,17 @@ def execute_run(
         return "DONE"
     own_stop = stop is None
     stop = stop or StopFlag().install()
+    logs = contextlib.ExitStack()  # the run's run.log, appended while this process holds the run
     try:
         with run.lock() as acquired:
             if not acquired:
                 return LOCKED
             if run.settle_done(lock_held=True):  # DONE (and status.json says so, even after a kill)
                 return "DONE"
+            logs.enter_context(run_log(run.path))
             problem = run.metrics_problem()
             if problem:  # a damaged metrics.json never counts as DONE: the run is redone and replaces it
-                print(f"warning: {problem}; the run is redone", file=sys.stderr, flush=True)
+                log.warning("%s; the run is redone", problem)
                 run.metrics_file.unlink()
             run.clear_leftovers()  # temporaries of a killed attempt (ours: we hold the lock)
             cfg = run.load_config()
@@ -214,23 +222,30 @@ def execute_run(
                 submission=submission,
             )
             atomic_write_json(run.env_file, env_info())
+            runlog.info("run %s: attempt %d on %s (pid %d)", run.path, attempt, socket.gethostname(), os.getpid())
             try:
                 check_data(run, cfg, record=True)  # real data: refuse data other than the run's (data.json)
-                _run_body(run, cfg, stop)
+                with tracking(cfg, run.path):  # logger=...: config, train_log scalars, final metrics
+                    _run_body(run, cfg, stop)
             except Interrupted as err:
                 run.write_status("PREEMPTED", reason=str(err))
+                runlog.warning("run PREEMPTED: %s", err)
                 raise
             except (KeyboardInterrupt, SystemExit) as err:
                 run.write_status("PREEMPTED", reason=f"interrupted ({type(err).__name__}) before a checkpoint")
+                runlog.warning("run PREEMPTED: interrupted (%s) before a checkpoint", type(err).__name__)
                 raise
             except Exception as raised:
                 err = unwrap_worker_error(raised)  # a DataLoader worker's error: its own one line
                 reason = str(err) if isinstance(err, HarnessError) else f"{type(err).__name__}: {err}"
                 run.write_status("FAILED", reason=reason, traceback=traceback.format_exc()[-4000:])
+                runlog.error("run FAILED: %s\n%s", reason, traceback.format_exc().rstrip())
                 return "FAILED"
             run.write_status("DONE", finished=time.time())
+            runlog.info("run DONE")
             return "DONE"
     finally:
+        logs.close()
         if own_stop:
             stop.restore()
 

@@ -7,6 +7,9 @@ Examples::
     python -m benchmark.run sweep=modality_ablation
     python -m benchmark.run sweep=lm_ablation launcher=slurm launcher.partition=gpu data=real
     python -m benchmark.run --cfg task=tvc          # print the composed config and exit
+
+-v / -q (logging.level=DEBUG / WARNING) make the console more or less talkative; each run keeps its
+own run.log in its run directory either way.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from benchmark.config import compose
 from benchmark.config_schema import LauncherKind
 from benchmark.errors import HarnessError, cli_errors
 from benchmark.rundir import RunDir
+from benchmark.runlog import RUN_LOG, console_level_flags, setup_console
+from benchmark.trackers import require_tracker
 
 USAGE = __doc__
 
@@ -59,7 +64,7 @@ def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
         return 1
     if state != "DONE":
         status = run.read_status()
-        print(f"run {state}: {status.get('reason')}\n  see {run.status_file}", file=sys.stderr)
+        print(f"run {state}: {status.get('reason')}\n  see {run.path / RUN_LOG}", file=sys.stderr)
         return 1
     _print_metrics(run)
     return 0
@@ -80,7 +85,7 @@ def _print_metrics(run: RunDir) -> None:
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
     """Parse ``key=value`` overrides, compose and validate the config, then run or sweep."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = console_level_flags(list(sys.argv[1:] if argv is None else argv))  # -v / -q: logging.level
     if any(a in ("-h", "--help") for a in args):
         print(USAGE)
         return 0
@@ -94,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     if show:
         return _show_config(overrides)
     cfg = compose(overrides)
+    setup_console(cfg.logging.level)
+    require_tracker(cfg)  # logger=wandb without wandb: one line before anything is written
     if cfg.sweep is None and cfg.launcher.kind == LauncherKind.slurm:
         # a single run on Slurm is a one-run study: submitted, requeued, resumed and summarised like any sweep
         overrides = ["sweep=single", *overrides]

@@ -8,6 +8,7 @@ PENDING runs, which resume from their checkpoints. Ctrl-C leaves every run DONE 
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import signal
 import subprocess
@@ -29,6 +30,9 @@ from benchmark.launch import snapshot_code, submit
 from benchmark.plan import PlannedRun, plan_sweep
 from benchmark.rerun import check_done_runs
 from benchmark.rundir import check_writable
+from benchmark.runlog import RUN_LOG
+
+log = logging.getLogger(__name__)
 
 TERMINAL = ("DONE", "FAILED")
 
@@ -122,7 +126,7 @@ def _record_submissions(jobs: list, kind: str, folder: Path) -> None:
 
 def _wait(jobs: list, submitted: list[PlannedRun], name: str, poll_s: float, kind: str) -> None:
     start, last, last_print = time.time(), "", 0.0
-    tty = sys.stdout.isatty()
+    tty = sys.stderr.isatty()
     while True:
         if kind == "debug":
             for job, _ in jobs:
@@ -131,11 +135,9 @@ def _wait(jobs: list, submitted: list[PlannedRun], name: str, poll_s: float, kin
         finished = all(job.done() for job, _ in jobs)
         line = _line(name, _progress(submitted), len(submitted), time.time() - start)
         if line[9:] != last[9:] and (tty or time.time() - last_print > 10 or finished):
-            print(("\r" + line) if tty else line, end="" if tty else "\n", flush=True)
+            log.info("%s", line)  # one status line per change (at most every 10 s when not on a terminal)
             last, last_print = line, time.time()
         if finished:
-            if tty:
-                print()
             return
         time.sleep(poll_s)
 
@@ -283,11 +285,11 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str]) -> int:
         if jobs:
             _wait(jobs, watched, name, float(cfg.launcher.poll_s), kind)
         elif alive:
-            print(f"{len(alive)} runs are being worked on by another process; rerun later to collect them")
+            log.info(f"{len(alive)} runs are being worked on by another process; rerun later to collect them")
         reasons, notes = _finalise(jobs, False, kind)
     except KeyboardInterrupt:
         interrupted = True
-        print("\ninterrupted: asking runs to checkpoint and stop ...", flush=True)
+        log.warning("interrupted: asking runs to checkpoint and stop ...")
         if kind == "local":
             _stop_local(jobs)
         reasons, notes = _finalise(jobs, True, kind)
@@ -373,7 +375,9 @@ def _summarise(
     for r in remarks:
         print(f"  {r['task']} / {r['arm']} / seed {r['seed']}: {r['note']}")
     for f in failures:
-        print(f"  FAILED {f['task']} / {f['arm']} / seed {f['seed']}: {f['reason']}\n         {f['run_dir']}")
+        see = Path(f["run_dir"]) / RUN_LOG  # the run's own log (a run that never started has none)
+        see = see if see.is_file() else f["run_dir"]
+        print(f"  FAILED {f['task']} / {f['arm']} / seed {f['seed']}: {f['reason']}\n         {see}")
     print(f"sweep {name}: {len(planned)} runs, {already} already done, {submitted} submitted, {len(failures)} failed")
     if interrupted:
         print("interrupted: every run is DONE or resumable from its checkpoint; rerun the same command to resume.")

@@ -37,6 +37,7 @@ def test_two_process_ddp_run_on_cpu(tmp_path: Path) -> None:
         f"results.root={tmp_path}",
         f"data.root={mini / 'tvqa'}",
         f"paths.cache={cache}",
+        "logger=csv",  # only rank 0 feeds the tracker
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=280)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -46,6 +47,10 @@ def test_two_process_ddp_run_on_cpu(tmp_path: Path) -> None:
     assert status["state"] == "DONE" and status["attempts"] == 1
     log = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
     assert [e["step"] for e in log if "loss" in e] == [5, 10, 15, 20, 25, 30, 35, 40]  # one writer
+    rows = (run / "scalars.csv").read_text().splitlines()
+    assert [int(r.split(",")[0]) for r in rows if ",train/loss," in r] == [5, 10, 15, 20, 25, 30, 35, 40]
+    run_log = (run / "run.log").read_text()
+    assert run_log.count("step 5: loss ") == 1 and run_log.count("attempt 1 on") == 1  # rank 0's lines only
     assert (run / "metrics.json").is_file() and (run / "ckpt" / "latest.pt").is_file()
     (model,) = [p for p in (cache / "models").iterdir() if p.is_dir()]  # one folder, complete
     assert {"config.json", "model.safetensors", "tokenizer.json", "tiny_spec.json"} <= {p.name for p in model.iterdir()}

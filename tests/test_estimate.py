@@ -66,8 +66,8 @@ def test_estimate_on_slurm_calibrates_in_one_job(slurm_cluster, tmp_path: Path, 
     slurm += ["launcher.timeout_min=10"]
     rc = run_main(["sweep=tokenization_ablation", "sweep.estimate=true", f"results.root={tmp_path}", *FAST, *slurm])
     assert rc == 0
-    out = capsys.readouterr().out
-    assert "calibration submitted as Slurm job" in out and "nothing submitted" in out
+    captured = capsys.readouterr()  # progress is logged (stderr); the estimate table is the output (stdout)
+    assert "calibration submitted as Slurm job" in captured.err and "nothing submitted" in captured.out
     sweep_dir = tmp_path / "sweeps" / "tokenization_ablation"
     assert not (tmp_path / "tvqa").exists() and (sweep_dir / "estimate").is_dir()  # the one job's logs
     est = json.loads((sweep_dir / "summary.json").read_text())["estimate"]

@@ -13,6 +13,7 @@ step of those writes is one ``os.replace``, so these are exactly the states a ki
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -138,7 +139,7 @@ def test_a_crafted_checkpoint_given_as_eval_only_fails_the_run_naming_it(tmp_pat
     assert json.loads(run.status_file.read_text())["state"] == "FAILED" and not run.metrics_file.exists()
 
 
-def test_a_corrupt_latest_falls_back_to_previous_with_a_warning_naming_both(tmp_path: Path, capsys) -> None:
+def test_a_corrupt_latest_falls_back_to_previous_with_a_warning_naming_both(tmp_path: Path, caplog) -> None:
     sem = {"seed": 0}
     for step in (1, 2):
         save_checkpoint(
@@ -146,10 +147,12 @@ def test_a_corrupt_latest_falls_back_to_previous_with_a_warning_naming_both(tmp_
         )
     latest = tmp_path / "latest.pt"
     latest.write_bytes(latest.read_bytes()[:200])  # truncated
-    loaded = load_checkpoint(tmp_path, sem)
+    with caplog.at_level(logging.WARNING, logger="benchmark.checkpoint"):
+        loaded = load_checkpoint(tmp_path, sem)
     assert loaded["state"]["step"] == 1
-    warning = capsys.readouterr().err.strip()
-    assert warning.startswith("warning: ") and "\n" not in warning
+    (record,) = [r for r in caplog.records if r.name == "benchmark.checkpoint"]
+    warning = record.getMessage()  # on the console: "warning: <message>" (test below, through the CLI)
+    assert record.levelno == logging.WARNING and "\n" not in warning
     assert str(latest) in warning and str(tmp_path / "previous.pt") in warning and "truncated" in warning
 
 

@@ -132,7 +132,9 @@ def test_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     refs = _tvqa_jsonl(tmp_path / "tvqa_val.jsonl", QUESTIONS)
     preds = _preds(tmp_path / "p.json", {str(q["qid"]): q["answer_idx"] for q in QUESTIONS})
     assert main(["--refs", str(refs), str(preds), "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)  # stdout: the JSON alone; what the scorer did is logged on stderr
+    assert f"scored {len(QUESTIONS)} items of {preds} against {refs} (accuracy protocol)\n" in captured.err
     assert list(out) == ["accuracy", "by_show", "by_qword"] and out["accuracy"] == 100.0
     assert out["by_qword"] == {"what": 100.0, "who": 100.0, "where": 100.0, "other": 100.0}
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
 import os
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from benchmark.atomic import atomic_write_bytes, atomic_write_json
 from benchmark.metrics.result import ScoreResult
+
+log = logging.getLogger(__name__)
 
 
 def non_negative_int(text: str) -> int:
@@ -98,15 +100,17 @@ def emit(
     keys: Sequence[str],
     json_payload: Callable[[ScoreResult], dict[str, Any]] | None = None,
 ) -> None:
-    """Write ``--out`` (atomically), print warnings to stderr and the metrics to stdout."""
+    """Write ``--out`` (atomically), log warnings (stderr) and print the metrics to stdout."""
+    log.info("scored %d items of %s against %s (%s protocol)", result.n, args.submission, args.refs, result.protocol)
     if args.per_example:
         buffer = io.BytesIO()
         result.per_example.to_parquet(buffer, index=False)
         atomic_write_bytes(args.per_example, buffer.getvalue())
     if args.out:
         atomic_write_json(args.out, result.to_json())
+        log.info("wrote %s", args.out)
     for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        log.warning("%s", warning)
     if args.json:
         payload = json_payload(result) if json_payload else {k: float(result.metrics[k]) for k in keys}
         print(json.dumps(payload))

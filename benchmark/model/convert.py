@@ -34,6 +34,7 @@ SHA-256 go into the head's metadata, and the start-up checks compare them with
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ from benchmark.checkpoint import safe_load
 from benchmark.data.labels import read_labels
 from benchmark.errors import DataFormatError, HarnessError, cli_errors
 from benchmark.fingerprint import file_sha256
+
+log = logging.getLogger(__name__)
 
 # kind -> (weight key, bias key, what the checkpoint is)
 LAYERS: dict[str, tuple[str, str, str]] = {
@@ -181,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     weight, bias = convert(args.kind, args.checkpoints, args.positions, args.layout)
     source = f"{args.kind}: " + ", ".join(Path(c).name for c in args.checkpoints)
     meta = write_head(weight, bias, args.labels, args.out, source)
-    print(
+    log.info(
         f"wrote {args.out}: {meta['num_classes']} classes ({meta['labels']}) over {meta['input_dim']} feature dims; "
         f"set task.features.<modality>.classifier.weights to it and classifier.labels to {args.labels}"
     )

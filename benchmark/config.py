@@ -154,7 +154,7 @@ def split_overrides(overrides: Iterable[str]) -> tuple[list[str], list[str]]:
     groups, values = [], []
     for ov in overrides:
         key = _override_key(ov)
-        (groups if key in CONFIG_GROUPS and "=" in ov else values).append(ov)
+        (groups if key in CONFIG_GROUPS and ("=" in ov or ov.startswith("~")) else values).append(ov)
     return groups, values
 
 
@@ -214,12 +214,14 @@ class Composer:
         for ov, raw in zip(parsed, values):
             key = ov.key_or_group
             try:
+                absent = OmegaConf.select(cfg, key, default="__absent__", throw_on_missing=False) == "__absent__"
                 if ov.is_delete():
-                    raise ConfigError(key, "deleting keys is not supported here")
-                if ov.is_add() or ov.is_force_add():
-                    raise ConfigError(key, "adding keys is not supported: every key is part of the schema")
-                if OmegaConf.select(cfg, key, default="__absent__", throw_on_missing=False) == "__absent__":
-                    raise ConfigError(key, f"no such key (override '{raw}')")
+                    raise ConfigError(key, f"'{raw}': a schema key cannot be deleted; set it ({key}=...)")
+                if absent:
+                    verb = "adding keys is not supported" if ov.is_add() or ov.is_force_add() else "no such key"
+                    raise ConfigError(key, f"{verb}: every key is part of the schema (override '{raw}')")
+                if ov.is_add():
+                    raise ConfigError(key, f"'{raw}': the key exists already: set it with {key}=... (or ++{key}=...)")
                 OmegaConf.update(cfg, key, ov.value(), merge=False, force_add=False)
             except ConfigError:
                 raise

@@ -122,10 +122,13 @@ def _user_overrides(overrides: Sequence[str], seed_axis: bool = True) -> tuple[l
     return kept, task
 
 
-def plan_sweep(cfg: DictConfig, overrides: Sequence[str], composer: Composer | None = None) -> list[PlannedRun]:
-    """The runs of the study ``cfg.sweep.name`` with the user's ``overrides`` applied to each."""
+def plan_sweep(
+    cfg: DictConfig, overrides: Sequence[str], composer: Composer | None = None, study: Study | None = None
+) -> list[PlannedRun]:
+    """The runs of ``study`` (by default the study ``cfg.sweep.name``, e.g. an ad-hoc ``-m`` grid is passed
+    in) with the user's ``overrides`` applied to each."""
     composer = composer or Composer()
-    study = load_study(str(cfg.sweep.name))
+    study = study or load_study(str(cfg.sweep.name))
     single = study.name == "single"
     base, pinned_task = _user_overrides(overrides, seed_axis=not single)
     tasks = [pinned_task] if pinned_task else list(cfg.sweep.tasks or study.default_tasks)

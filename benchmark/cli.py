@@ -116,9 +116,12 @@ def parse_overrides(overrides: list[str]) -> list[Override]:
     return parsed
 
 
-def refuse_sweeps(parsed: list[Override], raw: list[str]) -> None:
-    """Without ``-m`` a sweep value (``task=tvqa,tvc``, ``seed=range(3)``) is an error that says so."""
+def refuse_sweeps(parsed: list[Override], raw: list[str], showing: bool = False) -> None:
+    """Without ``-m`` a sweep value (``task=tvqa,tvc``, ``seed=range(3)``) is an error that says so;
+    ``showing`` (``--cfg`` / ``--info``): they show one config, so one value per key."""
     for ov, text in zip(parsed, raw):
+        if ov.is_sweep_override() and showing:
+            raise ConfigError(ov.key_or_group, f"'{text}': --cfg and --info show one config: give one value")
         if ov.is_sweep_override():
             raise ConfigError(
                 ov.key_or_group,

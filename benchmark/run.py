@@ -94,11 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         from benchmark.multirun import run_multirun
 
         return run_multirun(parsed, overrides)
-    refuse_sweeps(parsed, overrides)
-    if args.info:
-        return show_info(args)
+    refuse_sweeps(parsed, overrides, showing=bool(args.cfg or args.info))
     if not _has_group(overrides, "sweep") and any(_key(a).startswith("sweep.") for a in overrides):
         overrides = ["sweep=single", *overrides]  # e.g. sweep.dry_run=true on one run: a one-run study
+    if args.info:
+        return show_info(replace(args, overrides=overrides))
     if args.cfg:
         return show_config(replace(args, overrides=overrides))
     cfg = compose(overrides)

@@ -120,6 +120,7 @@ def test_grid_parts_and_its_name() -> None:
         (["-m", "train.lr=glob(*)"], "glob() picks options of a config group"),
         (["-m", "tokenizer=glob(nothing*)"], "matches none of the options of tokenizer"),
         (["-m", "seed=0,1", "sweep.seeds=[2]"], "give the seeds once"),
+        (["-m", "--cfg", "job", "task=tvqa,tvc"], "--cfg and --info show one config"),
         (["hydra.run.dir=out"], "no hydra.* settings here"),
         (["+tokenizer=discrete"], "choose it with tokenizer=discrete"),
         (["+train.lr=0.1"], "the key exists already"),

@@ -23,7 +23,7 @@ from hydra.core.override_parser.types import Glob, Override
 
 from ablations._common import MAIN_COLUMNS, check_axes
 from ablations.spec import Arm, Column, FigureSpec, Study, TableSpec
-from benchmark.config import CONFIG_GROUPS, Composer, compose, config_dir
+from benchmark.config import CONFIG_GROUPS, Composer, compose, config_dir, split_overrides
 from benchmark.errors import ConfigError
 
 # Keys that are settings of how runs are made, not of what they compute: never an axis, not in the name.
@@ -69,7 +69,7 @@ def parse_grid(parsed: Sequence[Override], raw: Sequence[str]) -> Grid:
     for ov, text in zip(parsed, raw):
         key = ov.key_or_group
         sweep = ov.is_sweep_override()
-        values = _values(ov, text) if sweep else [text.split("=", 1)[1]] if "=" in text else []
+        values = _values(ov, text) if sweep else [text.partition("=")[2]]
         if key == "sweep":
             raise ConfigError(
                 "sweep", f"'{text}': -m makes its own study from the swept values; run a study without -m"
@@ -164,7 +164,7 @@ def run_multirun(parsed: Sequence[Override], raw: Sequence[str]) -> int:
     tasks = list(dict.fromkeys(grid.tasks)) or [t for t in [composer.group_choice(grid.base, "task")] if t]
     if not tasks:
         raise ConfigError("task", "no task to run")
-    names = {t: str(composer.compose([*_groups(grid.base), f"task={t}"]).task.name) for t in tasks}
+    names = {t: str(composer.compose([*split_overrides(grid.base)[0], f"task={t}"]).task.name) for t in tasks}
     name = grid_name(grid, tasks)
     study = grid_study(grid, name, tasks, names)
     seeds = [f"sweep.seeds=[{','.join(str(s) for s in grid.seeds)}]"] if grid.seeds else []
@@ -172,9 +172,3 @@ def run_multirun(parsed: Sequence[Override], raw: Sequence[str]) -> int:
     cfg = compose([*overrides, f"task={tasks[0]}"])  # checked on a task of the grid (each arm is checked too)
     print(f"multirun {name}: {len(study.table.rows)} arms x {len(tasks)} tasks x {len(cfg.sweep.seeds)} seeds")
     return run_sweep(cfg, overrides, study=study)
-
-
-def _groups(overrides: Sequence[str]) -> list[str]:
-    from benchmark.config import split_overrides
-
-    return split_overrides(overrides)[0]

@@ -162,7 +162,7 @@ def split_overrides(overrides: Iterable[str]) -> tuple[list[str], list[str]]:
     groups, values = [], []
     for ov in overrides:
         key = _override_key(ov)
-        (groups if key in CONFIG_GROUPS and "=" in ov else values).append(ov)
+        (groups if key in CONFIG_GROUPS and ("=" in ov or ov.startswith("~")) else values).append(ov)
     return groups, values
 
 
@@ -223,14 +223,15 @@ class Composer:
         for ov, raw in zip(parsed, values):
             key = ov.key_or_group
             try:
-                if ov.is_delete():
-                    raise ConfigError(key, "deleting keys is not supported here")
-                if ov.is_add() or ov.is_force_add():
-                    raise ConfigError(key, "adding keys is not supported: every key is part of the schema")
-                axis = _is_axis(cfg, key)  # sweep.axes is open: a study checks its own axes
                 absent = OmegaConf.select(cfg, key, default="__absent__", throw_on_missing=False) == "__absent__"
+                if ov.is_delete():
+                    raise ConfigError(key, f"'{raw}': a schema key cannot be deleted; set it ({key}=...)")
+                axis = _is_axis(cfg, key)  # sweep.axes is open: a study checks its own axes
                 if absent and not axis:
-                    raise ConfigError(key, f"no such key (override '{raw}')")
+                    verb = "adding keys is not supported" if ov.is_add() or ov.is_force_add() else "no such key"
+                    raise ConfigError(key, f"{verb}: every key is part of the schema (override '{raw}')")
+                if ov.is_add() and not absent:
+                    raise ConfigError(key, f"'{raw}': the key exists already: set it with {key}=... (or ++{key}=...)")
                 OmegaConf.update(cfg, key, ov.value(), merge=False, force_add=axis)
             except ConfigError:
                 raise

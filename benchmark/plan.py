@@ -103,8 +103,9 @@ def _user_overrides(overrides: Sequence[str], seed_axis: bool = True) -> tuple[l
 def plan_sweep(
     cfg: DictConfig, overrides: Sequence[str], composer: Composer | None = None, study: Study | None = None
 ) -> list[PlannedRun]:
-    """The runs of ``study`` (default: the registered study ``cfg.sweep.name``) with the user's ``overrides``
-    applied to each; ``cfg.sweep`` gives the seeds, tasks and axis overrides."""
+    """The runs of ``study`` (default: the registered study ``cfg.sweep.name``; an ad-hoc ``-m`` grid is
+    passed in) with the user's ``overrides`` applied to each; ``cfg.sweep`` gives the seeds, tasks and
+    axis overrides."""
     composer = composer or Composer()
     study = study or get_study(str(cfg.sweep.name))
     single = study.name == "single"

@@ -1,12 +1,15 @@
 """Entry point: ``python -m benchmark.run [overrides]`` trains and evaluates one run;
-``python -m benchmark.run sweep=<study> [overrides]`` runs a whole study of the paper.
+``python -m benchmark.run sweep=<study> [overrides]`` runs a whole study of the paper;
+``python -m benchmark.run -m key=a,b ...`` runs a grid (Hydra's multirun) as an ad-hoc study.
 
 Examples::
 
     python -m benchmark.run task=tvqa tokenizer=discrete seed=1
     python -m benchmark.run sweep=modality_ablation
     python -m benchmark.run sweep=lm_ablation launcher=slurm launcher.partition=gpu data=real
+    python -m benchmark.run -m task=tvqa,tvc tokenizer=relaxed,discrete seed=0,1 sweep.dry_run=true
     python -m benchmark.run --cfg task=tvc          # print the composed config and exit
+    python -m benchmark.run --cfg job --package tokenizer tokenizer=discrete
 
 -v / -q (logging.level=DEBUG / WARNING) make the console more or less talkative; each run keeps its
 own run.log in its run directory either way.
@@ -14,15 +17,16 @@ own run.log in its run directory either way.
 
 from __future__ import annotations
 
-import copy
 import json
 import sys
+from dataclasses import replace
 
 from omegaconf import DictConfig, OmegaConf
 
+from benchmark.cli import help_text, parse_args, parse_overrides, refuse_sweeps, show_config, show_info
 from benchmark.config import compose
 from benchmark.config_schema import LauncherKind
-from benchmark.errors import HarnessError, cli_errors
+from benchmark.errors import cli_errors
 from benchmark.rundir import RunDir
 from benchmark.runlog import RUN_LOG, console_level_flags, setup_console
 from benchmark.trackers import require_tracker
@@ -84,20 +88,25 @@ def _print_metrics(run: RunDir) -> None:
 
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``key=value`` overrides, compose and validate the config, then run or sweep."""
-    args = console_level_flags(list(sys.argv[1:] if argv is None else argv))  # -v / -q: logging.level
-    if any(a in ("-h", "--help") for a in args):
-        print(USAGE)
+    """Parse flags and ``key=value`` overrides (Hydra's grammar), compose and validate the config, then
+    run, sweep (``sweep=<study>``), multirun (``-m``) or print the config (``--cfg``, ``--info``)."""
+    args = parse_args(console_level_flags(list(sys.argv[1:] if argv is None else argv)))  # -v/-q: logging.level
+    if args.help:
+        print(help_text(USAGE), end="")
         return 0
-    show = "--cfg" in args
-    overrides = [a for a in args if a != "--cfg"]
-    bad = [a for a in overrides if "=" not in a]
-    if bad:
-        raise HarnessError(f"expected key=value overrides, got {' '.join(bad)} (see --help)")
+    overrides = args.overrides
+    parsed = parse_overrides(overrides)
+    if args.multirun and not (args.cfg or args.info):
+        from benchmark.multirun import run_multirun
+
+        return run_multirun(parsed, overrides)
+    refuse_sweeps(parsed, overrides, showing=bool(args.cfg or args.info))
     if not _has_group(overrides, "sweep") and any(_key(a).startswith("sweep.") for a in overrides):
         overrides = ["sweep=single", *overrides]  # e.g. sweep.dry_run=true on one run: a one-run study
-    if show:
-        return _show_config(overrides)
+    if args.info:
+        return show_info(replace(args, overrides=overrides))
+    if args.cfg:
+        return show_config(replace(args, overrides=overrides))
     cfg = compose(overrides)
     setup_console(cfg.logging.level)
     require_tracker(cfg)  # logger=wandb without wandb: one line before anything is written
@@ -118,30 +127,6 @@ def _key(override: str) -> str:
 
 def _has_group(overrides: list[str], group: str) -> bool:
     return any(_key(a) == group for a in overrides)
-
-
-def _show_config(overrides: list[str]) -> int:
-    """``--cfg``: print the composed config without touching data; name the keys that still need a value."""
-    from benchmark.config import validate
-
-    cfg = compose(overrides, validate_config=False)
-    unset: list[str] = []
-    if cfg.data.root is None and cfg.data.name != "mini":
-        unset.append(
-            "# data.root: ??? (set paths.data_root=DIR, one folder per task under it, "
-            f"or data.root=DIR/{cfg.task.name})"
-        )
-        probe = copy.deepcopy(cfg)
-        probe.data.root = "/unset"
-        validate(probe)  # every other check still applies
-    else:
-        validate(cfg)
-    unset += [f"# {k}: ??? (set {k}=...)" for k in OmegaConf.missing_keys(cfg)]
-    print(OmegaConf.to_yaml(cfg, resolve=True), end="")
-    if unset:
-        print("# keys that still need a value before this config can run:")
-        print("\n".join(unset))
-    return 0
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from ablations.registry import get_study
+from ablations.spec import Study
 from benchmark.atomic import atomic_write_json, read_json
 from benchmark.config import Composer
 from benchmark.errors import MissingDependencyError
@@ -228,12 +229,13 @@ def _print_plan(planned: Sequence[PlannedRun], states: dict[str, str]) -> None:
         print(f"{p.resolved['task']['name']:<6} {p.arm.label:<22} {p.seed:>4}  {p.key}  {state:<5}  {p.run.path.name}")
 
 
-def run_sweep(cfg: DictConfig, overrides: Sequence[str]) -> int:
-    """Plan, submit and follow one study; returns the process exit code."""
-    name = str(cfg.sweep.name)
-    study = get_study(name)
+def run_sweep(cfg: DictConfig, overrides: Sequence[str], study: Study | None = None) -> int:
+    """Plan, submit and follow one study (``cfg.sweep.name``, or ``study``: an ad-hoc ``-m`` grid); returns
+    the process exit code."""
+    study = study or get_study(str(cfg.sweep.name))
+    name = study.name
     results_root = Path(str(cfg.results.root))
-    planned = plan_sweep(cfg, overrides, Composer(), study)
+    planned = plan_sweep(cfg, overrides, Composer(), study=study)
     states = classify(planned)
     check_done_runs(planned)  # a DONE run on other data is refused, never counted as done
     todo = [p for p in planned if states[p.key] == "TODO"]

@@ -1,0 +1,174 @@
+"""``python -m benchmark.run -m task=tvqa,tvc tokenizer=relaxed,discrete seed=0,1``: a Hydra multirun grid
+as an ad-hoc study, planned and run like any study of ``ablations/``.
+
+The swept overrides (comma lists, ``range()``, ``choice()``, ``glob()`` over a config group's options)
+are expanded with Hydra's own override parser. A swept (or pinned) ``seed`` becomes the study's seeds
+(``sweep.seeds``), a swept ``task`` its tasks; every other swept key is an axis, and the arms are the
+cartesian product of the axes (the first combination is the reference arm). The study's table has one
+row per arm and one column per task (its headline metric). Its name, ``multirun-<hash8>``, is a hash of
+the grid and of the settings that change results, so rerunning the command finds its sweep folder
+(``<results.root>/sweeps/multirun-<hash8>/``), skips DONE runs and submits the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.override_parser.types import Glob, Override
+
+from ablations._common import MAIN_COLUMNS, check_axes
+from ablations.spec import Arm, Column, FigureSpec, Study, TableSpec
+from benchmark.config import CONFIG_GROUPS, Composer, compose, config_dir, split_overrides
+from benchmark.errors import ConfigError
+
+# Keys that are settings of how runs are made, not of what they compute: never an axis, not in the name.
+NOT_AXES = ("sweep", "launcher", "results", "paths")
+
+
+@dataclass
+class Grid:
+    """A multirun command line, taken apart."""
+
+    base: list[str] = field(default_factory=list)  # overrides of every run (no task, seed or sweep.*)
+    settings: list[str] = field(default_factory=list)  # sweep.* overrides (dry_run, estimate, ...)
+    axes: list[tuple[str, list[str]]] = field(default_factory=list)  # (override key as typed, values)
+    tasks: list[str] = field(default_factory=list)  # empty: the configured task
+    seeds: list[int] = field(default_factory=list)  # empty: sweep.seeds (default [0])
+
+
+def _root(key: str) -> str:
+    return key.split(".", 1)[0].split("@", 1)[0]
+
+
+def _values(ov: Override, raw: str) -> list[str]:
+    """The values a sweep override enumerates, as override strings (a glob picks among a group's options)."""
+    value = ov.value()
+    if isinstance(value, Glob):
+        group = ov.key_or_group
+        if group not in CONFIG_GROUPS:
+            raise ConfigError(group, f"'{raw}': glob() picks options of a config group; {group} is not one")
+        options = sorted(p.stem for p in (config_dir() / group).glob("*.yaml"))
+        chosen = value.filter(options)
+        if not chosen:
+            raise ConfigError(group, f"'{raw}' matches none of the options of {group}: {', '.join(options)}")
+        return chosen
+    try:
+        return list(ov.sweep_string_iterator())
+    except Exception as err:  # e.g. interval(): only an optimizing sweeper can sample it
+        raise ConfigError(ov.key_or_group, f"'{raw}': {err} (a grid needs a list of values)") from None
+
+
+def parse_grid(parsed: Sequence[Override], raw: Sequence[str]) -> Grid:
+    """Split the parsed overrides into the grid's base, its axes, tasks and seeds."""
+    grid = Grid()
+    for ov, text in zip(parsed, raw):
+        key = ov.key_or_group
+        sweep = ov.is_sweep_override()
+        values = _values(ov, text) if sweep else [text.partition("=")[2]]
+        if key == "sweep":
+            raise ConfigError(
+                "sweep", f"'{text}': -m makes its own study from the swept values; run a study without -m"
+            )
+        if _root(key) in NOT_AXES and sweep:
+            raise ConfigError(key, f"'{text}': {_root(key)}.* says how runs are made, it cannot be an axis")
+        if key.startswith("sweep."):
+            if key in ("sweep.tasks", "sweep.name", "sweep.axes") or key.startswith("sweep.axes."):
+                raise ConfigError(key, f"'{text}': with -m the grid sets the tasks, name and arms")
+            grid.settings.append(text)
+        elif key == "seed" and not ov.is_delete():
+            try:
+                grid.seeds += [int(v) for v in values]
+            except ValueError:
+                raise ConfigError("seed", f"'{text}': seeds are integers") from None
+        elif key == "task" and not ov.is_delete():
+            grid.tasks += values
+        elif sweep:
+            grid.axes.append((text.split("=", 1)[0], values))
+        else:
+            grid.base.append(text)
+    if grid.seeds and any(s.split("=", 1)[0] == "sweep.seeds" for s in grid.settings):
+        raise ConfigError("seed", "give the seeds once: seed=0,1 or sweep.seeds=[0,1]")
+    return grid
+
+
+def grid_name(grid: Grid, tasks: Sequence[str]) -> str:
+    """``multirun-<hash8>``: the same grid and settings give the same name, in any order on the command
+    line (the latest order shapes the table); launcher, paths and results settings do not count."""
+    base = sorted(o for o in grid.base if _root(o.lstrip("+~").split("=", 1)[0]) not in NOT_AXES)
+    seeds = [s for s in grid.settings if s.startswith("sweep.seeds=")]
+    axes = sorted((k, sorted(v)) for k, v in grid.axes)
+    text = json.dumps({"base": base, "axes": axes, "tasks": sorted(tasks), "seeds": sorted(grid.seeds) or seeds})
+    return "multirun-" + hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def _label(combo: Sequence[tuple[str, str]]) -> str:
+    return " ".join(f"{k}={v}" for k, v in combo) or "default"
+
+
+def _x(axes: Sequence[tuple[str, list[str]]], combo: Sequence[tuple[str, str]]) -> float | None:
+    """The position on a line plot: the value of the only axis, when all its values are numbers."""
+    if len(axes) != 1:
+        return None
+    try:
+        [float(v) for v in axes[0][1]]
+    except ValueError:
+        return None
+    return float(combo[0][1])
+
+
+def grid_study(grid: Grid, name: str, tasks: Sequence[str], task_names: Mapping[str, str]) -> Study:
+    """The ad-hoc study of a grid: arms = the product of its axes on each task; one column per task."""
+    combos = [list(zip([k for k, _ in grid.axes], vs)) for vs in itertools.product(*[v for _, v in grid.axes])]
+
+    def arms(tasks: Sequence[str], axes: dict[str, Any], offered: Mapping[str, Sequence[str]]) -> list[Arm]:
+        check_axes(axes, ())
+        return [
+            Arm(
+                t, _label(c), tuple(f"{k}={v}" for k, v in c), role="reference" if i == 0 else "arm", x=_x(grid.axes, c)
+            )
+            for t in tasks
+            for i, c in enumerate(combos)
+        ]
+
+    main = {c.task: c for c in MAIN_COLUMNS}
+    columns = []
+    for t in tasks:
+        column = main.get(task_names.get(t, t))
+        metric = column.metric if column else "accuracy"
+        label = column.label if column and t == column.task else f"{t} {metric}"
+        columns.append(Column(t, metric, label))
+    axes_text = ", ".join(f"{k}={','.join(v)}" for k, v in grid.axes) or "no axis"
+    return Study(
+        name=name,
+        paper_table=f"none (multirun grid: {axes_text})",
+        description=f"Ad-hoc multirun grid over {axes_text} on {', '.join(tasks)}.",
+        arms=arms,
+        default_tasks=tuple(tasks),
+        table=TableSpec(title=f"{name}: {axes_text}", columns=tuple(columns), rows=tuple(_label(c) for c in combos)),
+        figure=FigureSpec(kind="bars", metric_per_task={c.task: c.metric for c in columns}, x_label="arm"),
+        expected="(ad-hoc grid: no claim)",
+    )
+
+
+def run_multirun(parsed: Sequence[Override], raw: Sequence[str]) -> int:
+    """Plan and run the grid of a ``-m`` command line as an ad-hoc study (``benchmark.sweep.run_sweep``)."""
+    from benchmark.sweep import run_sweep
+
+    grid = parse_grid(parsed, raw)
+    composer = Composer()
+    tasks = list(dict.fromkeys(grid.tasks)) or [t for t in [composer.group_choice(grid.base, "task")] if t]
+    if not tasks:
+        raise ConfigError("task", "no task to run")
+    names = {t: str(composer.compose([*split_overrides(grid.base)[0], f"task={t}"]).task.name) for t in tasks}
+    name = grid_name(grid, tasks)
+    study = grid_study(grid, name, tasks, names)
+    seeds = [f"sweep.seeds=[{','.join(str(s) for s in grid.seeds)}]"] if grid.seeds else []
+    overrides = [*grid.base, "sweep=single", f"sweep.name={name}", f"sweep.table={name}", *seeds, *grid.settings]
+    cfg = compose([*overrides, f"task={tasks[0]}"])  # checked on a task of the grid (each arm is checked too)
+    print(f"multirun {name}: {len(study.table.rows)} arms x {len(tasks)} tasks x {len(cfg.sweep.seeds)} seeds")
+    return run_sweep(cfg, overrides, study=study)

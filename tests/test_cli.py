@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from ablations.registry import study_names as available_studies
 from benchmark.cli import parse_overrides
 from benchmark.config import compose, config_dir
 from benchmark.multirun import grid_name, parse_grid
-from benchmark.plan import available_studies
 from benchmark.run import main as run_main
 from benchmark.rundir import run_dir_for
 

@@ -151,7 +151,7 @@ class Trainer:
                 device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=True,
             )
-        self.pad_multiple = int(self.tc.get("pad_to_multiple", 0) or 0)
+        self.pad_multiple = int(self.tc.pad_to_multiple)
         if self.tc.compile:
             if self.pad_multiple > 0:  # a fixed set of shapes: one static graph per bucket
                 buckets = -(-int(cfg.model.assembly.max_source_len) // self.pad_multiple)

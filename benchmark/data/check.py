@@ -179,7 +179,7 @@ def check_classifiers(data: TaskData) -> list[str]:
         labels_file = data.file(f"task.features.{m}.classifier.labels")
         weights = data.classifier_weights(m)
         if weights is None:
-            if str(cfg.data.name) != "mini" and not bool(cfg.tokenizer.get("allow_random_classifiers", False)):
+            if str(cfg.data.name) != "mini" and not cfg.tokenizer.allow_random_classifiers:
                 raise ConfigError(
                     f"task.features.{m}.classifier.weights",
                     f"the {kind.value} tokenizer turns {m} features into category words of the {m} classifier, and on "

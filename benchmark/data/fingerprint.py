@@ -101,7 +101,7 @@ def _entries(cfg: Any) -> dict[str, tuple[str, str]]:
         for i, stream in enumerate(mcfg.streams):
             store = stream.store.value
             out[f"task.features.{m}.streams[{i}].path"] = (str(stream.path), store)
-            if stream.get("eval_path"):
+            if stream.eval_path:
                 out[f"task.features.{m}.streams[{i}].eval_path"] = (str(stream.eval_path), store)
         for name in ("labels", "weights"):
             value = mcfg.classifier.get(name)

@@ -262,7 +262,7 @@ def build_model(cfg: DictConfig, info: TaskInfo, cache_dir: Path, corpus: Callab
         int(cfg.model.max_target_len),
         _candidate_mode(cfg),
     )
-    if bool(cfg.model.get("freeze_body", False)):
+    if cfg.model.freeze_body:
         freeze_body(cfg, backbone)
     model = Vx2Text(backbone, tokenizer, modality_tokenizers, head, collator, task_kind)
     model.train()

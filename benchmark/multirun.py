@@ -168,7 +168,7 @@ def run_multirun(parsed: Sequence[Override], raw: Sequence[str]) -> int:
     name = grid_name(grid, tasks)
     study = grid_study(grid, name, tasks, names)
     seeds = [f"sweep.seeds=[{','.join(str(s) for s in grid.seeds)}]"] if grid.seeds else []
-    overrides = [*grid.base, "sweep=single", f"sweep.name={name}", f"sweep.table={name}", *seeds, *grid.settings]
+    overrides = [*grid.base, "sweep=single", f"sweep.name={name}", *seeds, *grid.settings]
     cfg = compose([*overrides, f"task={tasks[0]}"])  # checked on a task of the grid (each arm is checked too)
     print(f"multirun {name}: {len(study.table.rows)} arms x {len(tasks)} tasks x {len(cfg.sweep.seeds)} seeds")
     return run_sweep(cfg, overrides, study=study)

@@ -230,8 +230,8 @@ class Trainer:
                 self.model.collate,
                 self.pad_multiple,
                 self.model.collator.specials.pad,
-                int(self.cfg.model.assembly.max_source_len),
-                int(self.cfg.model.max_target_len),
+                max_source_len=int(self.cfg.model.assembly.max_source_len),
+                max_target_len=int(self.cfg.model.max_target_len),
             )
         cuda = self.device.type == "cuda"
         workers = int(self.tc.num_workers)

@@ -127,7 +127,7 @@ def _samples(batch: int, seed: int):
 
 def _build(shape: dict[str, int], source: int, target: int, cache: Path):
     from benchmark.config import compose
-    from benchmark.model import TaskInfo, build_model
+    from benchmark.model import ModelTask, build_model
 
     overrides = [
         "task=avsd",
@@ -146,7 +146,7 @@ def _build(shape: dict[str, int], source: int, target: int, cache: Path):
         "video": [f"{w} {WORDS[i % 7]} action {i}" for i, w in enumerate(WORDS * 10)][:VIDEO_C],
         "audio": [f"{w} sound {i}" for i, w in enumerate(WORDS * 12)][:AUDIO_C],
     }
-    info = TaskInfo(
+    info = ModelTask(
         name="avsd",
         kind="dialog",
         specifier=str(cfg.task.specifier),

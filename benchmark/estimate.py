@@ -93,7 +93,8 @@ def _calibrate(cfg: DictConfig, steps: int, batches: int) -> dict[str, Any]:
     setup_s = time.perf_counter() - t0
 
     lengths = [train_set.approx_length(i) for i in range(len(train_set))]
-    plan = batch_plan(lengths, int(tc.batch_size), int(cfg.seed), 0, bool(tc.bucket_by_length))[: steps + 1]
+    plan = batch_plan(lengths, int(tc.batch_size), seed=int(cfg.seed), epoch=0, bucket=bool(tc.bucket_by_length))
+    plan = plan[: steps + 1]
     loader = DataLoader(train_set, batch_sampler=plan, collate_fn=functools.partial(model.collate, train=True))
     model.train()
     times = []

@@ -74,7 +74,17 @@ def _train_and_select(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistIn
         preds = predict(model, dev_set, int(cfg.train.eval_batch_size), dist.device)
         return dev_scores(cfg, preds, dev_set)
 
-    trainer = Trainer(cfg, model, train_set, dev_set, run, dist, validate, semantic_config(cfg), stop)
+    trainer = Trainer(
+        cfg,
+        model,
+        train_set=train_set,
+        dev_set=dev_set,
+        run=run,
+        dist=dist,
+        validate_fn=validate,
+        semantic=semantic_config(cfg),
+        stop=stop,
+    )
     resumed = trainer.resume()
     state = trainer.fit()
     best = run.ckpt_dir / "best.pt"

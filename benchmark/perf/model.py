@@ -180,7 +180,7 @@ def _timer(device: torch.device) -> Callable[[], float]:
     return now
 
 
-def run(shape_name: str, device_name: str, steps: int, warmup: int, batch: int, source: int, target: int) -> dict:
+def run(shape_name: str, device_name: str, *, steps: int, warmup: int, batch: int, source: int, target: int) -> dict:
     """Run the interleaved benchmark and return the result record."""
     if shape_name not in SHAPES:
         raise ConfigError("--shape", f"expected one of {', '.join(SHAPES)}, got '{shape_name}'")
@@ -285,7 +285,15 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     import transformers
 
-    res = run(args.shape, args.device, args.steps, args.warmup, args.batch, args.source, args.target)
+    res = run(
+        args.shape,
+        args.device,
+        steps=args.steps,
+        warmup=args.warmup,
+        batch=args.batch,
+        source=args.source,
+        target=args.target,
+    )
     res["transformers"] = transformers.__version__
     if args.json:
         print(json.dumps(res))

@@ -162,7 +162,7 @@ def measure_task(lengths: dict[str, list[int]], batch: int, multiple: int, epoch
 
     out: dict[str, Any] = {"samples": len(lengths["source"])}
     for bucket, name in ((False, "before"), (True, "after")):
-        plans = [batch_plan(lengths["approx"], batch, 0, e, bucket) for e in range(epochs)]
+        plans = [batch_plan(lengths["approx"], batch, seed=0, epoch=e, bucket=bucket) for e in range(epochs)]
         out[f"source_padding_{name}"] = statistics.fmean(padding_fraction(lengths["source"], p) for p in plans)
         out[f"target_padding_{name}"] = statistics.fmean(padding_fraction(lengths["target"], p) for p in plans)
         if multiple > 1:

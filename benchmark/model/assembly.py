@@ -10,7 +10,7 @@ Source layout (one row per sample; per (sample, candidate) pair for the discrimi
 * ``sep(m)``: ``separator_style: text`` -> the tokenized words of ``assembly.separators[m]``;
   ``special`` -> one added special token ``<m>`` (registered by the model builder).
 * A continuous modality's segment is ``K`` placeholder positions (``input_ids`` = pad there); the
-  model scatters its tokenizer's K vectors into exactly those positions (:class:`ModalSlots`).
+  model scatters its tokenizer's K vectors into exactly those positions (:class:`~benchmark.model.batch.ModalSlots`).
 * A modality that is switched off (not in ``modalities``) or absent from a sample (no feature array,
   no text key, or empty text) leaves no trace: no separator, no placeholder.
 * ``K`` is per modality (``tokenizer.k_per_modality``, else ``tokenizer.k``).

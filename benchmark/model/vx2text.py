@@ -227,18 +227,7 @@ def build_model(cfg: DictConfig, task: ModelTask, cache_dir: Path, corpus: Calla
     _fit_layout(layout, backbone, tokenizer)
     modality_tokenizers = _modality_tokenizers(cfg, task, backbone, tokenizer)
     head = _head(cfg, backbone, discriminative)
-    settings = CollatorSettings(
-        layout=layout,
-        specifier=task.specifier,
-        modalities=list(task.modalities),
-        tokens_per_modality={m: tokens_per_modality(cfg.tokenizer, m) for m in CONTINUOUS_MODALITIES},
-        feature_dims={m: int(d) for m, d in task.feature_dims.items()},
-        task_kind=task_kind,
-        discriminative=discriminative,
-        max_target_len=int(cfg.model.max_target_len),
-        candidates=_candidate_mode(cfg),
-    )
-    collator = Collator(tokenizer, backbone.specials, settings)
+    collator = Collator(tokenizer, backbone.specials, _collator_settings(cfg, task, layout, discriminative))
     if bool(cfg.model.get("freeze_body", False)):
         freeze_body(cfg, backbone)
     model = Vx2Text(
@@ -324,6 +313,23 @@ def _head(cfg: DictConfig, backbone: Backbone, discriminative: bool) -> nn.Modul
         float(cfg.head.length_penalty),
         int(cfg.head.max_new_tokens),
         bool(cfg.head.length_normalize),
+    )
+
+
+def _collator_settings(
+    cfg: DictConfig, task: ModelTask, layout: SourceLayout, discriminative: bool
+) -> CollatorSettings:
+    """What the collator needs of the run config and the task (K per modality, target cap, candidates)."""
+    return CollatorSettings(
+        layout=layout,
+        specifier=task.specifier,
+        modalities=list(task.modalities),
+        tokens_per_modality={m: tokens_per_modality(cfg.tokenizer, m) for m in CONTINUOUS_MODALITIES},
+        feature_dims={m: int(d) for m, d in task.feature_dims.items()},
+        task_kind=str(_value(task.kind)),
+        discriminative=discriminative,
+        max_target_len=int(cfg.model.max_target_len),
+        candidates=_candidate_mode(cfg),
     )
 
 

@@ -301,7 +301,7 @@ class Collator:
             raise DataFormatError(f"sample {bad.uid!r}", "target", "a target text for training", "None")
 
     def _add_multiple_choice(
-        self, batch: Batch, samples: list[Sample], train: bool, rows: _SourceRows, cand_ids: list[list[list[int]]]
+        self, batch: Batch, samples: list[Sample], *, train: bool, rows: _SourceRows, cand_ids: list[list[list[int]]]
     ) -> None:
         """Multiple choice: candidate count and labels; the discriminative head's row owners (and candidate
         rows for ``candidates: none``); the generative head's target and, to predict, every candidate as a target."""
@@ -356,7 +356,7 @@ class Collator:
         attention_mask = pad_rows([[1] * len(r) for r in rows.ids], 0)
         batch = Batch([str(s.uid) for s in samples], input_ids, attention_mask, self._modal_slots(feats, rows))
         if mc:
-            self._add_multiple_choice(batch, samples, train, rows, cand_ids)
+            self._add_multiple_choice(batch, samples, train=train, rows=rows, cand_ids=cand_ids)
         else:
             self._add_targets(batch, samples, train)
         return batch

@@ -196,7 +196,7 @@ class Composer:
             _name_sweep(cfg, groups)
         return copy.deepcopy(self._cache[key])
 
-    def group_choice(self, overrides: Sequence[str], group: str) -> str | None:
+    def group_option(self, overrides: Sequence[str], group: str) -> str | None:
         """The option of config group ``group`` that ``overrides`` select (an overlay may choose it)."""
         groups, _ = split_overrides(overrides)
         GlobalHydra.instance().clear()

@@ -73,15 +73,16 @@ def _calibrate(cfg: DictConfig, steps: int, batches: int) -> dict[str, Any]:
     from benchmark.data.tasks import TaskData
     from benchmark.distributed import pick_device
     from benchmark.evaluate import predict
-    from benchmark.job import _seed_everything, data_root, task_info
-    from benchmark.model import build_model
+    from benchmark.job import _seed_everything, data_root
+    from benchmark.model import ModelTask, build_model
     from benchmark.train import batch_plan, param_groups
 
     t0 = time.perf_counter()
     _seed_everything(int(cfg.seed))
     data = TaskData(cfg, data_root(cfg))
     train_set = data.samples("train")
-    model = build_model(cfg, task_info(cfg, data), Path(os.path.expanduser(str(cfg.paths.cache))), data.corpus)
+    cache = Path(os.path.expanduser(str(cfg.paths.cache)))
+    model = build_model(cfg, ModelTask.from_task_data(cfg, data), cache, data.corpus)
     device = pick_device(str(cfg.train.device))
     model = model.to(device)
     tc = cfg.train
@@ -96,7 +97,8 @@ def _calibrate(cfg: DictConfig, steps: int, batches: int) -> dict[str, Any]:
     setup_s = time.perf_counter() - t0
 
     lengths = [train_set.approx_length(i) for i in range(len(train_set))]
-    plan = batch_plan(lengths, int(tc.batch_size), int(cfg.seed), 0, bool(tc.bucket_by_length))[: steps + 1]
+    plan = batch_plan(lengths, int(tc.batch_size), seed=int(cfg.seed), epoch=0, bucket=bool(tc.bucket_by_length))
+    plan = plan[: steps + 1]
     loader = DataLoader(train_set, batch_sampler=plan, collate_fn=functools.partial(model.collate, train=True))
     model.train()
     times = []

@@ -70,23 +70,6 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def task_info(cfg: Any, data: Any) -> Any:
-    """The model's view of a task (``TaskInfo``) from its config and its loaded ``TaskData``."""
-    from benchmark.model import TaskInfo
-
-    continuous = [m for m in data.modalities if m in cfg.task.features]
-    return TaskInfo(
-        name=str(cfg.task.name),
-        kind=cfg.task.kind,
-        specifier=str(cfg.task.specifier),
-        modalities=list(data.modalities),
-        label_names={m: data.label_names(m) for m in continuous},
-        feature_dims={m: data.feature_dim(m) for m in continuous},
-        classifier_weights={m: data.classifier_weights(m) for m in continuous},
-        classifier_cfg={m: cfg.task.features[m].classifier for m in continuous},
-    )
-
-
 def _train_and_select(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistInfo, stop: StopFlag) -> dict:
     from benchmark.config import semantic_config
     from benchmark.train import Trainer
@@ -97,7 +80,17 @@ def _train_and_select(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistIn
         preds = predict(model, dev_set, int(cfg.train.eval_batch_size), dist.device)
         return dev_scores(cfg, preds, dev_set)
 
-    trainer = Trainer(cfg, model, train_set, dev_set, run, dist, validate, semantic_config(cfg), stop)
+    trainer = Trainer(
+        cfg,
+        model,
+        train_set=train_set,
+        dev_set=dev_set,
+        run=run,
+        dist=dist,
+        validate_fn=validate,
+        semantic=semantic_config(cfg),
+        stop=stop,
+    )
     resumed = trainer.resume()
     state = trainer.fit()
     best = run.ckpt_dir / "best.pt"
@@ -143,7 +136,7 @@ def _run_body(run: RunDir, cfg: Any, stop: StopFlag) -> None:
     from benchmark.data.check import check_task_data
     from benchmark.data.released import check_modalities_present
     from benchmark.data.tasks import TaskData
-    from benchmark.model import build_model
+    from benchmark.model import ModelTask, build_model
     from benchmark.model.backbones import locate_backbone
 
     if int(cfg.train.threads) > 0:
@@ -160,7 +153,7 @@ def _run_body(run: RunDir, cfg: Any, stop: StopFlag) -> None:
     data = TaskData(cfg, root)
     check_task_data(data)  # every split's files, feature stores, subtitles, references: before any training step
     cache = Path(os.path.expanduser(str(cfg.paths.cache)))
-    model = build_model(cfg, task_info(cfg, data), cache, corpus=data.corpus)
+    model = build_model(cfg, ModelTask.from_task_data(cfg, data), cache, corpus=data.corpus)
     dist = init_distributed(str(cfg.train.device))
     try:
         model = model.to(dist.device)

@@ -161,7 +161,7 @@ def run_multirun(parsed: Sequence[Override], raw: Sequence[str]) -> int:
 
     grid = parse_grid(parsed, raw)
     composer = Composer()
-    tasks = list(dict.fromkeys(grid.tasks)) or [t for t in [composer.group_choice(grid.base, "task")] if t]
+    tasks = list(dict.fromkeys(grid.tasks)) or [t for t in [composer.group_option(grid.base, "task")] if t]
     if not tasks:
         raise ConfigError("task", "no task to run")
     names = {t: str(composer.compose([*split_overrides(grid.base)[0], f"task={t}"]).task.name) for t in tasks}

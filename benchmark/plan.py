@@ -112,7 +112,7 @@ def plan_sweep(
     base, pinned_task = _user_overrides(overrides, seed_axis=not single)
     tasks = [pinned_task] if pinned_task else list(cfg.sweep.tasks or study.default_tasks)
     if not tasks:  # a study without default tasks (single): the task the command line or an overlay chose
-        tasks = [t for t in [composer.group_choice(base, "task")] if t]
+        tasks = [t for t in [composer.group_option(base, "task")] if t]
     if not tasks:
         raise ConfigError("sweep.tasks", "no task to run")
     offered = {t: list(composer.compose([*split_overrides(base)[0], f"task={t}"]).task.modalities) for t in tasks}

@@ -254,7 +254,7 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str], study: Study | None = N
     check_writable(results_root)
     sweep_dir = results_root / "sweeps" / name
     if cfg.sweep.estimate:
-        return _estimate_only(cfg, study, planned, states, sweep_dir, len(todo))
+        return _estimate_only(cfg, study, planned, states=states, sweep_dir=sweep_dir, todo=len(todo))
     atomic_write_json(
         sweep_dir / "plan.json",
         {
@@ -296,11 +296,21 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str], study: Study | None = N
             _stop_local(jobs)
         reasons, notes = _finalise(jobs, True, kind)
     elapsed = time.time() - t0
-    return _summarise(cfg, study, planned, already, len(todo), (reasons, notes), interrupted, elapsed, sweep_dir)
+    return _summarise(
+        cfg,
+        study,
+        planned,
+        already=already,
+        submitted=len(todo),
+        outcome=(reasons, notes),
+        interrupted=interrupted,
+        elapsed=elapsed,
+        sweep_dir=sweep_dir,
+    )
 
 
 def _estimate_only(
-    cfg: DictConfig, study: Any, planned: Sequence[PlannedRun], states: dict[str, str], sweep_dir: Path, todo: int
+    cfg: DictConfig, study: Any, planned: Sequence[PlannedRun], *, states: dict[str, str], sweep_dir: Path, todo: int
 ) -> int:
     """``sweep.estimate=true``: calibrate and print the cost, record it in summary.json, submit nothing."""
     from benchmark.estimate import estimate_sweep
@@ -321,6 +331,7 @@ def _summarise(
     cfg: DictConfig,
     study: Any,
     planned: Sequence[PlannedRun],
+    *,
     already: int,
     submitted: int,
     outcome: tuple[dict[str, str], dict[str, str]],
@@ -328,6 +339,8 @@ def _summarise(
     elapsed: float,
     sweep_dir: Path,
 ) -> int:
+    """Print the study's table, the remarks and failures; write ``summary.json``; the exit code
+    (0: no failure, 1: failures, 130: interrupted)."""
     from benchmark.report.console import print_study_table
 
     name = study.name

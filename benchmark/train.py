@@ -63,7 +63,7 @@ def _raise_if_bad(bad_step: torch.Tensor, bad_loss: torch.Tensor | None) -> None
         raise NonFiniteLossError(f"non-finite loss {value} at step {step}")
 
 
-def batch_plan(lengths: Sequence[int], batch_size: int, seed: int, epoch: int, bucket: bool) -> list[list[int]]:
+def batch_plan(lengths: Sequence[int], batch_size: int, *, seed: int, epoch: int, bucket: bool) -> list[list[int]]:
     """The micro-batches of one epoch: a pure function of (seed, epoch).
 
     With ``bucket``, indices are shuffled, cut into pools of 50 batches, sorted by length inside a
@@ -121,6 +121,7 @@ class Trainer:
         self,
         cfg: DictConfig,
         model: torch.nn.Module,
+        *,
         train_set: Any,
         dev_set: Any,
         run: RunDir,
@@ -229,8 +230,8 @@ class Trainer:
                 self.model.collate,
                 self.pad_multiple,
                 self.model.collator.specials.pad,
-                int(self.cfg.model.assembly.max_source_len),
-                int(self.cfg.model.max_target_len),
+                max_source_len=int(self.cfg.model.assembly.max_source_len),
+                max_target_len=int(self.cfg.model.max_target_len),
             )
         cuda = self.device.type == "cuda"
         workers = int(self.tc.num_workers)
@@ -266,7 +267,9 @@ class Trainer:
         bad_step = torch.zeros((), dtype=torch.long, device=self.device) if cuda else None
         bad_loss = torch.zeros((), device=self.device) if cuda else None
         while st.step < tc.max_steps and not st.stopped_early:
-            batches = batch_plan(self.lengths, tc.batch_size, int(self.cfg.seed), st.epoch, tc.bucket_by_length)
+            batches = batch_plan(
+                self.lengths, tc.batch_size, seed=int(self.cfg.seed), epoch=st.epoch, bucket=tc.bucket_by_length
+            )
             batches = batches[: len(batches) - len(batches) % (ga * self.dist.world_size)]
             batches = batches[self.dist.rank :: self.dist.world_size]
             if not batches:

@@ -81,8 +81,9 @@ def test_rule_components_match_a_direct_computation() -> None:
     q = quantile(16, 6)
     assert q == pytest.approx(3.7725, abs=1e-3)  # t(16) at two-sided 0.01 / 6 (Bonferroni over the file's metrics)
     assert quantile(16, 1) < q and quantile(1000, 6) == pytest.approx(3.14, abs=0.02)  # -> normal z as df grows
-    assert tolerance(q, 1.0, 0.0, 0.0, 4, 0.0) == pytest.approx(q / 2)  # shrinks as 1/sqrt(n) of the checked seeds
-    assert tolerance(q, 1.0, 0.0, 0.0, 4, 5.0) == 5.0  # the floor
+    unit = {"sigma_seed": 1.0, "sigma_machine": 0.0, "var_center": 0.0, "n": 4}
+    assert tolerance(q, **unit, floor=0.0) == pytest.approx(q / 2)  # shrinks as 1/sqrt(n) of the checked seeds
+    assert tolerance(q, **unit, floor=5.0) == 5.0  # the floor
     with pytest.raises(ValueError, match="two or more seeds"):
         quantile(0, 6)
 
@@ -127,7 +128,8 @@ def test_machine_spread_passes_a_larger_shift_fails_and_the_report_names_the_cel
     assert code == 1 and "FAIL  tvqa / discrete / accuracy: 66.00 (mean of 4 seed(s)) OUTSIDE band [" in out
 
     # A regression larger than the machine spread fails the two-configuration baseline, naming arm, metric, band.
-    tol = tolerance(tvqa["q"], tvqa["sigma_seed"], tvqa["sigma_machine"], tvqa["var_center"], 4, tvqa["floor"])
+    band = {k: tvqa[k] for k in ("sigma_seed", "sigma_machine", "var_center", "floor")}
+    tol = tolerance(tvqa["q"], **band, n=4)
     worse = _configuration(toy, tmp_path / "worse", {"tvqa": 3.0 - (tol + 0.5) / STEP["tvqa"]}, "AVX2", 1)
     code, out = _check(worse, both, capsys)
     failing = [line for line in out.splitlines() if line.startswith("FAIL")]
@@ -157,5 +159,6 @@ def test_alpha_family_is_recorded_and_checks_use_the_checked_seed_count(
     code, out = _check(a, baseline, capsys)
     assert code == 0, out
     line = next(line for line in out.splitlines() if "tvc / discrete / CIDEr" in line)
-    tol3 = tolerance(entry["q"], entry["sigma_seed"], entry["sigma_machine"], entry["var_center"], 3, entry["floor"])
+    band = {k: entry[k] for k in ("sigma_seed", "sigma_machine", "var_center", "floor")}
+    tol3 = tolerance(entry["q"], **band, n=3)
     assert "(mean of 3 seed(s))" in line and f"[{entry['mean'] - tol3:.2f}, {entry['mean'] + tol3:.2f}]" in line

@@ -75,7 +75,10 @@ def test_compiled_step_equals_eager_with_bucketed_shapes(tiny) -> None:
     pad = model.collator.specials.pad
     try:
         compiled = torch.compile(model, dynamic=False)
-        for b in (batch, pad_batch(batch, 32, pad, 512, 32)):  # two bucket shapes, each compiled once
+        for b in (
+            batch,
+            pad_batch(batch, 32, pad, max_source_len=512, max_target_len=32),
+        ):  # two bucket shapes, each compiled once
             b = b.to(CUDA)
             eager_loss, eager_grads = _loss_and_grads(model, b)
             comp_loss, comp_grads = _loss_and_grads(model, b, compiled)

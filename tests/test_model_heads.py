@@ -71,10 +71,10 @@ def test_candidate_scoring_picks_what_the_hand_built_model_prefers(cache: Path) 
         model.backbone,
         emb,
         batch.attention_mask,
-        batch.cand_labels,
-        batch.cand_owner,
-        batch.cand_slot,
-        batch.num_candidates,
+        cand_labels=batch.cand_labels,
+        cand_owner=batch.cand_owner,
+        cand_slot=batch.cand_slot,
+        num_candidates=batch.num_candidates,
     )
     assert len(calls) == 1, "the input is encoded once, not once per candidate"
     hook.remove()

@@ -18,7 +18,7 @@ from benchmark.config import compose
 from benchmark.data.types import Sample
 from benchmark.errors import ConfigError
 from benchmark.fingerprint import tiny_builder_fingerprint
-from benchmark.model import TaskInfo, Vx2Text, build_model, ensure_tiny_backbone
+from benchmark.model import ModelTask, Vx2Text, build_model, ensure_tiny_backbone
 from benchmark.model.backbones import load_backbone, resolve_name_or_path
 
 SHARED = Path(os.environ.get("VX2T_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -58,13 +58,13 @@ def make_cfg(task: str = "avsd", family: str = "t5", overrides: list[str] = (), 
     return compose(ov)
 
 
-def make_info(cfg, modalities: list[str] | None = None, weights: dict | None = None) -> TaskInfo:
-    """TaskInfo as the training loop builds it (effective modalities by default)."""
+def make_info(cfg, modalities: list[str] | None = None, weights: dict | None = None) -> ModelTask:
+    """ModelTask as the training loop builds it (effective modalities by default)."""
     from benchmark.config import effective_modalities
 
     mods = effective_modalities(cfg) if modalities is None else modalities
     cont = [m for m in cfg.task.modalities if m in LABELS]
-    return TaskInfo(
+    return ModelTask(
         name=str(cfg.task.name),
         kind=cfg.task.kind,  # a TaskKind member, as the job builds it
         specifier=str(cfg.task.specifier),
@@ -91,7 +91,7 @@ def train_steps(model, batch, steps: int, lr: float) -> list[float]:
     return losses
 
 
-def build(cfg, info: TaskInfo, cache: Path, seed: int = 0) -> Vx2Text:
+def build(cfg, info: ModelTask, cache: Path, seed: int = 0) -> Vx2Text:
     """build_model with a fixed seed and the shared test corpus."""
     torch.manual_seed(seed)
     return build_model(cfg, info, cache, lambda: list(CORPUS))
@@ -143,7 +143,7 @@ def test_tiny_backbone_has_family_conventions_and_reloads(cache: Path, family: s
     spec = json.loads((path / "tiny_spec.json").read_text())
     assert spec["d_model"] == TINY["d_model"] and spec["family"] == family
     assert spec["builder"] == tiny_builder_fingerprint()  # the builder's source is part of the key
-    backbone, tok = load_backbone(family, str(path), "eager", encoder_only=False)
+    backbone, tok = load_backbone(family, str(path), attn_implementation="eager", encoder_only=False)
     assert tok.convert_ids_to_tokens(tok("Hello")["input_ids"]) == text_ids  # lower-casing normaliser
     assert backbone.d_model == TINY["d_model"]
     # punctuation and any printable character survive: nothing printable becomes unk
@@ -167,8 +167,8 @@ def test_tiny_backbone_is_cached_keyed_by_corpus_and_leaves_rng_alone(cache: Pat
     assert other != first
     assert not [p for p in (cache / "models").iterdir() if p.name.startswith(".") and p.is_dir()], "temp dirs left"
     # the same init seed: both folders hold identical weights of identical shape
-    a, _ = load_backbone("t5", str(first), "eager", False)
-    b, _ = load_backbone("t5", str(other), "eager", False)
+    a, _ = load_backbone("t5", str(first), attn_implementation="eager", encoder_only=False)
+    b, _ = load_backbone("t5", str(other), attn_implementation="eager", encoder_only=False)
     assert torch.equal(a.model.encoder.block[0].layer[1].DenseReluDense.wi.weight,
                        b.model.encoder.block[0].layer[1].DenseReluDense.wi.weight)  # fmt: skip
 
@@ -190,4 +190,4 @@ def test_backbone_paths_and_family_mismatches_are_config_errors(cache: Path) -> 
     assert resolve_name_or_path("google-t5/t5-small") == "google-t5/t5-small"
     path = ensure_tiny_backbone(make_cfg(family="t5").model, CORPUS, cache)
     with pytest.raises(ConfigError, match=r"model\.family.*is a 't5' checkpoint, but model\.family is 'bart'"):
-        load_backbone("bart", str(path), "eager", encoder_only=False)
+        load_backbone("bart", str(path), attn_implementation="eager", encoder_only=False)

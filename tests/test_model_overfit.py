@@ -17,8 +17,7 @@ from test_model_kit import cache_dir, train_steps
 from benchmark.config import compose
 from benchmark.data.mini import ensure_mini
 from benchmark.data.tasks import TaskData
-from benchmark.job import task_info
-from benchmark.model import build_model
+from benchmark.model import ModelTask, build_model
 
 STEPS = 30
 # A smaller shape than t5_tiny keeps the three tests within a few seconds each on two cores.
@@ -51,7 +50,7 @@ def test_tiny_model_overfits_a_batch(tmp_path_factory: pytest.TempPathFactory, t
     root = ensure_mini(cache) / task
     cfg = compose([f"task={task}", "model=t5_tiny", "tokenizer=relaxed", *SHAPE, *SOURCE])
     data = TaskData(cfg, root)
-    info = task_info(cfg, data)
+    info = ModelTask.from_task_data(cfg, data)
     torch.manual_seed(0)
     model = build_model(cfg, info, cache, data.corpus)
     samples = first_per_input(list(data.samples("train")), 8)
@@ -76,7 +75,7 @@ def test_shipped_classifier_weights_load_into_the_feature_heads(tmp_path_factory
     cfg = compose(["task=tvqa", "model=t5_tiny", "tokenizer=discrete", *SHAPE])
     data = TaskData(cfg, ensure_mini(cache) / "tvqa")
     torch.manual_seed(0)
-    model = build_model(cfg, task_info(cfg, data), cache, data.corpus)
+    model = build_model(cfg, ModelTask.from_task_data(cfg, data), cache, data.corpus)
     for m in ("video", "audio"):
         shipped = load_file(str(data.classifier_weights(m)))
         head = model.tokenizers[m].classifier

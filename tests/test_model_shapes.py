@@ -33,7 +33,7 @@ def test_pad_batch_rounds_every_width_up_and_masks_the_padding(model_and_batch) 
     # never past the position limit: a 20-token cap keeps a 17..20 wide batch at its own width
     capped = pad_batch(batch, 64, pad, max_source_len=w, max_target_len=tw)
     assert capped.input_ids.shape[1] == w and capped.labels.shape[1] == tw
-    assert pad_batch(batch, 0, pad, 512, 32) is batch
+    assert pad_batch(batch, 0, pad, max_source_len=512, max_target_len=32) is batch
 
 
 def test_padded_batch_gives_the_same_loss(model_and_batch) -> None:
@@ -42,7 +42,7 @@ def test_padded_batch_gives_the_same_loss(model_and_batch) -> None:
     try:
         with torch.no_grad():
             plain = model(batch)
-            padded = model(pad_batch(batch, 32, model.collator.specials.pad, 512, 32))
+            padded = model(pad_batch(batch, 32, model.collator.specials.pad, max_source_len=512, max_target_len=32))
     finally:
         model.train()
     assert float(padded) == pytest.approx(float(plain), rel=1e-5, abs=1e-6)
@@ -52,6 +52,6 @@ def test_padded_collate_is_what_the_trainer_loader_uses(model_and_batch) -> None
     import pickle
 
     model, _ = model_and_batch
-    collate = PaddedCollate(model.collate, 8, model.collator.specials.pad, 512, 32)
+    collate = PaddedCollate(model.collate, 8, model.collator.specials.pad, max_source_len=512, max_target_len=32)
     batch = pickle.loads(pickle.dumps(collate))(make_samples("avsd", 3))  # picklable: DataLoader workers
     assert batch.input_ids.shape[1] % 8 == 0 and batch.labels.shape[1] % 8 == 0

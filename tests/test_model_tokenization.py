@@ -45,7 +45,17 @@ def _relaxed(tokenizer, mode: str = "st_topk", eval_mode: str = "hard", k: int =
     cats = CategoryEmbeddings(category_token_ids(tokenizer, NAMES), emb, "tied")
     torch.manual_seed(1)
     clf = FeatureHead(4, len(NAMES))
-    tok = RelaxedTokenizer(clf, cats, k, mode, 1.0, tau_end, "constant", 10, eval_mode)
+    tok = RelaxedTokenizer(
+        clf,
+        cats,
+        k,
+        mode=mode,
+        tau_start=1.0,
+        tau_end=tau_end,
+        schedule="constant",
+        anneal_steps=10,
+        eval_mode=eval_mode,
+    )
     return tok, emb
 
 
@@ -186,13 +196,17 @@ def test_relaxed_eval_soft_masks_higher_ranked_categories(tokenizer) -> None:
 
 
 def test_temperature_schedules() -> None:
-    assert temperature(50, 1.0, 0.1, "constant", 100) == 1.0
-    assert temperature(50, 1.0, 0.2, "linear", 100) == pytest.approx(0.6)
-    assert temperature(50, 1.0, 0.01, "exponential", 100) == pytest.approx(0.1)  # geometric midpoint
-    assert temperature(0, 1.0, 0.1, "exponential", 100) == pytest.approx(1.0)
-    assert temperature(500, 1.0, 0.1, "linear", 100) == pytest.approx(0.1)  # held after annealing
+    assert temperature(50, tau_start=1.0, tau_end=0.1, schedule="constant", anneal_steps=100) == 1.0
+    assert temperature(50, tau_start=1.0, tau_end=0.2, schedule="linear", anneal_steps=100) == pytest.approx(0.6)
+    assert temperature(50, tau_start=1.0, tau_end=0.01, schedule="exponential", anneal_steps=100) == pytest.approx(
+        0.1
+    )  # geometric midpoint
+    assert temperature(0, tau_start=1.0, tau_end=0.1, schedule="exponential", anneal_steps=100) == pytest.approx(1.0)
+    assert temperature(500, tau_start=1.0, tau_end=0.1, schedule="linear", anneal_steps=100) == pytest.approx(
+        0.1
+    )  # held after annealing
     with pytest.raises(ConfigError, match=r"tokenizer\.schedule"):
-        temperature(1, 1.0, 0.1, "cosine", 100)
+        temperature(1, tau_start=1.0, tau_end=0.1, schedule="cosine", anneal_steps=100)
 
 
 def test_relaxed_set_step_and_anneal_default(tokenizer) -> None:
@@ -208,14 +222,14 @@ def test_relaxed_set_step_and_anneal_default(tokenizer) -> None:
         eval_mode=EvalMode.hard,
         category_embeddings=CategoryEmbeddingsMode.frozen,
     )
-    tok = build_modality_tokenizer(cfg, FeatureHead(4, 6), category_token_ids(tokenizer, NAMES), emb, 4, 40)
+    ids = category_token_ids(tokenizer, NAMES)
+    kw = {"category_ids": ids, "embedding": emb, "input_dim": 4, "anneal_default": 40}
+    tok = build_modality_tokenizer(cfg, classifier=FeatureHead(4, 6), **kw)
     assert tok.anneal_steps == 40  # 0 means train.max_steps
     tok.set_step(20)
     assert tok.tau == pytest.approx(0.5)
     with pytest.raises(ConfigError, match=r"tokenizer\.k"):
-        build_modality_tokenizer(
-            dataclasses.replace(cfg, k=7), FeatureHead(4, 6), category_token_ids(tokenizer, NAMES), emb, 4, 40
-        )
+        build_modality_tokenizer(dataclasses.replace(cfg, k=7), classifier=FeatureHead(4, 6), **kw)
 
 
 def test_continuous_pooling_matches_adaptive_avg_pool_per_row() -> None:

@@ -61,6 +61,8 @@ def test_paired_test_detects_a_real_difference_and_matches_the_corpus_metrics() 
 def test_paired_test_is_seeded_and_refuses_different_examples() -> None:
     a = per_example_table("tvqa", 0.6, seed=0, n=50)
     b = per_example_table("tvqa", 0.55, seed=1, n=50)
-    assert paired_test(a, b, "accuracy", 100, n_boot=200, seed=5) == paired_test(a, b, "accuracy", 100, 200, 5)
+    assert paired_test(a, b, "accuracy", 100, n_boot=200, seed=5) == paired_test(
+        a, b, "accuracy", 100, n_boot=200, seed=5
+    )
     with pytest.raises(SubmissionError, match="same examples"):
         paired_test(a, b.iloc[1:], "accuracy", 100, n_boot=50)

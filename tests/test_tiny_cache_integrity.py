@@ -45,7 +45,7 @@ def test_a_build_inside_a_process_group_on_rank_one_fails_loudly_and_publishes_n
     # outside a process group the same call builds a folder that loads
     model_cfg = make_cfg(family="t5").model
     path = ensure_tiny_backbone(model_cfg, CORPUS, cache)
-    backbone, _ = load_backbone("t5", str(path), "eager", encoder_only=False)
+    backbone, _ = load_backbone("t5", str(path), attn_implementation="eager", encoder_only=False)
     assert backbone.d_model == model_cfg.tiny.d_model
 
 

@@ -76,7 +76,9 @@ def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_a_local_folder_is_found_and_loaded(tiny_folder: Path) -> None:
     assert locate_backbone(str(tiny_folder)) == str(tiny_folder)
-    backbone, tokenizer = load_backbone("t5", locate_backbone(str(tiny_folder)), "eager", False, quiet=True)
+    backbone, tokenizer = load_backbone(
+        "t5", locate_backbone(str(tiny_folder)), attn_implementation="eager", encoder_only=False, quiet=True
+    )
     assert backbone.family == "t5" and tokenizer.pad_token_id is not None
 
 

@@ -377,7 +377,7 @@ def resolve(root: Path, value: str) -> Path:
 
 
 def modality_from_config(
-    modality: str, cfg: Any, root: Path, for_eval: bool = False, cache: ArrayCache | None = None
+    modality: str, cfg: Any, root: Path, *, for_eval: bool = False, cache: ArrayCache | None = None
 ) -> ModalityFeatures:
     """Build a modality's streams from ``task.features.<modality>`` (a FeatureModalityConfig node).
 

@@ -103,7 +103,7 @@ class TaskData:
                     f"task.features.{modality}", f"task '{self.cfg.task.name}' has no {modality} features"
                 )
             mcfg = self.cfg.task.features[modality]
-            self._features[key] = modality_from_config(modality, mcfg, self.root, for_eval, self._cache)
+            self._features[key] = modality_from_config(modality, mcfg, self.root, for_eval=for_eval, cache=self._cache)
         return self._features[key]
 
     def _split_features(self, split: str) -> dict[str, ModalityFeatures]:

@@ -40,7 +40,7 @@ def resample_counts(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
 
 
 def bootstrap_distribution(
-    per_example: pd.DataFrame, metrics: Sequence[str], n_boot: int = 1000, seed: int = 0, scale: float = 1
+    per_example: pd.DataFrame, metrics: Sequence[str], *, n_boot: int = 1000, seed: int = 0, scale: float = 1
 ) -> dict[str, np.ndarray]:
     """The ``n_boot`` resampled corpus values of each metric (times ``scale``)."""
     designs = {m: design_matrix(m, per_example) for m in metrics}
@@ -62,6 +62,7 @@ def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
 def bootstrap_ci(
     per_example: pd.DataFrame,
     metrics: Sequence[str],
+    *,
     n_boot: int = 1000,
     seed: int = 0,
     level: float = 0.95,
@@ -107,6 +108,7 @@ def paired_bootstrap(
     per_a: pd.DataFrame,
     per_b: pd.DataFrame,
     metric: str,
+    *,
     n_boot: int = 1000,
     seed: int = 0,
     scale: float = 1,

@@ -290,7 +290,7 @@ def _one_line_load_errors(path: str):
 
 
 def load_backbone(
-    family: str, path: str, attn_implementation: str, encoder_only: bool, quiet: bool = False
+    family: str, path: str, *, attn_implementation: str, encoder_only: bool, quiet: bool = False
 ) -> tuple[Backbone, PreTrainedTokenizerBase]:
     """Load the family's model (seq2seq, or encoder only) and tokenizer from ``path`` (hub name or folder).
 

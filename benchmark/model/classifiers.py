@@ -16,7 +16,7 @@ One registry maps ``classifier.arch`` to a builder; every classifier has the sam
 How a raw-frame pipeline plugs in: the data layer emits ``Sample.features["video"]`` as a
 ``(T, C*H*W)`` float32 array (frames flattened, so that collation pads and masks the time axis like
 any other feature), the run sets ``task.features.video.classifier.arch=cnn3d`` and the training loop
-puts ``TaskInfo.feature_dims["video"] = C*H*W`` and ``TaskInfo.frame_shapes["video"] = (C, H, W)``;
+puts ``ModelTask.feature_dims["video"] = C*H*W`` and ``ModelTask.frame_shapes["video"] = (C, H, W)``;
 the classifier reshapes ``(N, T, C*H*W)`` back to ``(N, T, C, H, W)``. Everything downstream of the
 logits (tokenizers, assembly) is unchanged (``tests/test_model_vx2text.py`` trains such a model).
 """
@@ -58,7 +58,9 @@ class FeatureHead(nn.Module):
     Parameter names follow the weight-file contract: ``hidden.*`` (MLP only) and ``classifier.*``.
     """
 
-    def __init__(self, input_dim: int, num_classes: int, pooling: str = "mean", hidden: int = 0, dropout: float = 0.0):
+    def __init__(
+        self, input_dim: int, num_classes: int, *, pooling: str = "mean", hidden: int = 0, dropout: float = 0.0
+    ) -> None:
         super().__init__()
         self.input_dim, self.num_classes, self.pooling, self.hidden_size = input_dim, num_classes, pooling, hidden
         if hidden > 0:
@@ -178,6 +180,7 @@ def build_classifier(
     cfg: ClassifierConfig,
     input_dim: int,
     num_classes: int,
+    *,
     weights: str | Path | None = None,
     frame_shape: tuple[int, int, int] | None = None,
 ) -> nn.Module:

@@ -137,7 +137,7 @@ def convert(
 
 
 def write_head(
-    weight: torch.Tensor, bias: torch.Tensor, labels: str | Path, out: str | Path, source: str = ""
+    weight: torch.Tensor, bias: torch.Tensor, labels: str | Path, out: str | Path, *, source: str = ""
 ) -> dict[str, Any]:
     """Write the head as the safetensors file ``feature_head`` loads; returns its metadata.
 
@@ -183,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     weight, bias = convert(args.kind, args.checkpoints, args.positions, args.layout)
     source = f"{args.kind}: " + ", ".join(Path(c).name for c in args.checkpoints)
-    meta = write_head(weight, bias, args.labels, args.out, source)
+    meta = write_head(weight, bias, args.labels, args.out, source=source)
     log.info(
         f"wrote {args.out}: {meta['num_classes']} classes ({meta['labels']}) over {meta['input_dim']} feature dims; "
         f"set task.features.<modality>.classifier.weights to it and classifier.labels to {args.labels}"

@@ -45,7 +45,9 @@ def sequence_log_likelihood(logits: torch.Tensor, labels: torch.Tensor, length_n
     return total / valid.sum(-1).clamp_min(1) if length_normalize else total
 
 
-def scatter_scores(scores: torch.Tensor, owner: torch.Tensor, slot: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+def scatter_scores(
+    scores: torch.Tensor, owner: torch.Tensor, slot: torch.Tensor, *, rows: int, cols: int
+) -> torch.Tensor:
     """(rows, cols) matrix with ``scores[i]`` at ``(owner[i], slot[i])``; -inf where an example has fewer candidates."""
     out = scores.new_full((rows, cols), float("-inf"))
     return out.index_put((owner, slot), scores)
@@ -73,6 +75,7 @@ class GenerativeHead(nn.Module):
         backbone: Backbone,
         embeds: torch.Tensor,
         mask: torch.Tensor,
+        *,
         cand_labels: torch.Tensor,
         cand_owner: torch.Tensor,
         cand_slot: torch.Tensor,
@@ -87,7 +90,7 @@ class GenerativeHead(nn.Module):
             shift_right(cand_labels, sp.decoder_start, sp.pad),
         )
         scores = sequence_log_likelihood(logits, cand_labels, self.length_normalize)
-        return scatter_scores(scores, cand_owner, cand_slot, embeds.shape[0], num_candidates)
+        return scatter_scores(scores, cand_owner, cand_slot, rows=embeds.shape[0], cols=num_candidates)
 
 
 class DiscriminativeHead(nn.Module):
@@ -103,6 +106,7 @@ class DiscriminativeHead(nn.Module):
         backbone: Backbone,
         embeds: torch.Tensor,
         mask: torch.Tensor,
+        *,
         row_owner: torch.Tensor,
         row_slot: torch.Tensor,
         batch_size: int,
@@ -121,7 +125,7 @@ class DiscriminativeHead(nn.Module):
             cand = masked_pool(backbone.encode(cand_embeds, cand_mask), cand_mask.bool(), self.pooling)
             pooled = pooled.index_select(0, row_owner) * cand
         scores = self.score(pooled).squeeze(-1).float()
-        return scatter_scores(scores, row_owner, row_slot, batch_size, num_candidates)
+        return scatter_scores(scores, row_owner, row_slot, rows=batch_size, cols=num_candidates)
 
     @staticmethod
     def loss(scores: torch.Tensor, label: torch.Tensor) -> torch.Tensor:

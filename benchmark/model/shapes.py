@@ -42,7 +42,7 @@ def _widen(t: torch.Tensor | None, multiple: int, value: float | int, limit: int
 
 
 def pad_batch(
-    batch: Batch, multiple: int, pad_id: int, max_source_len: int | None, max_target_len: int | None
+    batch: Batch, multiple: int, pad_id: int, *, max_source_len: int | None, max_target_len: int | None
 ) -> Batch:
     """``batch`` with source, target and feature widths rounded up to multiples of ``multiple``.
 
@@ -79,6 +79,7 @@ class PaddedCollate:
         collate: Callable[..., Batch],
         multiple: int,
         pad_id: int,
+        *,
         max_source_len: int | None,
         max_target_len: int | None,
         train: bool = True,
@@ -88,4 +89,6 @@ class PaddedCollate:
 
     def __call__(self, samples: list[Any]) -> Batch:
         batch = self.collate(samples, train=self.train)
-        return pad_batch(batch, self.multiple, self.pad_id, self.max_source_len, self.max_target_len)
+        return pad_batch(
+            batch, self.multiple, self.pad_id, max_source_len=self.max_source_len, max_target_len=self.max_target_len
+        )

@@ -90,7 +90,7 @@ class CategoryEmbeddings(nn.Module):
 
 
 # --------------------------------------------------------------------------- temperature
-def temperature(step: int, tau_start: float, tau_end: float, schedule: str, anneal_steps: int) -> float:
+def temperature(step: int, *, tau_start: float, tau_end: float, schedule: str, anneal_steps: int) -> float:
     """The Gumbel-softmax temperature at ``step``.
 
     ``constant``: ``tau_start`` throughout. ``linear``: ``tau_start + (tau_end - tau_start) * p``;
@@ -162,6 +162,7 @@ class RelaxedTokenizer(nn.Module):
         classifier: nn.Module,
         categories: CategoryEmbeddings,
         k: int,
+        *,
         mode: str,
         tau_start: float,
         tau_end: float,
@@ -178,12 +179,19 @@ class RelaxedTokenizer(nn.Module):
         self.k = _check_k(k, categories)
         self.mode, self.eval_mode, self.schedule = mode, eval_mode, schedule
         self.tau_start, self.tau_end, self.anneal_steps = float(tau_start), float(tau_end), int(anneal_steps)
-        temperature(0, tau_start, tau_end, schedule, anneal_steps)  # validate the schedule now
+        # validate the schedule now
+        temperature(0, tau_start=tau_start, tau_end=tau_end, schedule=schedule, anneal_steps=anneal_steps)
         self.tau = self.tau_start
 
     def set_step(self, step: int) -> None:
         """Set the training temperature for ``step`` (a pure function of the step: nothing to checkpoint)."""
-        self.tau = temperature(step, self.tau_start, self.tau_end, self.schedule, self.anneal_steps)
+        self.tau = temperature(
+            step,
+            tau_start=self.tau_start,
+            tau_end=self.tau_end,
+            schedule=self.schedule,
+            anneal_steps=self.anneal_steps,
+        )
 
     def mixture_weights(self, logits: torch.Tensor) -> torch.Tensor:
         """(N, K, C) weights over the categories for each of the K tokens, at training time (with noise)."""
@@ -267,6 +275,7 @@ def tokens_per_modality(tok_cfg: TokenizerConfig, modality: str | None = None) -
 
 def build_modality_tokenizer(
     tok_cfg: TokenizerConfig,
+    *,
     classifier: nn.Module | None,
     category_ids: list[list[int]] | None,
     embedding: nn.Module,

@@ -13,6 +13,7 @@ import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -22,9 +23,11 @@ from transformers import PreTrainedTokenizerBase
 from benchmark.config_schema import CONTINUOUS_MODALITIES, CandidateInput, ClassifierConfig, HeadKind, TaskKind
 from benchmark.data.types import Sample
 from benchmark.errors import ConfigError
-from benchmark.model.assembly import IGNORE_INDEX, Batch, Collator, special_separator
+from benchmark.model.assembly import Collator, special_separator
 from benchmark.model.backbones import Backbone, load_backbone, locate_backbone, max_positions
+from benchmark.model.batch import IGNORE_INDEX, Batch
 from benchmark.model.classifiers import build_classifier
+from benchmark.model.collator_settings import CollatorSettings, SourceLayout
 from benchmark.model.heads import DiscriminativeHead, GenerativeHead
 from benchmark.model.tiny import ensure_tiny_backbone
 from benchmark.model.tokenization import build_modality_tokenizer, category_token_ids, tokens_per_modality
@@ -35,8 +38,8 @@ NEW_WEIGHT_MARKERS = ("crossattention",)
 
 
 @dataclass
-class TaskInfo:
-    """What the model needs to know about a task (built by the training loop from TaskData).
+class ModelTask:
+    """What the model needs to know about a task: :meth:`from_task_data` builds it for a run.
 
     ``label_names``, ``feature_dims``, ``classifier_weights`` and ``classifier_cfg`` are keyed by
     continuous modality; ``modalities`` are the effective ones (switched on and offered).
@@ -54,6 +57,22 @@ class TaskInfo:
     classifier_cfg: dict[str, ClassifierConfig] = field(default_factory=dict)
     frame_shapes: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
+    @classmethod
+    def from_task_data(cls, cfg: DictConfig, data: Any) -> ModelTask:
+        """The model's view of a task from the run config and its loaded ``TaskData`` (label names,
+        feature dimensions and classifier weights of each continuous modality the run uses)."""
+        continuous = [m for m in data.modalities if m in cfg.task.features]
+        return cls(
+            name=str(cfg.task.name),
+            kind=cfg.task.kind,
+            specifier=str(cfg.task.specifier),
+            modalities=list(data.modalities),
+            label_names={m: data.label_names(m) for m in continuous},
+            feature_dims={m: data.feature_dim(m) for m in continuous},
+            classifier_weights={m: data.classifier_weights(m) for m in continuous},
+            classifier_cfg={m: cfg.task.features[m].classifier for m in continuous},
+        )
+
 
 class Vx2Text(nn.Module):
     """Vx2Text over one task. Build it with :func:`build_model`."""
@@ -62,6 +81,7 @@ class Vx2Text(nn.Module):
         self,
         backbone: Backbone,
         tokenizer: PreTrainedTokenizerBase,
+        *,
         modality_tokenizers: dict[str, nn.Module],
         head: nn.Module,
         collator: Collator,
@@ -113,21 +133,21 @@ class Vx2Text(nn.Module):
                 self.backbone,
                 self.inputs_embeds(batch),
                 batch.attention_mask,
-                batch.cand_owner,
-                batch.cand_slot,
-                len(batch),
-                batch.num_candidates,
-                self.backbone.input_embedding()(batch.cand_input_ids),
-                batch.cand_attention_mask,
+                row_owner=batch.cand_owner,
+                row_slot=batch.cand_slot,
+                batch_size=len(batch),
+                num_candidates=batch.num_candidates,
+                cand_embeds=self.backbone.input_embedding()(batch.cand_input_ids),
+                cand_mask=batch.cand_attention_mask,
             )
         return self.head.candidate_scores(
             self.backbone,
             self.inputs_embeds(batch),
             batch.attention_mask,
-            batch.row_owner,
-            batch.row_slot,
-            len(batch),
-            batch.num_candidates,
+            row_owner=batch.row_owner,
+            row_slot=batch.row_slot,
+            batch_size=len(batch),
+            num_candidates=batch.num_candidates,
         )
 
     def forward(self, batch: Batch) -> torch.Tensor:
@@ -156,10 +176,10 @@ class Vx2Text(nn.Module):
                 self.backbone,
                 embeds,
                 batch.attention_mask,
-                batch.cand_labels,
-                batch.cand_owner,
-                batch.cand_slot,
-                batch.num_candidates,
+                cand_labels=batch.cand_labels,
+                cand_owner=batch.cand_owner,
+                cand_slot=batch.cand_slot,
+                num_candidates=batch.num_candidates,
             )
             return scores.argmax(-1).tolist()
         ids = self.head.generate(self.backbone, embeds, batch.attention_mask)
@@ -168,7 +188,7 @@ class Vx2Text(nn.Module):
 
 
 # --------------------------------------------------------------------------- building
-def tiny_corpus(cfg: DictConfig, info: TaskInfo, corpus: Callable[[], Iterable[str]]) -> Iterable[str]:
+def tiny_corpus(cfg: DictConfig, task: ModelTask, corpus: Callable[[], Iterable[str]]) -> Iterable[str]:
     """The text a tiny tokenizer is trained on: ``corpus()``, then the task specifier and every separator.
 
     Label names are expected in ``corpus()`` (``TaskData.corpus`` yields those of every continuous
@@ -176,97 +196,135 @@ def tiny_corpus(cfg: DictConfig, info: TaskInfo, corpus: Callable[[], Iterable[s
     or the separator style, so the ablation arms of one task share one tiny backbone as long as
     ``corpus()`` does not depend on them either (``TaskData.corpus`` does not).
     """
-    extra = [info.specifier, *(str(v) for v in cfg.model.assembly.separators.values())]
+    extra = [task.specifier, *(str(v) for v in cfg.model.assembly.separators.values())]
     return itertools.chain(corpus(), extra)
 
 
-def _resolve_backbone_path(cfg: DictConfig, info: TaskInfo, cache_dir: Path, corpus: Callable) -> str:
+def _resolve_backbone_path(cfg: DictConfig, task: ModelTask, cache_dir: Path, corpus: Callable) -> str:
     if cfg.model.name_or_path:
         return locate_backbone(str(cfg.model.name_or_path))
-    return str(ensure_tiny_backbone(cfg.model, lambda: tiny_corpus(cfg, info, corpus), cache_dir))
+    return str(ensure_tiny_backbone(cfg.model, lambda: tiny_corpus(cfg, task, corpus), cache_dir))
 
 
-def build_model(cfg: DictConfig, info: TaskInfo, cache_dir: Path, corpus: Callable[[], Iterable[str]]) -> Vx2Text:
-    """Build the model of a run. ``cfg`` is the full run config; ``corpus()`` yields training text, used
-    only to train a tiny tokenizer (``model.name_or_path: null``).
+def build_model(cfg: DictConfig, task: ModelTask, cache_dir: Path, corpus: Callable[[], Iterable[str]]) -> Vx2Text:
+    """Build the model of a run. ``cfg`` is the full run config, validated (``config.validate`` checks
+    that the head fits the task); ``corpus()`` yields training text, used only to train a tiny
+    tokenizer (``model.name_or_path: null``).
 
     Randomly initialised parts (classifiers without weights, projections, the discriminative scorer,
-    BERT cross-attention, added separator rows) draw from torch's global RNG: seed it first.
+    BERT cross-attention, added separator rows) draw from torch's global RNG, in this order: seed it first.
     """
-    family = cfg.model.family.value
-    task_kind = info.kind.value
+    task_kind = task.kind.value
     discriminative = cfg.head.kind == HeadKind.discriminative
-    if discriminative and task_kind != "multiple_choice":
-        raise ConfigError("head.kind", f"the discriminative head needs a multiple-choice task, not '{task_kind}'")
-    path = _resolve_backbone_path(cfg, info, Path(cache_dir), corpus)
+    backbone, tokenizer = _load_backbone(cfg, task, Path(cache_dir), corpus, encoder_only=discriminative)
+    layout = SourceLayout.from_config(OmegaConf.to_container(cfg.model.assembly, resolve=True))
+    _fit_layout(layout, backbone, tokenizer)
+    modality_tokenizers = _modality_tokenizers(cfg, task, backbone, tokenizer)
+    head = _head(cfg, backbone, discriminative)
+    collator = Collator(tokenizer, backbone.specials, _collator_settings(cfg, task, layout, discriminative))
+    if cfg.model.freeze_body:
+        freeze_body(cfg, backbone)
+    model = Vx2Text(
+        backbone=backbone,
+        tokenizer=tokenizer,
+        modality_tokenizers=modality_tokenizers,
+        head=head,
+        collator=collator,
+        task_kind=task_kind,
+    )
+    model.train()
+    return model
+
+
+def _load_backbone(
+    cfg: DictConfig, task: ModelTask, cache_dir: Path, corpus: Callable, *, encoder_only: bool
+) -> tuple[Backbone, PreTrainedTokenizerBase]:
+    """The configured backbone (a tiny one is built on first use) and its tokenizer."""
+    family = cfg.model.family.value
+    path = _resolve_backbone_path(cfg, task, cache_dir, corpus)
     # A tiny folder is complete by construction: its load report would only be noise.
     quiet = not cfg.model.name_or_path
-    backbone, tokenizer = load_backbone(family, path, str(cfg.model.attn_implementation), discriminative, quiet)
+    return load_backbone(
+        family, path, attn_implementation=str(cfg.model.attn_implementation), encoder_only=encoder_only, quiet=quiet
+    )
 
-    assembly = OmegaConf.to_container(cfg.model.assembly, resolve=True)
-    assert isinstance(assembly, dict)
-    if assembly["separator_style"] == "special":
-        names = [special_separator(n) for n in [*assembly["separators"]]]
+
+def _fit_layout(layout: SourceLayout, backbone: Backbone, tokenizer: PreTrainedTokenizerBase) -> None:
+    """Add the ``<m>`` separator tokens (``separator_style: special``); check the source fits the backbone."""
+    if layout.separator_style == "special":
+        names = [special_separator(n) for n in layout.separators]
         tokenizer.add_special_tokens({"additional_special_tokens": names}, replace_extra_special_tokens=False)
         backbone.add_tokens_rows(len(tokenizer))
     limit = max_positions(backbone)
-    if limit is not None and int(assembly["max_source_len"]) > limit:
+    if limit is not None and layout.max_source_len > limit:
         raise ConfigError(
-            "model.assembly.max_source_len", f"{assembly['max_source_len']} exceeds the backbone's {limit} positions"
+            "model.assembly.max_source_len", f"{layout.max_source_len} exceeds the backbone's {limit} positions"
         )
 
+
+def _modality_tokenizers(
+    cfg: DictConfig, task: ModelTask, backbone: Backbone, tokenizer: PreTrainedTokenizerBase
+) -> dict[str, nn.Module]:
+    """One tokenizer per enabled continuous modality, in task order (each draws its random init in turn)."""
     tok_cfg = cfg.tokenizer
     kind = tok_cfg.kind
     embedding = backbone.input_embedding()
     modality_tokenizers: dict[str, nn.Module] = {}
-    for m in info.modalities:
+    for m in task.modalities:
         if m not in CONTINUOUS_MODALITIES:
             continue
-        for what, table in (("feature_dims", info.feature_dims), ("label_names", info.label_names)):
+        for what, table in (("feature_dims", task.feature_dims), ("label_names", task.label_names)):
             if m not in table and (what == "feature_dims" or kind.uses_classifier):
-                raise ConfigError(f"task.features.{m}", f"TaskInfo.{what} has no entry for enabled modality '{m}'")
+                raise ConfigError(f"task.features.{m}", f"ModelTask.{what} has no entry for enabled modality '{m}'")
         classifier = category_ids = None
         if kind.uses_classifier:
-            weights = info.classifier_weights.get(m)
             classifier = build_classifier(
-                info.classifier_cfg.get(m, ClassifierConfig()),
-                info.feature_dims[m],
-                len(info.label_names[m]),
-                weights,
-                frame_shape=info.frame_shapes.get(m),
+                task.classifier_cfg.get(m, ClassifierConfig()),
+                task.feature_dims[m],
+                len(task.label_names[m]),
+                weights=task.classifier_weights.get(m),
+                frame_shape=task.frame_shapes.get(m),
             )
-            category_ids = category_token_ids(tokenizer, info.label_names[m])
+            category_ids = category_token_ids(tokenizer, task.label_names[m])
         modality_tokenizers[m] = build_modality_tokenizer(
-            tok_cfg, classifier, category_ids, embedding, info.feature_dims[m], int(cfg.train.max_steps), m
+            tok_cfg,
+            classifier=classifier,
+            category_ids=category_ids,
+            embedding=embedding,
+            input_dim=task.feature_dims[m],
+            anneal_default=int(cfg.train.max_steps),
+            modality=m,
         )
+    return modality_tokenizers
 
+
+def _head(cfg: DictConfig, backbone: Backbone, discriminative: bool) -> nn.Module:
+    """The discriminative scorer or the generative decoding settings (``cfg.head``)."""
     if discriminative:
-        head: nn.Module = DiscriminativeHead(backbone.d_model, cfg.head.pooling.value)
-    else:
-        head = GenerativeHead(
-            int(cfg.head.num_beams),
-            float(cfg.head.length_penalty),
-            int(cfg.head.max_new_tokens),
-            bool(cfg.head.length_normalize),
-        )
-    collator = Collator(
-        tokenizer,
-        backbone.specials,
-        assembly,
-        info.specifier,
-        list(info.modalities),
-        {m: tokens_per_modality(tok_cfg, m) for m in CONTINUOUS_MODALITIES},
-        {m: int(d) for m, d in info.feature_dims.items()},
-        task_kind,
-        discriminative,
-        int(cfg.model.max_target_len),
-        _candidate_mode(cfg),
+        return DiscriminativeHead(backbone.d_model, cfg.head.pooling.value)
+    return GenerativeHead(
+        int(cfg.head.num_beams),
+        float(cfg.head.length_penalty),
+        int(cfg.head.max_new_tokens),
+        bool(cfg.head.length_normalize),
     )
-    if cfg.model.freeze_body:
-        freeze_body(cfg, backbone)
-    model = Vx2Text(backbone, tokenizer, modality_tokenizers, head, collator, task_kind)
-    model.train()
-    return model
+
+
+def _collator_settings(
+    cfg: DictConfig, task: ModelTask, layout: SourceLayout, discriminative: bool
+) -> CollatorSettings:
+    """What the collator needs of the run config and the task (K per modality, target cap, candidates)."""
+    return CollatorSettings(
+        layout=layout,
+        specifier=task.specifier,
+        modalities=list(task.modalities),
+        tokens_per_modality={m: tokens_per_modality(cfg.tokenizer, m) for m in CONTINUOUS_MODALITIES},
+        feature_dims={m: int(d) for m, d in task.feature_dims.items()},
+        task_kind=task.kind.value,
+        discriminative=discriminative,
+        max_target_len=int(cfg.model.max_target_len),
+        candidates=_candidate_mode(cfg),
+    )
 
 
 def _candidate_mode(cfg: DictConfig) -> str | None:

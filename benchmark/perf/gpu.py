@@ -188,7 +188,8 @@ def _real_lengths(bench: Bench, lengths: dict[str, list[int]], n: int) -> dict[s
     tgt = [min(x, args.target) for x in lengths["target"]]
     out: dict[str, Any] = {"clipped_to_source": sum(x > args.source for x in lengths["source"])}
     for bucket, name in ((False, "random"), (True, "bucketed")):
-        plan = [p for p in batch_plan(lengths["approx"], args.batch, 0, 0, bucket) if len(p) == args.batch][:n]
+        batches = batch_plan(lengths["approx"], args.batch, seed=0, epoch=0, bucket=bucket)
+        plan = [p for p in batches if len(p) == args.batch][:n]
         secs, real_tokens, padded_tokens = 0.0, 0, 0
         for idx in plan:
             ws, wt = [src[i] for i in idx], [tgt[i] for i in idx]

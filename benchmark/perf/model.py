@@ -128,7 +128,7 @@ def _samples(batch: int, seed: int):
 def _build(shape: dict[str, int], source: int, target: int, cache: Path):
     from benchmark.config import compose
     from benchmark.config_schema import TaskKind
-    from benchmark.model import TaskInfo, build_model
+    from benchmark.model import ModelTask, build_model
 
     overrides = [
         "task=avsd",
@@ -147,7 +147,7 @@ def _build(shape: dict[str, int], source: int, target: int, cache: Path):
         "video": [f"{w} {WORDS[i % 7]} action {i}" for i, w in enumerate(WORDS * 10)][:VIDEO_C],
         "audio": [f"{w} sound {i}" for i, w in enumerate(WORDS * 12)][:AUDIO_C],
     }
-    info = TaskInfo(
+    info = ModelTask(
         name="avsd",
         kind=TaskKind.dialog,
         specifier=str(cfg.task.specifier),
@@ -181,7 +181,7 @@ def _timer(device: torch.device) -> Callable[[], float]:
     return now
 
 
-def run(shape_name: str, device_name: str, steps: int, warmup: int, batch: int, source: int, target: int) -> dict:
+def run(shape_name: str, device_name: str, *, steps: int, warmup: int, batch: int, source: int, target: int) -> dict:
     """Run the interleaved benchmark and return the result record."""
     if shape_name not in SHAPES:
         raise ConfigError("--shape", f"expected one of {', '.join(SHAPES)}, got '{shape_name}'")
@@ -286,7 +286,15 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     import transformers
 
-    res = run(args.shape, args.device, args.steps, args.warmup, args.batch, args.source, args.target)
+    res = run(
+        args.shape,
+        args.device,
+        steps=args.steps,
+        warmup=args.warmup,
+        batch=args.batch,
+        source=args.source,
+        target=args.target,
+    )
     res["transformers"] = transformers.__version__
     if args.json:
         print(json.dumps(res))

@@ -104,6 +104,7 @@ def task_lengths(task: str, root: Path | None, train_file: str | None) -> dict[s
     from benchmark.job import data_root
     from benchmark.model.assembly import IGNORE_INDEX, Collator
     from benchmark.model.backbones import FamilySpecials
+    from benchmark.model.collator_settings import CollatorSettings, SourceLayout
 
     tokenizer = load_tokenizer()[0]
     cfg = _task_config(task, root, train_file)
@@ -112,28 +113,21 @@ def task_lengths(task: str, root: Path | None, train_file: str | None) -> dict[s
     continuous = [m for m in cfg.task.modalities if m in CONTINUOUS_MODALITIES]
     text_on = [m for m in data.modalities if m not in CONTINUOUS_MODALITIES]
     modalities = [m for m in cfg.task.modalities if m in continuous or m in text_on]
-    assembly = {
-        "separator_style": str(cfg.model.assembly.separator_style),
-        "separators": dict(cfg.model.assembly.separators),
-        "order": list(cfg.model.assembly.order),
-        "max_tokens": dict(cfg.model.assembly.max_tokens),
-        "max_source_len": int(cfg.model.assembly.max_source_len),
-    }
+    layout = SourceLayout.from_config(cfg.model.assembly)
     pad, eos = 0, 1
     specials = FamilySpecials((), (eos,), (), (eos,), pad, pad, eos)  # T5's layout: "... </s>"
     kind = cfg.task.kind.value
-    collator = Collator(
-        tokenizer,
-        specials,
-        assembly,
-        str(cfg.task.specifier),
-        modalities,
-        int(cfg.tokenizer.k),
-        {m: 1 for m in continuous},
-        kind,
-        False,
-        int(cfg.model.max_target_len),
+    settings = CollatorSettings(
+        layout=layout,
+        specifier=str(cfg.task.specifier),
+        modalities=modalities,
+        tokens_per_modality={m: int(cfg.tokenizer.k) for m in CONTINUOUS_MODALITIES},
+        feature_dims={m: 1 for m in continuous},
+        task_kind=kind,
+        discriminative=False,
+        max_target_len=int(cfg.model.max_target_len),
     )
+    collator = Collator(tokenizer, specials, settings)
     dummy = {m: np.zeros((1, 1), dtype=np.float32) for m in continuous}  # every sample has its K tokens
     source: list[int] = []
     target: list[int] = []
@@ -168,7 +162,7 @@ def measure_task(lengths: dict[str, list[int]], batch: int, multiple: int, epoch
 
     out: dict[str, Any] = {"samples": len(lengths["source"])}
     for bucket, name in ((False, "before"), (True, "after")):
-        plans = [batch_plan(lengths["approx"], batch, 0, e, bucket) for e in range(epochs)]
+        plans = [batch_plan(lengths["approx"], batch, seed=0, epoch=e, bucket=bucket) for e in range(epochs)]
         out[f"source_padding_{name}"] = statistics.fmean(padding_fraction(lengths["source"], p) for p in plans)
         out[f"target_padding_{name}"] = statistics.fmean(padding_fraction(lengths["target"], p) for p in plans)
         if multiple > 1:

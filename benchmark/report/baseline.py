@@ -196,7 +196,14 @@ def baseline_entries(roots: list[ResultsRoot], study: Study) -> list[dict[str, A
         floor = _floor(column.task)
         for arm, per_config in per_arm.items():
             band = arm_band(per_config, spread)
-            tol = tolerance(q, spread.sigma_seed, spread.sigma_machine, band.var_center, n_ci, floor)
+            tol = tolerance(
+                q,
+                sigma_seed=spread.sigma_seed,
+                sigma_machine=spread.sigma_machine,
+                var_center=band.var_center,
+                n=n_ci,
+                floor=floor,
+            )
             entries.append(
                 {
                     "task": column.task,
@@ -311,7 +318,14 @@ def check_baseline(collection: Collection, path: str | Path) -> list[CheckLine]:
             lines.append(CheckLine(False, f"{name}: no result ({why}); baseline band {band}"))
             continue
         n = cell.summary.n
-        tol = tolerance(entry["q"], entry["sigma_seed"], entry["sigma_machine"], entry["var_center"], n, entry["floor"])
+        tol = tolerance(
+            entry["q"],
+            sigma_seed=entry["sigma_seed"],
+            sigma_machine=entry["sigma_machine"],
+            var_center=entry["var_center"],
+            n=n,
+            floor=entry["floor"],
+        )
         lo, hi = entry["mean"] - tol, entry["mean"] + tol
         value = cell.summary.mean
         inside = lo <= value <= hi

@@ -108,6 +108,6 @@ def quantile(df: int, n_metrics: int, alpha_family: float = ALPHA_FAMILY) -> flo
     return float(scipy_stats.t.ppf(1.0 - alpha_family / n_metrics / 2.0, df))
 
 
-def tolerance(q: float, sigma_seed: float, sigma_machine: float, var_center: float, n: int, floor: float) -> float:
+def tolerance(q: float, *, sigma_seed: float, sigma_machine: float, var_center: float, n: int, floor: float) -> float:
     """Half-width of the band for the mean of ``n`` seeds of the checked results."""
     return max(q * math.sqrt(sigma_seed**2 / n + sigma_machine**2 + var_center), floor)

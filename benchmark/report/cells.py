@@ -209,7 +209,7 @@ class _Builder:
         try:
             arm_table, ref_table = self.averaged(cell), self.averaged(ref)
             cell.paired = paired_test(
-                arm_table, ref_table, cell.column.metric, scale_of(cell.column.task), self.n_boot, self.seed
+                arm_table, ref_table, cell.column.metric, scale_of(cell.column.task), n_boot=self.n_boot, seed=self.seed
             )
         except (ValueError, SubmissionError) as err:  # shown in the table as the reason for "—"
             cell.paired_note = f"no paired test: {err}"

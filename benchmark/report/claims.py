@@ -237,7 +237,7 @@ def load_claims(path: str | Path = DEFAULT_CLAIMS) -> list[Claim]:
 
 
 # ------------------------------------------------------------------------------------------ statistics
-def seeds_for_power(effect: float, sd: float, alpha: float, power: float = POWER, max_n: int = MAX_SEEDS) -> float:
+def seeds_for_power(effect: float, sd: float, alpha: float, *, power: float = POWER, max_n: int = MAX_SEEDS) -> float:
     """Smallest number of seeds for which a two-sided one-sample t-test of per-seed differences at ``alpha``
     reaches ``power`` if the true mean difference is ``effect`` and its seed-to-seed SD is ``sd``.
 

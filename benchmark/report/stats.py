@@ -104,7 +104,7 @@ def wilcoxon_p(arm: pd.DataFrame, ref: pd.DataFrame, metric: str) -> float | Non
 
 
 def paired_test(
-    arm: pd.DataFrame, ref: pd.DataFrame, metric: str, scale: float, n_boot: int = N_BOOT, seed: int = BOOT_SEED
+    arm: pd.DataFrame, ref: pd.DataFrame, metric: str, scale: float, *, n_boot: int = N_BOOT, seed: int = BOOT_SEED
 ) -> PairedTest:
     """Paired bootstrap (and Wilcoxon where it applies) of ``arm`` − ``ref`` on seed-averaged tables.
 

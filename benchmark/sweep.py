@@ -28,6 +28,7 @@ from benchmark.launch import snapshot_code, submit
 from benchmark.plan import PlannedRun, load_study, plan_sweep
 from benchmark.rerun import check_done_runs
 from benchmark.rundir import check_writable
+from benchmark.store import ResultsStore, SweepDir
 
 TERMINAL = ("DONE", "FAILED")
 
@@ -228,7 +229,7 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str]) -> int:
     """Plan, submit and follow one study; returns the process exit code."""
     name = str(cfg.sweep.name)
     study = load_study(name)
-    results_root = Path(str(cfg.results.root))
+    store = ResultsStore.of(cfg)
     planned = plan_sweep(cfg, overrides, Composer())
     states = classify(planned)
     check_done_runs(planned)  # a DONE run on other data is refused, never counted as done
@@ -245,17 +246,16 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str]) -> int:
         return 0
     if _kind(cfg) == "slurm" and todo and shutil.which("sbatch") is None:  # before any snapshot or run folder
         raise MissingDependencyError("launcher=slurm but `sbatch` is not on PATH (is this a Slurm login node?)")
-    check_writable(results_root)
-    sweep_dir = results_root / "sweeps" / name
+    check_writable(store.root)
+    sweep_dir = store.sweep(name)
     if cfg.sweep.estimate:
         return _estimate_only(cfg, study, planned, states, sweep_dir, len(todo))
-    atomic_write_json(
-        sweep_dir / "plan.json",
+    sweep_dir.write_plan(
         {
             "study": name,
             "paper_table": study.paper_table,
             "overrides": list(overrides),
-            "runs": [p.record(results_root) for p in planned],
+            "runs": [p.record(store) for p in planned],
         },
     )
     kind = _kind(cfg)
@@ -267,13 +267,13 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str]) -> int:
     try:
         if todo:
             for p in todo:
-                p.write_pending()
+                store.prepare_run(p.run, p.resolved, p.semantic)
         for p in planned:  # every run of the plan records its study and role (collect reads it)
             if p.run.path.exists():
                 p.write_role(study, overrides)
         if todo:
-            snapshot = None if kind == "debug" else snapshot_code(sweep_dir / "code")
-            folder = sweep_dir / "submitit"
+            snapshot = None if kind == "debug" else snapshot_code(sweep_dir.code_dir)
+            folder = sweep_dir.submitit_dir
             with _children_ignore_sigint() if kind == "local" else contextlib.nullcontext():
                 jobs = submit(cfg.launcher, [p.run for p in todo], folder, snapshot)
             _record_submissions(jobs, kind, folder)
@@ -294,19 +294,19 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str]) -> int:
 
 
 def _estimate_only(
-    cfg: DictConfig, study: Any, planned: Sequence[PlannedRun], states: dict[str, str], sweep_dir: Path, todo: int
+    cfg: DictConfig, study: Any, planned: Sequence[PlannedRun], states: dict[str, str], sweep_dir: SweepDir, todo: int
 ) -> int:
     """``sweep.estimate=true``: calibrate and print the cost, record it in summary.json, submit nothing."""
     from benchmark.estimate import estimate_sweep
 
     record = estimate_sweep(cfg, planned, states, sweep_dir)
-    path = sweep_dir / "summary.json"
+    path = sweep_dir.summary_file
     try:
-        summary = read_json(path)
+        summary = sweep_dir.read_summary()
     except (FileNotFoundError, ValueError):
         summary = {"study": study.name, "paper_table": study.paper_table}
     summary["estimate"] = record
-    atomic_write_json(path, summary)
+    sweep_dir.write_summary(summary)
     print(f"estimate only: nothing submitted (sweep.estimate=false to run {todo} runs); recorded in {path}")
     return 0
 
@@ -320,7 +320,7 @@ def _summarise(
     outcome: tuple[dict[str, str], dict[str, str]],
     interrupted: bool,
     elapsed: float,
-    sweep_dir: Path,
+    sweep_dir: SweepDir,
 ) -> int:
     from benchmark.report.console import print_study_table
 
@@ -350,7 +350,7 @@ def _summarise(
             )
     done = sum(1 for p in planned if p.run.is_done())
     with contextlib.suppress(FileNotFoundError):
-        print_study_table(Path(str(cfg.results.root)), study)
+        print_study_table(ResultsStore.of(cfg).root, study)
     summary = {
         "study": name,
         "paper_table": study.paper_table,
@@ -366,8 +366,8 @@ def _summarise(
         "notes": remarks,
     }
     with contextlib.suppress(FileNotFoundError, ValueError, KeyError, TypeError):  # keep the last cost estimate
-        summary["estimate"] = read_json(sweep_dir / "summary.json")["estimate"]
-    atomic_write_json(sweep_dir / "summary.json", summary)
+        summary["estimate"] = sweep_dir.read_summary()["estimate"]
+    sweep_dir.write_summary(summary)
     for r in remarks:
         print(f"  {r['task']} / {r['arm']} / seed {r['seed']}: {r['note']}")
     for f in failures:

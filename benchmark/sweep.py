@@ -8,6 +8,7 @@ PENDING runs, which resume from their checkpoints. Ctrl-C leaves every run DONE 
 from __future__ import annotations
 
 import contextlib
+import shlex
 import shutil
 import signal
 import subprocess
@@ -22,7 +23,7 @@ from omegaconf import DictConfig
 
 from benchmark.atomic import atomic_write_json, read_json
 from benchmark.config import Composer, choice
-from benchmark.errors import MissingDependencyError
+from benchmark.errors import ConfigError, MissingDependencyError
 from benchmark.job import LOCKED
 from benchmark.launch import snapshot_code, submit
 from benchmark.plan import PlannedRun, load_study, plan_sweep
@@ -37,19 +38,31 @@ def _kind(cfg: DictConfig) -> str:
     return choice(cfg.launcher.kind)
 
 
-def _slurm_alive(job_ids: list[str]) -> set[str]:
-    """The job ids among ``job_ids`` that Slurm still has queued or running."""
+SLURM_ALIVE = ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "SUSPENDED")
+
+
+def slurm_queue(job_ids: list[str]) -> dict[str, str]:
+    """Job id -> Slurm state (``squeue``) of the jobs among ``job_ids`` that Slurm still lists.
+
+    ``-r`` lists every task of a job array on its own line (``123_4``, as submitit names them): without
+    it a queued array shows as ``123_[0-9]`` and its tasks would look gone.
+    """
     if not job_ids or shutil.which("squeue") is None:
-        return set()
+        return {}
     proc = subprocess.run(
-        ["squeue", "-h", "-o", "%i %T", "-j", ",".join(job_ids)], capture_output=True, text=True, timeout=30
+        ["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(job_ids)], capture_output=True, text=True, timeout=30
     )
-    alive = set()
+    states = {}
     for line in proc.stdout.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[1] in ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "SUSPENDED"):
-            alive.add(parts[0])
-    return alive
+        if len(parts) == 2:
+            states[parts[0]] = parts[1]
+    return states
+
+
+def _slurm_alive(job_ids: list[str]) -> set[str]:
+    """The job ids among ``job_ids`` that Slurm still has queued or running."""
+    return {job for job, state in slurm_queue(job_ids).items() if state in SLURM_ALIVE}
 
 
 def _launch_records(run: Any) -> dict[str, Any]:
@@ -63,6 +76,12 @@ def _launch_records(run: Any) -> dict[str, Any]:
     return record
 
 
+def last_submission(run: Any) -> dict[str, Any] | None:
+    """The run's latest submission record in launch.json (job_id, launcher, time, folder), None if none."""
+    subs = _launch_records(run)["submissions"] if run.path.exists() else []
+    return subs[-1] if subs and isinstance(subs[-1], dict) else None
+
+
 def classify(planned: Sequence[PlannedRun]) -> dict[str, str]:
     """Key -> DONE | ALIVE (being worked on right now) | TODO, without touching any run."""
     out: dict[str, str] = {}
@@ -74,9 +93,9 @@ def classify(planned: Sequence[PlannedRun]) -> dict[str, str]:
             out[p.key] = "ALIVE"
         else:
             out[p.key] = "TODO"
-            subs = _launch_records(p.run)["submissions"] if p.run.path.exists() else []
-            if subs and subs[-1].get("launcher") == "slurm" and subs[-1].get("job_id"):
-                slurm_ids[p.key] = str(subs[-1]["job_id"])
+            last = last_submission(p.run)
+            if last and last.get("launcher") == "slurm" and last.get("job_id"):
+                slurm_ids[p.key] = str(last["job_id"])
     alive = _slurm_alive(sorted(set(slurm_ids.values())))
     for key, job_id in slurm_ids.items():
         if job_id in alive:
@@ -246,6 +265,8 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str]) -> int:
         return 0
     if _kind(cfg) == "slurm" and todo and shutil.which("sbatch") is None:  # before any snapshot or run folder
         raise MissingDependencyError("launcher=slurm but `sbatch` is not on PATH (is this a Slurm login node?)")
+    if not cfg.sweep.wait and _kind(cfg) != "slurm":
+        raise ConfigError("sweep.wait", f"false needs launcher=slurm ({_kind(cfg)} jobs run under this process)")
     check_writable(store.root)
     sweep_dir = store.sweep(name)
     if cfg.sweep.estimate:
@@ -278,6 +299,8 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str]) -> int:
                 jobs = submit(cfg.launcher, [p.run for p in todo], folder, snapshot)
             _record_submissions(jobs, kind, folder)
         watched = todo + alive
+        if jobs and not cfg.sweep.wait:
+            return _submitted(name, jobs, store)
         if jobs:
             _wait(jobs, watched, name, float(cfg.launcher.poll_s), kind)
         elif alive:
@@ -291,6 +314,15 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str]) -> int:
         reasons, notes = _finalise(jobs, True, kind)
     elapsed = time.time() - t0
     return _summarise(cfg, study, planned, already, len(todo), (reasons, notes), interrupted, elapsed, sweep_dir)
+
+
+def _submitted(name: str, jobs: list, store: ResultsStore) -> int:
+    """``sweep.wait=false``: say what was submitted and how to follow it, and return at once."""
+    ids = [str(job.job_id) for job, _ in jobs]
+    print(f"sweep {name}: submitted {len(ids)} Slurm job(s): {' '.join(ids)}; not waiting (sweep.wait=false)")
+    command = ["python", "-m", "benchmark.status", f"sweep={name}", f"results.root={store.root}"]
+    print(f"follow them with: {shlex.join(command)} (rerun the sweep's command to collect and retry)")
+    return 0
 
 
 def _estimate_only(

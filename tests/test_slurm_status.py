@@ -14,6 +14,7 @@ import pytest
 from slurm_support import wait_for
 
 from benchmark.status import main as status_main
+from benchmark.sweep_status import slurm_history
 
 pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm_cluster")]
 
@@ -78,6 +79,13 @@ def test_wait_false_returns_at_once_and_status_follows_the_jobs_to_done(
     assert "sweep head_ablation: 2/2 done" in done.stdout
     table = [line for line in done.stdout.splitlines() if line.startswith("|")]
     assert table and "generative" in table[2] and "discriminative" in table[3]
+
+    # the accounting that explains a job that ended without its run: here both completed
+    def completed() -> dict[str, str] | None:
+        history = slurm_history(list(match.groups()))
+        return history if len(history) == 2 and all(v == "COMPLETED (exit 0:0)" for v in history.values()) else None
+
+    wait_for(completed, 120, "sacct to record both jobs COMPLETED", 2)
 
     again = _sweep(tmp_path)
     assert again.returncode == 0 and "2 runs, 2 already done, 0 submitted, 0 failed" in again.stdout

@@ -23,11 +23,12 @@ import shlex
 import sys
 from pathlib import Path
 
-from benchmark.collect import collect, require_results_root, summary
+from benchmark.collect import collect, summary
 from benchmark.errors import cli_errors
 from benchmark.report.baseline import ResultsRoot, check_baseline, check_header, write_baseline
 from benchmark.report.reference import DEFAULT_REFERENCE, load_reference
 from benchmark.report.render import find_study, render_all
+from benchmark.store import DEFAULT_ROOT, ResultsStore
 
 log = logging.getLogger("benchmark.paper_tables")  # under "benchmark": the console handler shows it
 
@@ -37,8 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--results",
         nargs="+",
-        default=["results/runs"],
-        help="results root (default: results/runs); with --write-baseline, one root per CPU configuration",
+        default=[DEFAULT_ROOT],
+        help=f"results root (default: {DEFAULT_ROOT}); with --write-baseline, one root per CPU configuration",
     )
     parser.add_argument("--out", default="results", help="where tables/ and figures/ go (default: results)")
     parser.add_argument("--reference", default=str(DEFAULT_REFERENCE), help="the paper's numbers (YAML)")
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.study:
             parser.error("--write-baseline needs --study")
         roots = []
-        for root in [require_results_root(r) for r in args.results]:  # every root checked before any is written
+        for root in [ResultsStore.existing(r).root for r in args.results]:  # every root checked before any is written
             roots.append(ResultsRoot(Path(root), collect(root)))
             print(summary(roots[-1].collection))
         argv_ = ["--results", *args.results, "--write-baseline", args.write_baseline, "--study", args.study]
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.results) > 1:
         parser.error("several --results roots only with --write-baseline")
     (results,) = args.results
-    collection = collect(require_results_root(results))
+    collection = collect(ResultsStore.existing(results).root)
     print(summary(collection))
     if args.check:
         for line in check_header(collection, results, args.check):

@@ -1,7 +1,7 @@
 """Collect every run directory under a results root into tidy tables (the only input of the tables).
 
 ``python -m benchmark.collect [--results DIR]`` reads ``<DIR>/<task>/<alias>__<key>/`` (layout in
-:mod:`benchmark.rundir`) and ``<DIR>/sweeps/<study>/plan.json`` and writes, atomically:
+:mod:`benchmark.store`) and ``<DIR>/sweeps/<study>/plan.json`` and writes, atomically:
 
 - ``index.parquet`` / ``index.csv``: one row per run: ``key``, ``alias``, ``task``, ``run_dir``
   (relative to DIR), ``state``, ``reason``, ``attempts``, ``problems``, ``group_key`` (the key of
@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,12 +45,12 @@ import pyarrow.parquet as pq
 
 from benchmark.atomic import atomic_write, atomic_write_text
 from benchmark.collect_run import INVALID, RunRecord, load_json, read_run
-from benchmark.errors import HarnessError, cli_errors
+from benchmark.errors import cli_errors
+from benchmark.store import DEFAULT_ROOT, ResultsStore
 
 log = logging.getLogger(__name__)
 
 OUTPUTS = ("index.parquet", "index.csv", "per_example.parquet", "study_runs.parquet", "train_curves.parquet")
-SWEEPS_DIR = "sweeps"
 INDEX_BASE_COLUMNS = ("key", "alias", "task", "run_dir", "state", "reason", "attempts", "problems", "group_key")
 # task: the task name (results folder); task_config: the config group choice (avsd_dstc8 is task avsd)
 STUDY_RUN_COLUMNS = ("study", "paper_table", "arm", "role", "seed", "x", "task", "task_config", "key", "run_dir")
@@ -71,27 +69,12 @@ class Collection:
 
 
 # ---------------------------------------------------------------------------------------- walking
-def iter_run_dirs(root: Path, problems: list[str]) -> Iterator[Path]:
-    """``<root>/<task>/<alias>__<key>`` folders, sorted; other folders are reported, not read."""
-    if not root.is_dir():
-        return
-    for task in sorted(os.scandir(root), key=lambda e: e.name):
-        if not task.is_dir() or task.name.startswith(".") or task.name == SWEEPS_DIR:
-            continue
-        for entry in sorted(os.scandir(task.path), key=lambda e: e.name):
-            if not entry.is_dir() or entry.name.startswith("."):
-                continue
-            if "__" not in entry.name:
-                problems.append(f"{task.name}/{entry.name}: ignored (not an <alias>__<key> run folder)")
-                continue
-            yield Path(entry.path)
-
-
-def read_plans(root: Path, problems: list[str]) -> pd.DataFrame:
+def read_plans(store: ResultsStore, problems: list[str]) -> pd.DataFrame:
     """Every ``sweeps/<study>/plan.json`` as one table (a broken plan is reported and skipped)."""
     rows: list[dict[str, Any]] = []
-    for plan_file in sorted((root / SWEEPS_DIR).glob("*/plan.json")) if root.is_dir() else ():
-        where = plan_file.relative_to(root).as_posix()
+    for sweep in store.sweeps():
+        plan_file = sweep.plan_file
+        where = plan_file.relative_to(store.root).as_posix()
         plan_problems: list[str] = []
         plan = load_json(plan_file, plan_problems)
         runs = plan.get("runs") if isinstance(plan, dict) else None
@@ -169,30 +152,18 @@ def build(records: list[RunRecord], study_runs: pd.DataFrame, problems: list[str
 
 def collect(results: str | Path, write: bool = True) -> Collection:
     """Collect ``results`` (missing or empty: empty tables) and, with ``write``, save the tables in it."""
-    root = Path(results)
+    store = ResultsStore(results)
     problems: list[str] = []
-    run_dirs = list(iter_run_dirs(root, problems))
-    study_runs = read_plans(root, problems)
+    run_dirs = list(store.run_dirs(problems))
+    study_runs = read_plans(store, problems)
     # pyarrow releases the GIL while reading parquet: two threads overlap it with the JSON parsing
     with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-        records = list(pool.map(lambda path: read_run(path, root), run_dirs))
+        records = list(pool.map(lambda path: read_run(path, store), run_dirs))
     collection = build(records, study_runs, problems)
-    log.info("collected %d runs from %s", len(records), root)
+    log.info("collected %d runs from %s", len(records), store.root)
     if write:
-        write_collection(collection, root)
+        write_collection(collection, store.root)
     return collection
-
-
-def require_results_root(results: str | Path) -> Path:
-    """``results`` as a Path; a missing folder (a typo) is an error, so that nothing is created there.
-
-    An existing but empty folder is fine: it collects to "0 runs" (nothing has run yet).
-    """
-    root = Path(results)
-    if not root.is_dir():
-        what = "not a folder" if root.exists() else "no such folder"
-        raise HarnessError(f"results folder {root}: {what} (expected the results root of a sweep, e.g. results/runs)")
-    return root
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
@@ -229,9 +200,9 @@ def summary(collection: Collection) -> str:
 def main(argv: list[str] | None = None) -> int:
     """``python -m benchmark.collect [--results DIR]``."""
     parser = argparse.ArgumentParser(prog="python -m benchmark.collect", description=__doc__.split("\n")[0])
-    parser.add_argument("--results", default="results/runs", help="results root (default: results/runs)")
+    parser.add_argument("--results", default=DEFAULT_ROOT, help=f"results root (default: {DEFAULT_ROOT})")
     args = parser.parse_args(argv)
-    collection = collect(require_results_root(args.results))
+    collection = collect(ResultsStore.existing(args.results).root)
     print(summary(collection))
     log.info(f"wrote {', '.join(OUTPUTS)} in {args.results}")
     return 0

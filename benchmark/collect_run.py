@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmark.rundir import STATES, label_modalities, run_key
+from benchmark.store import ResultsStore
 
 INVALID = "INVALID"
 ENV_FIELDS = ("python", "torch", "cuda", "gpu", "host", "java")
@@ -260,12 +261,12 @@ def _read_planned(path: Path, row: dict[str, Any], problems: list[str]) -> None:
     row["paper_row"] = next((str(p["paper_row"]) for p in reversed(plans) if p.get("paper_row")), None)
 
 
-def read_run(path: Path, root: Path) -> RunRecord:
+def read_run(path: Path, store: ResultsStore) -> RunRecord:
     """Read one run directory into a row (never raises for a bad file: the row lists the problem)."""
     problems: list[str] = []
-    alias, _, key = path.name.rpartition("__")
-    row: dict[str, Any] = {"key": key, "alias": alias, "task": path.parent.name}
-    row["run_dir"] = path.relative_to(root).as_posix()
+    task, alias, key = store.identity(path)
+    row: dict[str, Any] = {"key": key, "alias": alias, "task": task}
+    row["run_dir"] = store.relative(path)
     state = _read_status(path, row, problems)
     _read_config(path, row, problems)
     _read_planned(path, row, problems)

@@ -366,6 +366,7 @@ class SweepConfig:
     tasks: list[str] = field(default_factory=list)  # empty: the study's default tasks
     seeds: list[int] = field(default_factory=lambda: [0])
     dry_run: bool = False
+    wait: bool = True  # false: submit, print the job ids and return (Slurm; follow with python -m benchmark.status)
     axes: dict[str, Any] = field(default_factory=dict)  # overrides of the study's axis defaults (Study.axes)
     estimate: bool = False  # calibrate and print the study's device-hours, submit nothing (benchmark/estimate.py)
     estimate_steps: int = 5  # training steps timed per calibrated shape (after one warm-up step)

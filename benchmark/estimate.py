@@ -32,6 +32,7 @@ from omegaconf import DictConfig
 from benchmark.config_load import typed_config
 from benchmark.config_schema import LauncherKind
 from benchmark.errors import ConfigError
+from benchmark.store import SweepDir
 
 log = logging.getLogger(__name__)
 
@@ -158,20 +159,20 @@ def devices_per_run(launcher: DictConfig) -> tuple[int, str]:
     return max(1, int(launcher.cpus_per_task)), "CPU core"
 
 
-def _calibrate_on_launcher(cfg: DictConfig, configs: list[dict[str, Any]], sweep_dir: Path) -> list[dict[str, Any]]:
+def _calibrate_on_launcher(cfg: DictConfig, configs: list[dict[str, Any]], sweep_dir: SweepDir) -> list[dict[str, Any]]:
     steps, batches = int(cfg.sweep.estimate_steps), int(cfg.sweep.estimate_batches)
     if cfg.launcher.kind != LauncherKind.slurm:
         return calibrate(configs, steps, batches)
     from benchmark.launch import make_executor, snapshot_code
 
-    snapshot = snapshot_code(sweep_dir / "code")
-    executor = make_executor(cfg.launcher, sweep_dir / "estimate", snapshot)
+    snapshot = snapshot_code(sweep_dir.code_dir)
+    executor = make_executor(cfg.launcher, sweep_dir.estimate_dir, snapshot)
     job = executor.submit(calibrate, configs, steps, batches)
     log.info(f"estimate: calibration submitted as Slurm job {job.job_id}; waiting for it ...")
     return job.result()
 
 
-def estimate_sweep(cfg: DictConfig, planned: Sequence[Any], states: dict[str, str], sweep_dir: Path) -> dict:
+def estimate_sweep(cfg: DictConfig, planned: Sequence[Any], states: dict[str, str], sweep_dir: SweepDir) -> dict:
     """Calibrate, print per-run and total device-hours of the runs still to do, and return the record."""
     for key in ("estimate_steps", "estimate_batches"):
         if int(cfg.sweep[key]) < 1:

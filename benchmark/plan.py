@@ -19,7 +19,8 @@ from ablations.spec import Arm, Study
 from benchmark.config import Composer, semantic_config, split_overrides, validate
 from benchmark.data.released import check_if_visible
 from benchmark.errors import ConfigError
-from benchmark.rundir import RunDir, run_alias, run_key
+from benchmark.rundir import RunDir, reseed_alias, run_alias, run_key
+from benchmark.store import ResultsStore
 
 
 @dataclass
@@ -34,7 +35,7 @@ class PlannedRun:
     resolved: dict[str, Any]  # the full resolved config (what config.yaml will hold)
     semantic: dict[str, Any]
 
-    def record(self, results_root: Path) -> dict[str, Any]:
+    def record(self, store: ResultsStore) -> dict[str, Any]:
         """The entry of this run in the sweep's plan.json."""
         return {
             "key": self.key,
@@ -44,7 +45,7 @@ class PlannedRun:
             "role": self.arm.role,
             "x": self.arm.x,
             "seed": self.seed,
-            "run_dir": str(self.run.path.relative_to(results_root)),
+            "run_dir": store.relative(self.run),
         }
 
     def write_role(self, study: Any, overrides: Sequence[str]) -> None:
@@ -53,15 +54,6 @@ class PlannedRun:
         if study.paper_rows and self.arm.role == "reference" and not entry["comparison"]:
             entry["comparison"] = f"main_{self.resolved['task']['name']}"
         record_plan(self.run, entry)
-
-    def write_pending(self) -> None:
-        """Create the run directory (config.yaml, key.json, PENDING status), or give an existing one the
-        non-semantic settings of this plan (the command line wins; see benchmark.rerun)."""
-        from benchmark.rerun import refresh_config
-
-        refresh_config(self.run, self.resolved, self.semantic)
-        if not self.run.status_file.exists():
-            self.run.write_status("PENDING", attempts=0)
 
 
 # Paths in a run's frozen config; jobs start in the code snapshot, so relative ones are resolved now.
@@ -123,7 +115,7 @@ def plan_sweep(
         seeds = [int(cfg.seed)]  # a single run's seed=N (e.g. routed to Slurm) is its seed
     if not seeds:
         raise ConfigError("sweep.seeds", "at least one seed is needed")
-    results_root = Path(str(cfg.results.root))
+    store = ResultsStore.of(cfg)
     planned: list[PlannedRun] = []
     seen: set[str] = set()
     for arm in arms:
@@ -135,7 +127,6 @@ def plan_sweep(
         absolute_paths(resolved_arm)
         semantic_arm = semantic_config(arm_cfg)
         alias_arm = run_alias(arm_cfg)
-        suffix = f"-s{arm_cfg.seed}"
         for seed in seeds:
             # only `seed` changes between these runs: shallow copies of the top level suffice
             semantic = dict(semantic_arm, seed=seed)
@@ -144,8 +135,7 @@ def plan_sweep(
                 continue
             seen.add(key)
             resolved = dict(resolved_arm, seed=seed)
-            alias = alias_arm[: -len(suffix)] + f"-s{seed}"
-            run = RunDir(results_root / str(resolved["task"]["name"]) / f"{alias}__{key}")
+            run = store.run(str(resolved["task"]["name"]), reseed_alias(alias_arm, seed), key)
             planned.append(PlannedRun(arm.task, arm, seed, key, run, resolved, semantic))
     return planned
 

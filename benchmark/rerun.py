@@ -1,9 +1,9 @@
 """What a rerun of an existing run directory may change, and what it may not.
 
 * **The command line wins for non-semantic settings** (data location, workers, launcher, paths):
-  :func:`refresh_config` rewrites a not-running run's ``config.yaml`` with the config it is planned
-  with now, after checking that its semantic config (what the key hashes) is the one in
-  ``key.json``; a semantic change is refused (:class:`SemanticChange`).
+  :meth:`benchmark.store.ResultsStore.prepare_run` rewrites a not-running run's ``config.yaml`` with
+  the config it is planned with now, after :func:`check_semantic` checked that its semantic config
+  (what the key hashes) is the one in ``key.json``; a semantic change is refused (:class:`SemanticChange`).
 * **Every attempt records what it used** (:func:`attempt_settings`): appended to
   ``status.json``'s ``attempt_settings`` by the job.
 * **Real data keeps its identity** (:mod:`benchmark.data.fingerprint`): the first attempt writes the
@@ -19,7 +19,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from benchmark.atomic import atomic_write_json, atomic_write_yaml, read_json
+from benchmark.atomic import atomic_write_json, read_json
 from benchmark.errors import HarnessError
 
 DATA_FILE = "data.json"
@@ -38,13 +38,12 @@ def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
     return [] if a == b else [prefix.rstrip(".")]
 
 
-def refresh_config(run: Any, resolved: dict[str, Any], semantic: dict[str, Any]) -> None:
-    """Write ``config.yaml`` (and, when new, ``key.json``) of a run that is not being worked on.
+def check_semantic(run: Any, semantic: dict[str, Any]) -> None:
+    """Refuse to rerun ``run`` with another semantic config than the one its ``key.json`` records.
 
-    An existing run gets the non-semantic settings of ``resolved`` (the command line wins); its
-    semantic config must equal the one recorded in ``key.json``.
+    Raises:
+        SemanticChange: naming the keys that differ. A run without a (readable) key.json passes.
     """
-    run.path.mkdir(parents=True, exist_ok=True)
     recorded = None
     if run.key_file.exists():
         try:
@@ -57,10 +56,6 @@ def refresh_config(run: Any, resolved: dict[str, Any], semantic: dict[str, Any])
             f"{run.path}: key.json records another semantic config (differs in {', '.join(keys[:5])}); "
             "a run directory keeps the experiment it was keyed for"
         )
-    if not run.config_file.exists() or not run.is_locked():
-        atomic_write_yaml(run.config_file, resolved)
-    if not run.key_file.exists():
-        atomic_write_json(run.key_file, {"key": run.key, "semantic": semantic})
 
 
 def attempt_settings(cfg: Any) -> dict[str, Any]:

@@ -40,10 +40,12 @@ def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
     from benchmark.job import LOCKED, execute_run
     from benchmark.plan import plan_entry, record_plan
     from benchmark.rerun import check_data
-    from benchmark.rundir import check_writable, prepare_run_dir, run_dir_for
+    from benchmark.rundir import check_writable
     from benchmark.signals import Interrupted
+    from benchmark.store import ResultsStore
 
-    run = run_dir_for(cfg)
+    store = ResultsStore.of(cfg)
+    run = store.run_for(cfg)
     if global_rank() > 0:  # torchrun worker: trains with rank 0, which owns the run directory and the output
         execute_run(run, cfg=cfg)
         return 0
@@ -53,9 +55,9 @@ def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
         print(f"already done: {run.path}")
         _print_metrics(run)
         return 0
-    check_writable(str(cfg.results.root))  # a file or a read-only folder: one line, nothing written
+    check_writable(store.root)  # a file or a read-only folder: one line, nothing written
     check_if_visible(cfg)  # e.g. audio on for TVQA / TVC, which release no audio store
-    prepare_run_dir(cfg, run)
+    store.prepare_run_for(cfg)
     record_plan(run, plan_entry(OmegaConf.to_container(cfg, resolve=True), overrides, None, None, None))
     print(f"run: {run.path}")
     try:

@@ -1,6 +1,7 @@
 """Run identity and the run directory: key, alias, layout, status file, lock, environment record.
 
-Layout of ``<results.root>/<task>/<alias>__<key>/`` (written by that run alone)::
+Files of a run directory ``<results.root>/<task>/<alias>__<key>/`` (its path: benchmark.store; written by
+that run alone)::
 
     config.yaml        the resolved config (frozen when the run is planned)
     key.json           the semantic config that the key hashes, and the key
@@ -35,7 +36,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from benchmark.atomic import atomic_write_json, read_json
-from benchmark.config import effective_modalities, semantic_config
+from benchmark.config import effective_modalities
 from benchmark.config_load import typed_config
 from benchmark.config_schema import HeadKind, Schedule, TokenizerKind
 from benchmark.errors import ConfigError
@@ -78,6 +79,11 @@ def run_alias(cfg: DictConfig) -> str:
     if cfg.tokenizer.kind == TokenizerKind.relaxed and cfg.tokenizer.schedule != Schedule.constant:
         tok = "relaxed_anneal"
     return f"{cfg.model.name}-{modality_label(cfg)}-{tok}-k{cfg.tokenizer.k}-{head}-s{cfg.seed}"
+
+
+def reseed_alias(alias: str, seed: int) -> str:
+    """The :func:`run_alias` of the same config with another seed (a sweep plans seeds without recomposing)."""
+    return f"{alias.rsplit('-s', 1)[0]}-s{seed}"
 
 
 class RunDir:
@@ -288,28 +294,6 @@ def check_writable(root: str | Path, key: str = "results.root") -> None:
         probe.unlink()
     except OSError as err:
         raise ConfigError(key, f"{root} is not a writable folder: {err.strerror or err}") from None
-
-
-def run_dir_for(cfg: DictConfig, results_root: str | Path | None = None) -> RunDir:
-    """The run directory of a config: ``<results.root>/<task>/<alias>__<key>``."""
-    root = Path(results_root if results_root is not None else cfg.results.root)
-    key = run_key(semantic_config(cfg))
-    return RunDir(root / str(cfg.task.name) / f"{run_alias(cfg)}__{key}")
-
-
-def prepare_run_dir(cfg: DictConfig, run: RunDir, semantic: dict[str, Any] | None = None) -> None:
-    """Write config.yaml and key.json (and a PENDING status) of a run not yet started.
-
-    An existing run keeps its semantic config (key.json) and takes the non-semantic settings of
-    ``cfg`` (data location, workers, launcher, paths: the command line wins; see benchmark.rerun).
-    """
-    from benchmark.rerun import refresh_config
-
-    resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    assert isinstance(resolved, dict)
-    refresh_config(run, resolved, semantic if semantic is not None else semantic_config(cfg))
-    if not run.status_file.exists():
-        run.write_status("PENDING", attempts=0, created=time.time())
 
 
 def _git(args: list[str], cwd: Path) -> str | None:

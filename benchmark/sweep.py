@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shlex
 import shutil
 import signal
 import subprocess
@@ -25,13 +26,14 @@ from ablations.registry import get_study
 from ablations.spec import Study
 from benchmark.atomic import atomic_write_json, read_json
 from benchmark.config import Composer
-from benchmark.errors import MissingDependencyError
+from benchmark.errors import ConfigError, MissingDependencyError
 from benchmark.job import LOCKED
 from benchmark.launch import snapshot_code, submit
 from benchmark.plan import PlannedRun, plan_sweep
 from benchmark.rerun import check_done_runs
 from benchmark.rundir import check_writable
 from benchmark.runlog import RUN_LOG
+from benchmark.store import ResultsStore, SweepDir
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +45,31 @@ def _kind(cfg: DictConfig) -> str:
     return cfg.launcher.kind.value
 
 
-def _slurm_alive(job_ids: list[str]) -> set[str]:
-    """The job ids among ``job_ids`` that Slurm still has queued or running."""
+SLURM_ALIVE = ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "SUSPENDED")
+
+
+def slurm_queue(job_ids: list[str]) -> dict[str, str]:
+    """Job id -> Slurm state (``squeue``) of the jobs among ``job_ids`` that Slurm still lists.
+
+    ``-r`` lists every task of a job array on its own line (``123_4``, as submitit names them): without
+    it a queued array shows as ``123_[0-9]`` and its tasks would look gone.
+    """
     if not job_ids or shutil.which("squeue") is None:
-        return set()
+        return {}
     proc = subprocess.run(
-        ["squeue", "-h", "-o", "%i %T", "-j", ",".join(job_ids)], capture_output=True, text=True, timeout=30
+        ["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(job_ids)], capture_output=True, text=True, timeout=30
     )
-    alive = set()
+    states = {}
     for line in proc.stdout.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[1] in ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "SUSPENDED"):
-            alive.add(parts[0])
-    return alive
+        if len(parts) == 2:
+            states[parts[0]] = parts[1]
+    return states
+
+
+def _slurm_alive(job_ids: list[str]) -> set[str]:
+    """The job ids among ``job_ids`` that Slurm still has queued or running."""
+    return {job for job, state in slurm_queue(job_ids).items() if state in SLURM_ALIVE}
 
 
 def _launch_records(run: Any) -> dict[str, Any]:
@@ -69,6 +83,12 @@ def _launch_records(run: Any) -> dict[str, Any]:
     return record
 
 
+def last_submission(run: Any) -> dict[str, Any] | None:
+    """The run's latest submission record in launch.json (job_id, launcher, time, folder), None if none."""
+    subs = _launch_records(run)["submissions"] if run.path.exists() else []
+    return subs[-1] if subs and isinstance(subs[-1], dict) else None
+
+
 def classify(planned: Sequence[PlannedRun]) -> dict[str, str]:
     """Key -> DONE | ALIVE (being worked on right now) | TODO, without touching any run."""
     out: dict[str, str] = {}
@@ -80,9 +100,9 @@ def classify(planned: Sequence[PlannedRun]) -> dict[str, str]:
             out[p.key] = "ALIVE"
         else:
             out[p.key] = "TODO"
-            subs = _launch_records(p.run)["submissions"] if p.run.path.exists() else []
-            if subs and subs[-1].get("launcher") == "slurm" and subs[-1].get("job_id"):
-                slurm_ids[p.key] = str(subs[-1]["job_id"])
+            last = last_submission(p.run)
+            if last and last.get("launcher") == "slurm" and last.get("job_id"):
+                slurm_ids[p.key] = str(last["job_id"])
     alive = _slurm_alive(sorted(set(slurm_ids.values())))
     for key, job_id in slurm_ids.items():
         if job_id in alive:
@@ -234,7 +254,7 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str], study: Study | None = N
     the process exit code."""
     study = study or get_study(str(cfg.sweep.name))
     name = study.name
-    results_root = Path(str(cfg.results.root))
+    store = ResultsStore.of(cfg)
     planned = plan_sweep(cfg, overrides, Composer(), study=study)
     states = classify(planned)
     check_done_runs(planned)  # a DONE run on other data is refused, never counted as done
@@ -251,17 +271,18 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str], study: Study | None = N
         return 0
     if _kind(cfg) == "slurm" and todo and shutil.which("sbatch") is None:  # before any snapshot or run folder
         raise MissingDependencyError("launcher=slurm but `sbatch` is not on PATH (is this a Slurm login node?)")
-    check_writable(results_root)
-    sweep_dir = results_root / "sweeps" / name
+    if not cfg.sweep.wait and _kind(cfg) != "slurm":
+        raise ConfigError("sweep.wait", f"false needs launcher=slurm ({_kind(cfg)} jobs run under this process)")
+    check_writable(store.root)
+    sweep_dir = store.sweep(name)
     if cfg.sweep.estimate:
         return _estimate_only(cfg, study, planned, states=states, sweep_dir=sweep_dir, todo=len(todo))
-    atomic_write_json(
-        sweep_dir / "plan.json",
+    sweep_dir.write_plan(
         {
             "study": name,
             "paper_table": study.paper_table,
             "overrides": list(overrides),
-            "runs": [p.record(results_root) for p in planned],
+            "runs": [p.record(store) for p in planned],
         },
     )
     kind = _kind(cfg)
@@ -273,17 +294,19 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str], study: Study | None = N
     try:
         if todo:
             for p in todo:
-                p.write_pending()
+                store.prepare_run(p.run, p.resolved, p.semantic)
         for p in planned:  # every run of the plan records its study and role (collect reads it)
             if p.run.path.exists():
                 p.write_role(study, overrides)
         if todo:
-            snapshot = None if kind == "debug" else snapshot_code(sweep_dir / "code")
-            folder = sweep_dir / "submitit"
+            snapshot = None if kind == "debug" else snapshot_code(sweep_dir.code_dir)
+            folder = sweep_dir.submitit_dir
             with _children_ignore_sigint() if kind == "local" else contextlib.nullcontext():
                 jobs = submit(cfg.launcher, [p.run for p in todo], folder, snapshot)
             _record_submissions(jobs, kind, folder)
         watched = todo + alive
+        if jobs and not cfg.sweep.wait:
+            return _submitted(name, jobs, store)
         if jobs:
             _wait(jobs, watched, name, float(cfg.launcher.poll_s), kind)
         elif alive:
@@ -309,20 +332,35 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str], study: Study | None = N
     )
 
 
+def _submitted(name: str, jobs: list, store: ResultsStore) -> int:
+    """``sweep.wait=false``: say what was submitted and how to follow it, and return at once."""
+    ids = [str(job.job_id) for job, _ in jobs]
+    print(f"sweep {name}: submitted {len(ids)} Slurm job(s): {' '.join(ids)}; not waiting (sweep.wait=false)")
+    command = ["python", "-m", "benchmark.status", f"sweep={name}", f"results.root={store.root}"]
+    print(f"follow them with: {shlex.join(command)} (rerun the sweep's command to collect and retry)")
+    return 0
+
+
 def _estimate_only(
-    cfg: DictConfig, study: Any, planned: Sequence[PlannedRun], *, states: dict[str, str], sweep_dir: Path, todo: int
+    cfg: DictConfig,
+    study: Any,
+    planned: Sequence[PlannedRun],
+    *,
+    states: dict[str, str],
+    sweep_dir: SweepDir,
+    todo: int,
 ) -> int:
     """``sweep.estimate=true``: calibrate and print the cost, record it in summary.json, submit nothing."""
     from benchmark.estimate import estimate_sweep
 
     record = estimate_sweep(cfg, planned, states, sweep_dir)
-    path = sweep_dir / "summary.json"
+    path = sweep_dir.summary_file
     try:
-        summary = read_json(path)
+        summary = sweep_dir.read_summary()
     except (FileNotFoundError, ValueError):
         summary = {"study": study.name, "paper_table": study.paper_table}
     summary["estimate"] = record
-    atomic_write_json(path, summary)
+    sweep_dir.write_summary(summary)
     print(f"estimate only: nothing submitted (sweep.estimate=false to run {todo} runs); recorded in {path}")
     return 0
 
@@ -337,7 +375,7 @@ def _summarise(
     outcome: tuple[dict[str, str], dict[str, str]],
     interrupted: bool,
     elapsed: float,
-    sweep_dir: Path,
+    sweep_dir: SweepDir,
 ) -> int:
     """Print the study's table, the remarks and failures; write ``summary.json``; the exit code
     (0: no failure, 1: failures, 130: interrupted)."""
@@ -369,7 +407,7 @@ def _summarise(
             )
     done = sum(1 for p in planned if p.run.is_done())
     with contextlib.suppress(FileNotFoundError):
-        print_study_table(Path(str(cfg.results.root)), study)
+        print_study_table(ResultsStore.of(cfg).root, study)
     summary = {
         "study": name,
         "paper_table": study.paper_table,
@@ -385,8 +423,8 @@ def _summarise(
         "notes": remarks,
     }
     with contextlib.suppress(FileNotFoundError, ValueError, KeyError, TypeError):  # keep the last cost estimate
-        summary["estimate"] = read_json(sweep_dir / "summary.json")["estimate"]
-    atomic_write_json(sweep_dir / "summary.json", summary)
+        summary["estimate"] = sweep_dir.read_summary()["estimate"]
+    sweep_dir.write_summary(summary)
     for r in remarks:
         print(f"  {r['task']} / {r['arm']} / seed {r['seed']}: {r['note']}")
     for f in failures:

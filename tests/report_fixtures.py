@@ -29,6 +29,7 @@ from benchmark.atomic import atomic_write_json
 from benchmark.config import compose, semantic_config
 from benchmark.metrics.result import aggregate
 from benchmark.rundir import run_alias, run_key
+from benchmark.store import ResultsStore
 
 CAPTION_METRICS = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "ROUGE_L", "CIDEr")
 SCALE = {"avsd": 1.0, "tvqa": 100.0, "tvc": 100.0}
@@ -75,7 +76,7 @@ def write_run(
     cfg = compose([f"task={task}", *overrides, f"seed={seed}"])
     semantic = semantic_config(cfg)
     key = run_key(semantic)
-    run = root / str(cfg.task.name) / f"{run_alias(cfg)}__{key}"
+    run = ResultsStore(root).run(str(cfg.task.name), run_alias(cfg), key).path
     run.mkdir(parents=True, exist_ok=True)  # a run shared by two studies is one directory
     (run / "config.yaml").write_text(yaml.safe_dump(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)))
     atomic_write_json(run / "key.json", {"key": key, "semantic": semantic})
@@ -195,7 +196,7 @@ def build_study_results(
                 }
             )
     record = {"study": study.name, "paper_table": study.paper_table, "overrides": [], "runs": plan}
-    atomic_write_json(root / "sweeps" / study.name / "plan.json", record)
+    ResultsStore(root).sweep(study.name).write_plan(record)
     return out
 
 

@@ -18,7 +18,7 @@ from benchmark.cli import parse_overrides
 from benchmark.config import compose, config_dir
 from benchmark.multirun import grid_name, parse_grid
 from benchmark.run import main as run_main
-from benchmark.rundir import run_dir_for
+from benchmark.store import ResultsStore
 
 GRID = ["-m", "task=tvqa,tvc", "tokenizer=relaxed,discrete", "seed=0,1", "sweep.dry_run=true"]
 
@@ -77,7 +77,8 @@ def test_multirun_dry_run_plans_the_grid_with_single_run_keys(
         (t, f"tokenizer={k}", s) for t in ("tvqa", "tvc") for k in ("relaxed", "discrete") for s in (0, 1)
     }
     for task, arm, seed, key in rows[::3]:  # the grid's runs are the very runs of the same single commands
-        single = run_dir_for(compose([f"task={task}", arm, f"seed={seed}", f"results.root={tmp_path}"]))
+        cfg = compose([f"task={task}", arm, f"seed={seed}", f"results.root={tmp_path}"])
+        single = ResultsStore.of(cfg).run_for(cfg)
         assert single.path.name.endswith(f"__{key}") and single.path.parent.name == task
     assert not any(tmp_path.iterdir())  # a dry run writes nothing
 

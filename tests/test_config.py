@@ -8,7 +8,8 @@ import pytest
 
 from benchmark.config import compose, config_dir, semantic_config
 from benchmark.errors import ConfigError
-from benchmark.rundir import run_alias, run_dir_for, run_key
+from benchmark.rundir import run_alias, run_key
+from benchmark.store import ResultsStore
 
 GROUPS = (
     "task",
@@ -105,6 +106,6 @@ def test_tokenizer_knobs_that_do_not_apply_do_not_split_runs() -> None:
 def test_alias_and_run_dir_are_readable() -> None:
     cfg = compose(["task=tvqa", "modality=no_speech", "seed=2", "results.root=/r"])
     assert run_alias(cfg) == "t5_tiny-no_speech-relaxed-k3-gen-s2"
-    path = run_dir_for(cfg).path
+    path = ResultsStore.of(cfg).run_for(cfg).path
     assert path.parent == Path("/r/tvqa")
     assert path.name.startswith("t5_tiny-no_speech-relaxed-k3-gen-s2__") and len(path.name.rsplit("__")[1]) == 12

@@ -17,7 +17,7 @@ from real_layout import build_avsd, build_tvqa  # tests/ is on sys.path (rootdir
 from benchmark.config import compose
 from benchmark.data.__main__ import main as data_cli
 from benchmark.job import execute_run
-from benchmark.rundir import prepare_run_dir, run_dir_for
+from benchmark.store import ResultsStore
 
 RUN = ["model=t5_tiny", "train=tiny", "train.max_steps=2", "train.progress=false", "train.threads=1"]
 RANDOM_OK = "tokenizer.allow_random_classifiers=true"
@@ -43,8 +43,7 @@ def root(built: Path, tmp_path: Path) -> Path:
 def _start(root: Path, results: Path, task: str, *extra: str) -> tuple[str, dict, Path]:
     """Run ``task`` on ``root/<task>``; returns (final state, status.json, run folder)."""
     cfg = compose([f"task={task}", "data=real", f"data.root={root / task}", f"results.root={results}", *RUN, *extra])
-    run = run_dir_for(cfg)
-    prepare_run_dir(cfg, run)
+    run = ResultsStore.of(cfg).prepare_run_for(cfg)
     state = execute_run(run)
     return state, run.read_status(), run.path
 

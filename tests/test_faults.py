@@ -29,7 +29,8 @@ import torch
 from benchmark.checkpoint import load_checkpoint, load_weights, save_checkpoint, set_rng_state
 from benchmark.config import compose
 from benchmark.errors import ConfigError, HarnessError
-from benchmark.rundir import RunDir, run_dir_for
+from benchmark.rundir import RunDir
+from benchmark.store import ResultsStore
 
 QUICK = [
     "task=tvqa",
@@ -53,7 +54,7 @@ def _run(root: Path, *extra: str, env: dict | None = None, timeout: int = 300) -
 
 
 def _run_dir(root: Path, *extra: str) -> RunDir:
-    return run_dir_for(compose([*QUICK, f"results.root={root}", *extra]))
+    return ResultsStore(root).run_for(compose([*QUICK, f"results.root={root}", *extra]))
 
 
 def _copy(ref: RunDir, root: Path) -> RunDir:
@@ -469,7 +470,8 @@ with run.lock() as ok:
 
 def test_a_run_another_process_holds_is_not_a_sweep_failure(tmp_path: Path) -> None:
     args = [*QUICK, "sweep=single", "launcher=local", f"results.root={tmp_path}"]
-    run = run_dir_for(compose(args))
+    cfg = compose(args)
+    run = ResultsStore.of(cfg).run_for(cfg)
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_WHEN_PLANNED, str(run.path), "300"], stdout=subprocess.PIPE, text=True
     )

@@ -19,7 +19,7 @@ from test_model_kit import build, cache_dir, make_cfg, make_info, make_samples
 
 from benchmark.config import compose
 from benchmark.model.shapes import pad_batch
-from benchmark.rundir import run_dir_for
+from benchmark.store import ResultsStore
 
 pytestmark = [
     pytest.mark.gpu,
@@ -131,8 +131,8 @@ def test_gpu_checkpoint_resumes_bit_identically_and_loads_on_the_cpu(tmp_path: P
     ref_root, root = tmp_path / "ref", tmp_path / "resumed"
     ref = subprocess.run(_cmd(ref_root), capture_output=True, text=True, timeout=600, env=ENV)
     assert ref.returncode == 0, ref.stderr[-3000:]
-    ref_run = run_dir_for(compose([*QUICK, f"results.root={ref_root}"]))
-    run = run_dir_for(compose([*QUICK, f"results.root={root}"]))
+    ref_run = ResultsStore(ref_root).run_for(compose([*QUICK, f"results.root={ref_root}"]))
+    run = ResultsStore(root).run_for(compose([*QUICK, f"results.root={root}"]))
     proc = subprocess.Popen(_cmd(root), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     _wait_for_checkpoint_step(proc, run, 25)
     proc.send_signal(signal.SIGTERM)

@@ -154,16 +154,16 @@ def test_rerun_uses_the_corrected_data_root_and_records_each_attempt(
 def test_a_semantic_change_of_a_run_directory_is_refused(tmp_path: Path) -> None:
     from benchmark.config import compose, semantic_config
     from benchmark.rerun import SemanticChange
-    from benchmark.rundir import prepare_run_dir, run_dir_for
+    from benchmark.store import ResultsStore
 
     cfg = compose([f"results.root={tmp_path}"])
-    run = run_dir_for(cfg)
-    prepare_run_dir(cfg, run)
+    store = ResultsStore.of(cfg)
+    run = store.prepare_run_for(cfg)
     key = json.loads(run.key_file.read_text())
     key["semantic"]["train"]["lr"] = 1.0  # what a run key hashes cannot be changed by a rerun
     run.key_file.write_text(json.dumps(key))
     with pytest.raises(SemanticChange, match=r"differs in train\.lr"):
-        prepare_run_dir(cfg, run)
+        store.prepare_run_for(cfg)
     assert semantic_config(cfg)["train"]["lr"] != 1.0
 
 

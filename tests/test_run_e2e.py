@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from benchmark.config import compose
-from benchmark.rundir import run_dir_for
+from benchmark.store import ResultsStore
 
 QUICK = [
     "task=tvqa",
@@ -33,7 +33,7 @@ def _cmd(root: Path, *extra: str) -> list[str]:
 
 
 def _run_dir(root: Path, *extra: str):
-    return run_dir_for(compose([*QUICK, f"results.root={root}", *extra]))
+    return ResultsStore(root).run_for(compose([*QUICK, f"results.root={root}", *extra]))
 
 
 def _last_step(run) -> int:

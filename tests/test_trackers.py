@@ -21,7 +21,8 @@ import pytest
 from benchmark.config import compose, semantic_config
 from benchmark.errors import MissingDependencyError
 from benchmark.run import main as run_main
-from benchmark.rundir import RunDir, run_dir_for, run_key
+from benchmark.rundir import RunDir, run_key
+from benchmark.store import ResultsStore
 from benchmark.trackers import SCALARS_CSV, TENSORBOARD_DIR, CsvTracker, TensorBoardTracker, scalars_of, tracking
 from benchmark.trainlog import TrainLog
 
@@ -42,7 +43,8 @@ def _run(root: Path, *extra: str) -> RunDir:
     args = [*QUICK, f"results.root={root}", *extra]
     proc = subprocess.run([sys.executable, "-m", "benchmark.run", *args], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return run_dir_for(compose(args))
+    cfg = compose(args)
+    return ResultsStore.of(cfg).run_for(cfg)
 
 
 def _expected(run: RunDir) -> dict[tuple[str, int], float]:

@@ -19,7 +19,7 @@ from benchmark.config import compose
 from benchmark.errors import ConfigError
 from benchmark.job import execute_run
 from benchmark.model.backbones import load_backbone, locate_backbone
-from benchmark.rundir import prepare_run_dir, run_dir_for
+from benchmark.store import ResultsStore
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "data"
 QUICK = ["train=tiny", "train.max_steps=2", "train.progress=false", "train.threads=1", "train.batch_size=2"]
@@ -27,8 +27,7 @@ QUICK = ["train=tiny", "train.max_steps=2", "train.progress=false", "train.threa
 
 def _run(results: Path, *overrides: str) -> tuple[str, dict, Path]:
     cfg = compose([*QUICK, f"results.root={results}", *overrides])
-    run = run_dir_for(cfg)
-    prepare_run_dir(cfg, run)
+    run = ResultsStore.of(cfg).prepare_run_for(cfg)
     return execute_run(run), run.read_status(), run.path
 
 

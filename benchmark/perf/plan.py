@@ -18,6 +18,7 @@ import time
 from benchmark.config import Composer, compose, semantic_config
 from benchmark.plan import plan_sweep
 from benchmark.rundir import run_key
+from benchmark.store import ResultsStore
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,8 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         ]
         cfg = compose(overrides)
         planned = plan_sweep(cfg, overrides, Composer())
+        store = ResultsStore.of(cfg)
         for p in planned:  # a finished sweep: every run has its metrics.json
-            p.write_pending()
+            store.prepare_run(p.run, p.resolved, p.semantic)
             p.run.metrics_file.write_text(json.dumps({"metrics": {"accuracy": 50.0}}))
         from benchmark.sweep import classify
 

@@ -50,6 +50,7 @@ from benchmark.report.baseline_rule import (
 from benchmark.report.cells import column_rows, study_plan, summarize_runs, task_name_of
 from benchmark.report.reference import task_scale
 from benchmark.resources import find_baseline, shipped_baselines
+from benchmark.store import ResultsStore
 
 ENTRY_FIELDS = (
     "task",
@@ -119,9 +120,10 @@ def _configuration(root: ResultsRoot, study: str) -> dict[str, Any]:
     models: Counter[str] = Counter()
     commits: Counter[str] = Counter()
     prefixes: Counter[str] = Counter()  # the kernel / thread environment variables the runs saw
+    store = ResultsStore(root.root)
     for run_dir in plan.loc[plan["state"] == "DONE", "run_dir"]:
         try:
-            env = read_json(root.root / str(run_dir) / "env.json")
+            env = read_json(store.at(str(run_dir)).env_file)
         except (OSError, ValueError):
             env = {}
         env = env if isinstance(env, dict) else {}
@@ -132,7 +134,7 @@ def _configuration(root: ResultsRoot, study: str) -> dict[str, Any]:
         kernel_env = host.get("kernel_env") if isinstance(host.get("kernel_env"), dict) else {}
         prefixes[" ".join(f"{k}={shlex.quote(str(v))}" for k, v in sorted(kernel_env.items()) if v)] += 1
     try:
-        overrides = read_json(root.root / "sweeps" / study / "plan.json").get("overrides", [])
+        overrides = store.sweep(study).read_plan().get("overrides", [])
     except (OSError, ValueError, AttributeError):
         overrides = []
     prefix = next(iter(prefixes)) if len(prefixes) == 1 else ""  # several: the labels tell them apart

@@ -15,9 +15,10 @@ from benchmark.report.reference import DEFAULT_REFERENCE, load_reference
 from benchmark.report.tables import study_table, to_markdown
 
 
-def print_study_table(results_root: str | Path, study: Study) -> str:
-    """Print (and return) the Markdown table of ``study`` from the runs under ``results_root``."""
-    collection = collect(results_root)
+def print_study_table(results_root: str | Path, study: Study, write: bool = True) -> str:
+    """Print (and return) the Markdown table of ``study`` from the runs under ``results_root``
+    (``write=False``: without saving the collected tables there)."""
+    collection = collect(results_root, write=write)
     # the paper's numbers are optional here: without the file the paper cells say the id is unknown
     reference = load_reference() if DEFAULT_REFERENCE.is_file() else {}
     text = to_markdown(study_table(build_study_cells(collection, study), reference))

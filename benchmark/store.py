@@ -1,0 +1,204 @@
+"""The results store: the one module that knows where results live under a results root.
+
+Layout of ``<root>`` (``results.root``, default :data:`DEFAULT_ROOT`)::
+
+    <task>/<alias>__<key>/      one run directory per run (its files: benchmark.rundir)
+    sweeps/<study>/plan.json    the runs a sweep planned (collect reads it)
+    sweeps/<study>/summary.json the sweep's last outcome (and its cost estimate)
+    sweeps/<study>/code/        code snapshots the jobs run
+    sweeps/<study>/submitit/    submitit's job folders and logs
+    sweeps/<study>/estimate/    the calibration job of ``sweep.estimate=true`` on Slurm
+    index.parquet ...           the collected tables (benchmark.collect)
+
+:class:`ResultsStore` builds run and sweep paths, iterates over the runs and sweeps, and is the
+only writer of a new run directory (:meth:`ResultsStore.prepare_run`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from benchmark.atomic import atomic_write_json, atomic_write_yaml, read_json
+from benchmark.config import semantic_config
+from benchmark.config_schema import ResultsConfig
+from benchmark.errors import HarnessError
+from benchmark.rundir import RunDir, run_alias, run_key
+
+DEFAULT_ROOT: str = ResultsConfig.root  # the schema's default of results.root
+SWEEPS = "sweeps"
+RUN_SEPARATOR = "__"  # <alias>__<key>
+
+
+class SweepDir:
+    """One study's folder under ``<root>/sweeps/``: its plan, summary, code snapshots and job logs."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def plan_file(self) -> Path:
+        return self.path / "plan.json"
+
+    @property
+    def summary_file(self) -> Path:
+        return self.path / "summary.json"
+
+    @property
+    def code_dir(self) -> Path:
+        return self.path / "code"
+
+    @property
+    def submitit_dir(self) -> Path:
+        return self.path / "submitit"
+
+    @property
+    def estimate_dir(self) -> Path:
+        return self.path / "estimate"
+
+    def read_plan(self) -> dict[str, Any]:
+        """plan.json (FileNotFoundError when the sweep never planned here; ValueError when unreadable)."""
+        plan = read_json(self.plan_file)
+        if not isinstance(plan, dict):
+            raise ValueError(f"{self.plan_file}: expected a JSON object")
+        return plan
+
+    def write_plan(self, record: dict[str, Any]) -> None:
+        """Write plan.json atomically."""
+        atomic_write_json(self.plan_file, record)
+
+    def read_summary(self) -> dict[str, Any]:
+        """summary.json (FileNotFoundError / ValueError as :meth:`read_plan`)."""
+        summary = read_json(self.summary_file)
+        if not isinstance(summary, dict):
+            raise ValueError(f"{self.summary_file}: expected a JSON object")
+        return summary
+
+    def write_summary(self, record: dict[str, Any]) -> None:
+        """Write summary.json atomically."""
+        atomic_write_json(self.summary_file, record)
+
+
+class ResultsStore:
+    """A results root: run directories by task, sweep folders, and the collected tables."""
+
+    def __init__(self, root: str | Path = DEFAULT_ROOT) -> None:
+        self.root = Path(root)
+
+    @classmethod
+    def of(cls, cfg: Any) -> ResultsStore:
+        """The store of a config's ``results.root``."""
+        return cls(str(cfg.results.root))
+
+    @classmethod
+    def existing(cls, root: str | Path) -> ResultsStore:
+        """The store at ``root``, which must be a folder: a missing one (a typo) is a
+        :class:`HarnessError`, so that nothing is created there. An existing empty folder is fine."""
+        path = Path(root)
+        if not path.is_dir():
+            what = "not a folder" if path.exists() else "no such folder"
+            raise HarnessError(
+                f"results folder {path}: {what} (expected the results root of a sweep, e.g. {DEFAULT_ROOT})"
+            )
+        return cls(path)
+
+    def __repr__(self) -> str:
+        return f"ResultsStore({str(self.root)!r})"
+
+    # ------------------------------------------------------------------ runs
+    def run(self, task: str, alias: str, key: str) -> RunDir:
+        """The run directory ``<root>/<task>/<alias>__<key>`` (not created)."""
+        return RunDir(self.root / task / f"{alias}{RUN_SEPARATOR}{key}")
+
+    def run_for(self, cfg: DictConfig) -> RunDir:
+        """The run directory of a composed config (its task, alias and the key of its semantic config)."""
+        return self.run(str(cfg.task.name), run_alias(cfg), run_key(semantic_config(cfg)))
+
+    def at(self, run_dir: str | Path) -> RunDir:
+        """The run directory a collected table names (``run_dir`` relative to the root)."""
+        return RunDir(self.root / run_dir)
+
+    def relative(self, run: RunDir | Path) -> str:
+        """The run's folder relative to the root, as the tables and plans record it."""
+        path = run.path if isinstance(run, RunDir) else Path(run)
+        return path.relative_to(self.root).as_posix()
+
+    @staticmethod
+    def identity(run: RunDir | Path) -> tuple[str, str, str]:
+        """``(task, alias, key)`` of a run directory, read from its path."""
+        path = run.path if isinstance(run, RunDir) else Path(run)
+        alias, _, key = path.name.rpartition(RUN_SEPARATOR)
+        return path.parent.name, alias, key
+
+    def run_dirs(self, problems: list[str]) -> Iterator[Path]:
+        """``<root>/<task>/<alias>__<key>`` folders, sorted; other folders are reported, not read."""
+        if not self.root.is_dir():
+            return
+        for task in sorted(os.scandir(self.root), key=lambda e: e.name):
+            if not task.is_dir() or task.name.startswith(".") or task.name == SWEEPS:
+                continue
+            for entry in sorted(os.scandir(task.path), key=lambda e: e.name):
+                if not entry.is_dir() or entry.name.startswith("."):
+                    continue
+                if RUN_SEPARATOR not in entry.name:
+                    problems.append(f"{task.name}/{entry.name}: ignored (not an <alias>__<key> run folder)")
+                    continue
+                yield Path(entry.path)
+
+    def runs(self, problems: list[str] | None = None) -> Iterator[RunDir]:
+        """Every run directory under the root (see :meth:`run_dirs`)."""
+        for path in self.run_dirs(problems if problems is not None else []):
+            yield RunDir(path)
+
+    def prepare_run(self, run: RunDir, resolved: dict[str, Any], semantic: dict[str, Any]) -> None:
+        """Create a run directory (config.yaml, key.json, a PENDING status.json), or give an existing,
+        not running one the non-semantic settings of ``resolved`` (the command line wins).
+
+        Raises:
+            benchmark.rerun.SemanticChange: the run's key.json records another semantic config.
+            ValueError: ``run`` is not a run directory of this store.
+        """
+        from benchmark.rerun import check_semantic
+
+        if run.path.parent.parent != self.root:
+            raise ValueError(f"{run.path} is not a run directory of {self}")
+        run.path.mkdir(parents=True, exist_ok=True)
+        check_semantic(run, semantic)
+        if not run.config_file.exists() or not run.is_locked():
+            atomic_write_yaml(run.config_file, resolved)
+        if not run.key_file.exists():
+            atomic_write_json(run.key_file, {"key": run.key, "semantic": semantic})
+        if not run.status_file.exists():
+            run.write_status("PENDING", attempts=0, created=time.time())
+
+    def prepare_run_for(self, cfg: DictConfig) -> RunDir:
+        """:meth:`prepare_run` for a composed config (resolved as it is); returns its run directory."""
+        run = self.run_for(cfg)
+        resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+        assert isinstance(resolved, dict)
+        self.prepare_run(run, resolved, semantic_config(cfg))  # type: ignore[arg-type]
+        return run
+
+    # ------------------------------------------------------------------ sweeps
+    @property
+    def sweeps_dir(self) -> Path:
+        return self.root / SWEEPS
+
+    def sweep(self, study: str) -> SweepDir:
+        """The folder of study ``study`` (not created)."""
+        return SweepDir(self.sweeps_dir / study)
+
+    def sweeps(self) -> list[SweepDir]:
+        """Every sweep that planned into this root (has a plan.json), sorted by name."""
+        if not self.sweeps_dir.is_dir():
+            return []
+        return [SweepDir(p.parent) for p in sorted(self.sweeps_dir.glob("*/plan.json"))]

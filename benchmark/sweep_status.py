@@ -1,0 +1,155 @@
+"""Where a sweep stands, from its run directories and the scheduler (``python -m benchmark.status``).
+
+Each run of a study's plan (``sweeps/<study>/plan.json``, or the plan of a command line) gets one state:
+
+    DONE       metrics.json is valid
+    RUNNING    a process holds the run, or its Slurm job is running
+    QUEUED     its Slurm job waits in the queue (a requeued, preempted run too)
+    FAILED     the run failed (status.json's reason)
+    PREEMPTED  interrupted, resumable from its checkpoint: rerun the sweep to resume it
+    LOST       its job ended without finishing it (the scheduler's final state says why)
+    PENDING    planned, never started
+
+Alive or not is decided by :func:`benchmark.sweep.classify`, as a rerun of the sweep decides it; the
+queue and the accounting (``squeue``, ``sacct``) only add detail. Nothing is written.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmark.errors import HarnessError
+from benchmark.rundir import RunDir
+from benchmark.store import ResultsStore, SweepDir
+from benchmark.sweep import classify, last_submission, slurm_queue
+
+ORDER = ("DONE", "RUNNING", "QUEUED", "PENDING", "PREEMPTED", "FAILED", "LOST")
+
+
+@dataclass
+class RunState:
+    """One planned run and what became of it."""
+
+    key: str
+    run: RunDir
+    task: str
+    arm: str
+    seed: Any
+    state: str = "PENDING"
+    detail: str = ""  # job id and scheduler state, or the failure's reason
+    log: Path | None = None  # the job's stderr log, when there is one
+
+
+def plan_runs(store: ResultsStore, sweep: SweepDir) -> list[RunState]:
+    """The runs of the sweep's last plan (plan.json); HarnessError when it has none or it is unreadable."""
+    try:
+        plan = sweep.read_plan()
+    except FileNotFoundError:
+        known = ", ".join(s.name for s in store.sweeps()) or "none"
+        raise HarnessError(f"no sweep {sweep.name!r} under {store.root} (sweeps there: {known})") from None
+    except ValueError as err:
+        raise HarnessError(f"{sweep.plan_file}: unreadable ({err})") from None
+    runs = plan.get("runs")
+    if not isinstance(runs, list):
+        raise HarnessError(f"{sweep.plan_file}: expected a 'runs' list")
+    return [
+        RunState(str(r["key"]), store.at(str(r["run_dir"])), str(r.get("task")), str(r.get("arm")), r.get("seed"))
+        for r in runs
+        if isinstance(r, dict) and "key" in r and "run_dir" in r
+    ]
+
+
+def slurm_history(job_ids: Sequence[str]) -> dict[str, str]:
+    """Job id -> ``"<STATE> (exit <code>)"`` from Slurm's accounting (``sacct``), for jobs no longer queued."""
+    if not job_ids or shutil.which("sacct") is None:
+        return {}
+    proc = subprocess.run(
+        ["sacct", "-n", "-X", "-P", "-o", "JobID,State,ExitCode", "-j", ",".join(job_ids)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    out = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split("|")
+        if len(parts) == 3:
+            out[parts[0]] = f"{parts[1]} (exit {parts[2]})"
+    return out
+
+
+def _job_log(submission: dict[str, Any] | None) -> Path | None:
+    """The stderr log submitit writes for the job's first task, when it exists."""
+    if not submission or not submission.get("folder") or not submission.get("job_id"):
+        return None
+    from submitit.core.utils import JobPaths
+
+    log = JobPaths(Path(str(submission["folder"])) / "%j", job_id=str(submission["job_id"]), task_id=0).stderr
+    return log if log.is_file() else None
+
+
+def update_states(runs: Sequence[RunState]) -> None:
+    """Fill in the state, detail and log of every run (one ``squeue`` and at most one ``sacct`` call)."""
+    alive = classify(runs)  # type: ignore[arg-type]  # what a rerun would skip: DONE / ALIVE / TODO
+    subs = {r.key: last_submission(r.run) for r in runs}
+    slurm = {k: str(s["job_id"]) for k, s in subs.items() if s and s.get("launcher") == "slurm" and s.get("job_id")}
+    queue = slurm_queue(sorted(set(slurm.values())))
+    for r in runs:
+        status = r.run.read_status() if r.run.path.exists() else {"state": "PENDING"}
+        job = slurm.get(r.key)
+        r.log = _job_log(subs[r.key])
+        if alive[r.key] == "DONE":
+            r.state = "DONE"
+        elif alive[r.key] == "ALIVE":
+            queued = job is not None and queue.get(job) in ("PENDING", "REQUEUED", "CONFIGURING")
+            r.state = "QUEUED" if queued else "RUNNING"
+            r.detail = f"Slurm job {job} {queue.get(job, '').lower()}".strip() if job else "held by a process here"
+        elif status.get("state") in ("FAILED", "PREEMPTED"):
+            r.state = status["state"]
+            r.detail = str(status.get("reason") or "")
+        elif subs[r.key] is not None or status.get("state") == "RUNNING":  # nobody works on it any more
+            r.state = "LOST"
+            how = f"job {subs[r.key]['job_id']} ended" if subs[r.key] else "its process ended"  # type: ignore[index]
+            r.detail = _lost_record(r.run) or f"{how} without finishing the run"
+    ended = sorted({slurm[r.key] for r in runs if r.state in ("LOST", "FAILED") and r.key in slurm})
+    history = slurm_history(ended)
+    for r in runs:
+        if r.state in ("LOST", "FAILED") and slurm.get(r.key) in history:
+            r.detail = f"{r.detail}; Slurm job {slurm[r.key]}: {history[slurm[r.key]]}".lstrip("; ")
+
+
+def _lost_record(run: RunDir) -> str:
+    """The reason the sweep driver recorded when the run's job ended without it (launch.json ``lost``)."""
+    from benchmark.atomic import read_json
+
+    try:
+        lost = read_json(run.launch_file).get("lost")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return str(lost.get("reason") or "") if isinstance(lost, dict) else ""
+
+
+def counts_line(name: str, runs: Sequence[RunState]) -> str:
+    """``<name>: 3/4 done, 1 running, ...`` (states with no run left out)."""
+    counts = Counter(r.state for r in runs)
+    rest = ", ".join(f"{counts[s]} {s.lower()}" for s in ORDER[1:] if counts.get(s))
+    return f"{name}: {counts.get('DONE', 0)}/{len(runs)} done" + (f", {rest}" if rest else "")
+
+
+def run_lines(runs: Sequence[RunState]) -> list[str]:
+    """One line per run, then, for each failure, its reason and where to look."""
+    lines = [f"{'state':<9} {'task':<6} {'arm':<24} {'seed':>4}  run"]
+    for r in runs:
+        lines.append(f"{r.state:<9} {r.task:<6} {r.arm:<24} {r.seed!s:>4}  {r.run.path.name}")
+        if r.detail and r.state not in ("FAILED", "LOST"):
+            lines.append(f"{'':<10}{r.detail}")
+    for r in runs:
+        if r.state in ("FAILED", "LOST"):
+            lines.append(f"  {r.state} {r.task} / {r.arm} / seed {r.seed}: {r.detail or 'no reason recorded'}")
+            lines.append(f"         {r.run.status_file}" + (f"\n         log: {r.log}" if r.log else ""))
+    return lines

@@ -8,7 +8,7 @@
 A baseline is written from one results root per CPU configuration (another processor, other kernels
 or thread count; see benchmark/report/baseline.py), so its bands hold the machine-to-machine spread.
 
-Every call first collects the results folder (benchmark.collect: index.parquet and friends in it).
+Every call first collects the results folder (benchmark.results.collect: index.parquet and friends in it).
 A missing results folder (a typo) is an error (exit 2, nothing created); an existing empty one
 renders every table with its runs shown as not run yet.
 Rendering covers every study module of ablations/ and the main comparisons with the paper
@@ -23,12 +23,12 @@ import shlex
 import sys
 from pathlib import Path
 
-from benchmark.collect import collect, summary
 from benchmark.errors import cli_errors
 from benchmark.report.baseline import ResultsRoot, check_baseline, check_header, write_baseline
 from benchmark.report.reference import DEFAULT_REFERENCE, load_reference
 from benchmark.report.render import find_study, render_all
-from benchmark.store import DEFAULT_ROOT, ResultsStore
+from benchmark.results.collect import collect, summary
+from benchmark.results.store import DEFAULT_ROOT, ResultsStore
 
 log = logging.getLogger("benchmark.paper_tables")  # under "benchmark": the console handler shows it
 

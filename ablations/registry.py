@@ -3,7 +3,7 @@
 A study is the module ``ablations/<name>.py`` that defines ``STUDY = Study(name="<name>", ...)``: the module
 owns the study's default tasks, its arms and its axis defaults (``Study.axes``). ``configs/sweep/<name>.yaml``
 holds only run-time settings (seeds, dry run, axis overrides); ``sweep=<name>`` on the command line chooses
-both. The planner (:mod:`benchmark.plan`) and the report (:mod:`benchmark.report`) look studies up here
+both. The planner (:mod:`benchmark.sweep.plan`) and the report (:mod:`benchmark.report`) look studies up here
 only, so a study is found by one name everywhere. :func:`task_spec` says what a task config choice is
 (its task name, offered modalities and protocol) to the report, which never reads ``configs/``.
 """

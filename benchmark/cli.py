@@ -18,7 +18,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf
 
-from benchmark.config import CONFIG_GROUPS, _config_error, _hydra_group, config_dir
+from benchmark.config.compose import CONFIG_GROUPS, _config_error, _hydra_group, config_dir
 from benchmark.errors import ConfigError, HarnessError
 
 CFG_KINDS = ("job", "hydra", "all")
@@ -173,7 +173,7 @@ def help_text(usage: str) -> str:
 def show_config(args: Args) -> int:
     """``--cfg``: print the composed config (job), Hydra's own config (hydra) or both (all) and exit;
     ``--package`` narrows it to one package (e.g. ``model``), ``--resolve`` resolves interpolations."""
-    from benchmark.config import compose
+    from benchmark.config.compose import compose
 
     if args.cfg == LEGACY_CFG and not args.package:
         return _show_job_legacy(args.overrides)
@@ -201,7 +201,7 @@ def _hydra_config(overrides: list[str]) -> DictConfig:
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from benchmark.config import Composer, split_overrides
+    from benchmark.config.compose import Composer, split_overrides
 
     Composer()  # registers the schema and resolvers
     groups = [_hydra_group(g) for g in split_overrides(overrides)[0]]
@@ -220,7 +220,7 @@ def _hydra_config(overrides: list[str]) -> DictConfig:
 
 def _show_job_legacy(overrides: list[str]) -> int:
     """Bare ``--cfg``: the resolved config without touching data; names the keys that still need a value."""
-    from benchmark.config import compose, validate
+    from benchmark.config.compose import compose, validate
 
     cfg = compose(overrides, validate_config=False)
     unset: list[str] = []
@@ -247,7 +247,7 @@ def show_info(args: Args) -> int:
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from benchmark.config import Composer
+    from benchmark.config.compose import Composer
 
     Composer()  # registers the schema and resolvers
     GlobalHydra.instance().clear()

@@ -88,11 +88,11 @@ def cli_errors(func: F) -> F:
     """Decorate a CLI ``main``: report :class:`HarnessError` as one line and exit non-zero.
 
     Other exceptions are bugs and keep their traceback. The harness's log records go to stderr at
-    INFO (:func:`benchmark.runlog.setup_console`; a command may change the level).
+    INFO (:func:`benchmark.runner.runlog.setup_console`; a command may change the level).
     """
 
     def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
-        from benchmark.runlog import setup_console
+        from benchmark.runner.runlog import setup_console
 
         setup_console("INFO")
         try:

@@ -24,25 +24,25 @@ from dataclasses import replace
 from omegaconf import DictConfig, OmegaConf
 
 from benchmark.cli import help_text, parse_args, parse_overrides, refuse_sweeps, show_config, show_info
-from benchmark.config import compose
-from benchmark.config_schema import LauncherKind
+from benchmark.config.compose import compose
+from benchmark.config.schema import LauncherKind
 from benchmark.errors import cli_errors
-from benchmark.rundir import RunDir
-from benchmark.runlog import RUN_LOG, console_level_flags, setup_console
-from benchmark.trackers import require_tracker
+from benchmark.results.rundir import RunDir
+from benchmark.runner.runlog import RUN_LOG, console_level_flags, setup_console
+from benchmark.runner.trackers import require_tracker
 
 USAGE = __doc__
 
 
 def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
     from benchmark.data.released import check_if_visible
-    from benchmark.distributed import global_rank
-    from benchmark.job import LOCKED, execute_run
-    from benchmark.plan import plan_entry, record_plan
-    from benchmark.rerun import check_data
-    from benchmark.rundir import check_writable
-    from benchmark.signals import Interrupted
-    from benchmark.store import ResultsStore
+    from benchmark.results.rerun import check_data
+    from benchmark.results.rundir import check_writable
+    from benchmark.results.store import ResultsStore
+    from benchmark.runner.distributed import global_rank
+    from benchmark.runner.job import LOCKED, execute_run
+    from benchmark.runner.signals import Interrupted
+    from benchmark.sweep.plan import plan_entry, record_plan
 
     store = ResultsStore.of(cfg)
     run = store.run_for(cfg)
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = args.overrides
     parsed = parse_overrides(overrides)
     if args.multirun and not (args.cfg or args.info):
-        from benchmark.multirun import run_multirun
+        from benchmark.sweep.multirun import run_multirun
 
         return run_multirun(parsed, overrides)
     refuse_sweeps(parsed, overrides, showing=bool(args.cfg or args.info))
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         overrides = ["sweep=single", *overrides]
         cfg = compose(overrides)
     if cfg.sweep is not None:
-        from benchmark.sweep import run_sweep
+        from benchmark.sweep.sweep import run_sweep
 
         return run_sweep(cfg, overrides)
     return _single_run(cfg, overrides)

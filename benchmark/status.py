@@ -17,14 +17,14 @@ from __future__ import annotations
 import sys
 
 from benchmark.errors import HarnessError, cli_errors
-from benchmark.store import DEFAULT_ROOT, ResultsStore
-from benchmark.sweep_status import RunState, counts_line, plan_runs, run_lines, update_states
+from benchmark.results.store import DEFAULT_ROOT, ResultsStore
+from benchmark.sweep.status import RunState, counts_line, plan_runs, run_lines, update_states
 
 
 def _planned(study: str, overrides: list[str]) -> tuple[ResultsStore, list[RunState]]:
     """The runs the sweep command ``sweep=<study> <overrides>`` plans (composed as benchmark.run does)."""
-    from benchmark.config import Composer, compose
-    from benchmark.plan import plan_sweep
+    from benchmark.config.compose import Composer, compose
+    from benchmark.sweep.plan import plan_sweep
 
     full = [f"sweep={study}", *overrides]
     cfg = compose(full)

@@ -1,6 +1,6 @@
 """Synthetic results roots for the collection / tables tests, in the exact on-disk formats of a run.
 
-Each run directory gets what a real run writes (benchmark/rundir.py layout): config.yaml (the
+Each run directory gets what a real run writes (benchmark/results/rundir.py layout): config.yaml (the
 resolved config composed from configs/), key.json (its semantic config and key), status.json,
 env.json, train_log.jsonl and, for DONE runs, per_example.parquet (the metrics package's columns)
 and metrics.json (its numbers recomputed from the per-example table by ``aggregate``, as the scorers
@@ -26,10 +26,10 @@ from omegaconf import OmegaConf
 
 from ablations.spec import Arm, Column, FigureSpec, Study, TableSpec
 from benchmark.atomic import atomic_write_json
-from benchmark.config import compose, semantic_config
+from benchmark.config.compose import compose, semantic_config
 from benchmark.metrics.result import aggregate
-from benchmark.rundir import run_alias, run_key
-from benchmark.store import ResultsStore
+from benchmark.results.rundir import run_alias, run_key
+from benchmark.results.store import ResultsStore
 
 CAPTION_METRICS = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "ROUGE_L", "CIDEr")
 SCALE = {"avsd": 1.0, "tvqa": 100.0, "tvc": 100.0}
@@ -90,7 +90,7 @@ def write_run(
     )
     main = str(cfg.task.main_metric)
     log = [{"step": s, "loss": 4.0 / (1 + s / 50) + seed * 0.05, "lr": 1e-3, "tau": 1.0} for s in range(0, 200, 20)]
-    scale = 100.0 if main == "accuracy" else 1.0  # as benchmark.evaluate.dev_scores logs them
+    scale = 100.0 if main == "accuracy" else 1.0  # as benchmark.runner.evaluate.dev_scores logs them
     log += [{"step": s, "dev": {main: quality * scale * s / 200}, "best": 0.0, "improved": True} for s in (100, 200)]
     lines = [json.dumps(entry) for entry in log]
     if state == "RUNNING":

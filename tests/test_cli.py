@@ -15,10 +15,10 @@ import pytest
 
 from ablations.registry import study_names as available_studies
 from benchmark.cli import parse_overrides
-from benchmark.config import compose, config_dir
-from benchmark.multirun import grid_name, parse_grid
+from benchmark.config.compose import compose, config_dir
+from benchmark.results.store import ResultsStore
 from benchmark.run import main as run_main
-from benchmark.store import ResultsStore
+from benchmark.sweep.multirun import grid_name, parse_grid
 
 GRID = ["-m", "task=tvqa,tvc", "tokenizer=relaxed,discrete", "seed=0,1", "sweep.dry_run=true"]
 

@@ -1,4 +1,4 @@
-"""benchmark.collect on synthetic run directories in the real formats (tests/report_fixtures.py)."""
+"""benchmark.results.collect on synthetic run directories in the real formats (tests/report_fixtures.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from report_fixtures import FAILED, RUNNING, ToyResults, build_toy_results
 
-from benchmark.collect import OUTPUTS, collect, main, summary
 from benchmark.perf import collect as perf_collect
+from benchmark.results.collect import OUTPUTS, collect, main, summary
 
 
 @pytest.fixture(scope="module")
@@ -188,9 +188,9 @@ def test_each_run_records_what_it_was_planned_as(toy: ToyResults, tmp_path: Path
     """From the sweep plans: the task config choice and study: arm (role); from planned.json: the paper row."""
     from omegaconf import OmegaConf
 
-    from benchmark.config import compose
-    from benchmark.plan import plan_entry, record_plan
-    from benchmark.rundir import RunDir
+    from benchmark.config.compose import compose
+    from benchmark.results.rundir import RunDir
+    from benchmark.sweep.plan import plan_entry, record_plan
 
     root = tmp_path / "runs"
     shutil.copytree(toy.root, root)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.config import compose, config_dir, semantic_config
+from benchmark.config.compose import compose, config_dir, semantic_config
 from benchmark.errors import ConfigError
-from benchmark.rundir import run_alias, run_key
-from benchmark.store import ResultsStore
+from benchmark.results.rundir import run_alias, run_key
+from benchmark.results.store import ResultsStore
 
 GROUPS = (
     "task",

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from real_layout import build_avsd, build_tvqa  # tests/ is on sys.path (rootdir conftest)
 
-from benchmark.config import compose
+from benchmark.config.compose import compose
 from benchmark.data.__main__ import main as data_cli
-from benchmark.job import execute_run
-from benchmark.store import ResultsStore
+from benchmark.results.store import ResultsStore
+from benchmark.runner.job import execute_run
 
 RUN = ["model=t5_tiny", "train=tiny", "train.max_steps=2", "train.progress=false", "train.threads=1"]
 RANDOM_OK = "tokenizer.allow_random_classifiers=true"

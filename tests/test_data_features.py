@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 
-from benchmark.config import compose
+from benchmark.config.compose import compose
 from benchmark.data.features import (
     ArrayCache,
     FeatureStream,

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.config import compose
+from benchmark.config.compose import compose
 from benchmark.data import avsd, tvc, tvqa
 from benchmark.data.tasks import TaskData
 from benchmark.errors import ConfigError, DataFormatError, SubmissionError

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.config import compose
+from benchmark.config.compose import compose
 from benchmark.data.mini import ensure_mini
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.config import Composer, compose
-from benchmark.estimate import estimate_sweep, run_seconds
-from benchmark.plan import plan_sweep
+from benchmark.config.compose import Composer, compose
+from benchmark.results.store import ResultsStore
 from benchmark.run import main as run_main
-from benchmark.store import ResultsStore
+from benchmark.sweep.estimate import estimate_sweep, run_seconds
+from benchmark.sweep.plan import plan_sweep
 
 FAST = ["task=tvqa", "sweep.estimate_steps=1", "sweep.estimate_batches=1"]
 

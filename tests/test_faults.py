@@ -26,11 +26,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark.checkpoint import load_checkpoint, load_weights, save_checkpoint, set_rng_state
-from benchmark.config import compose
+from benchmark.config.compose import compose
 from benchmark.errors import ConfigError, HarnessError
-from benchmark.rundir import RunDir
-from benchmark.store import ResultsStore
+from benchmark.results.rundir import RunDir
+from benchmark.results.store import ResultsStore
+from benchmark.runner.checkpoint import load_checkpoint, load_weights, save_checkpoint, set_rng_state
 
 QUICK = [
     "task=tvqa",
@@ -148,10 +148,10 @@ def test_a_corrupt_latest_falls_back_to_previous_with_a_warning_naming_both(tmp_
         )
     latest = tmp_path / "latest.pt"
     latest.write_bytes(latest.read_bytes()[:200])  # truncated
-    with caplog.at_level(logging.WARNING, logger="benchmark.checkpoint"):
+    with caplog.at_level(logging.WARNING, logger="benchmark.runner.checkpoint"):
         loaded = load_checkpoint(tmp_path, sem)
     assert loaded["state"]["step"] == 1
-    (record,) = [r for r in caplog.records if r.name == "benchmark.checkpoint"]
+    (record,) = [r for r in caplog.records if r.name == "benchmark.runner.checkpoint"]
     warning = record.getMessage()  # on the console: "warning: <message>" (test below, through the CLI)
     assert record.levelno == logging.WARNING and "\n" not in warning
     assert str(latest) in warning and str(tmp_path / "previous.pt") in warning and "truncated" in warning
@@ -345,7 +345,7 @@ def test_launcher_strings_with_line_breaks_fail_validation_naming_the_key(key: s
     """What a configs/local/default.yaml or an experiment overlay could hold (the command line cannot)."""
     from omegaconf import OmegaConf
 
-    from benchmark.config import validate
+    from benchmark.config.compose import validate
 
     cfg = compose([*QUICK, "launcher=slurm"])
     OmegaConf.update(cfg, key, value, merge=False)
@@ -407,7 +407,7 @@ printf '%s\\n' "$PWD" "$PYTHONPATH" "$VX2T_CONFIG_DIR" "$@" > "$SRUN_LOG"
 
 
 def test_the_sbatch_script_quotes_hostile_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from benchmark.launch import sbatch_script, slurm_executor
+    from benchmark.sweep.launch import sbatch_script, slurm_executor
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -458,7 +458,7 @@ def test_scorer_options_are_checked_before_scoring(reference, tmp_path: Path, op
 HOLD_WHEN_PLANNED = """
 import sys, time
 from pathlib import Path
-from benchmark.rundir import RunDir
+from benchmark.results.rundir import RunDir
 run = RunDir(sys.argv[1])
 while not run.status_file.exists():  # the sweep has classified the run and written it PENDING
     time.sleep(0.01)

@@ -17,9 +17,9 @@ import pytest
 import torch
 from test_model_kit import build, cache_dir, make_cfg, make_info, make_samples
 
-from benchmark.config import compose
+from benchmark.config.compose import compose
 from benchmark.model.shapes import pad_batch
-from benchmark.store import ResultsStore
+from benchmark.results.store import ResultsStore
 
 pytestmark = [
     pytest.mark.gpu,

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import torch
 
-from benchmark.hostinfo import _cpuinfo, cpu_configuration
-from benchmark.rundir import env_info
+from benchmark.results.rundir import env_info
+from benchmark.runner.hostinfo import _cpuinfo, cpu_configuration
 
 ENV_OF_CHILD = """
 import json, torch
 torch.set_num_threads(1)
-from benchmark.rundir import env_info
+from benchmark.results.rundir import env_info
 print(json.dumps(env_info()["host_cpu"]))
 """
 

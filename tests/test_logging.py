@@ -1,4 +1,4 @@
-"""Logging (benchmark/runlog.py): each run's run.log, the console (stderr; -v / -q), sweeps' pointers
+"""Logging (benchmark/runner/runlog.py): each run's run.log, the console (stderr; -v / -q), sweeps' pointers
 to the run.log of failed runs, and the INFO lines of collect and paper_tables."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pytest
 
 import paper_tables
 from benchmark import collect
-from benchmark.config import compose
-from benchmark.rundir import run_dir_for
-from benchmark.runlog import RUN_LOG, console_level_flags, log, run_log, setup_console
+from benchmark.config.compose import compose
+from benchmark.results.rundir import run_dir_for
+from benchmark.runner.runlog import RUN_LOG, console_level_flags, log, run_log, setup_console
 
 QUICK = [
     "task=tvqa",
@@ -69,7 +69,7 @@ def test_a_failed_run_keeps_its_traceback_in_run_log_and_the_sweep_points_at_it(
         assert proc.stdout.count(f"         {log_file}\n") == 1  # the summary points at the run's log
         assert "single: 0/1 done, 0 running, 0 pending, 1 failed" in proc.stderr  # the sweep's status line
         text = log_file.read_text()
-        assert text.count("ERROR   benchmark.runlog: run FAILED: config key 'model.name_or_path'") == attempt
+        assert text.count("ERROR   benchmark.runner.runlog: run FAILED: config key 'model.name_or_path'") == attempt
         assert text.count("Traceback (most recent call last)") == attempt
         assert [n for n in (1, 2) if f"attempt {n} on" in text] == list(range(1, attempt + 1))
 
@@ -82,8 +82,8 @@ def test_run_log_appends_and_lets_through_info_even_when_the_console_is_quiet(
         for n in (1, 2):
             with run_log(tmp_path):
                 log.info("attempt %d", n)
-                logging.getLogger("benchmark.sweep").info("an info line")
-                logging.getLogger("benchmark.checkpoint").warning("a warning")
+                logging.getLogger("benchmark.sweep.sweep").info("an info line")
+                logging.getLogger("benchmark.runner.checkpoint").warning("a warning")
         log.info("after: in no run.log")
         lines = (tmp_path / RUN_LOG).read_text().splitlines()
         assert [line.split(": ", 1)[1] for line in lines] == [
@@ -104,8 +104,8 @@ def test_console_levels_and_the_run_lines_at_debug(capsys: pytest.CaptureFixture
     try:
         setup_console("INFO")
         log.info("a run line")
-        logging.getLogger("benchmark.collect").info("an info line")
-        logging.getLogger("benchmark.collect").error("an error")
+        logging.getLogger("benchmark.results.collect").info("an info line")
+        logging.getLogger("benchmark.results.collect").error("an error")
         assert capsys.readouterr() == ("", "an info line\nerror: an error\n")
         setup_console("debug")
         log.info("a run line")

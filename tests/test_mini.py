@@ -22,7 +22,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from benchmark.config import compose, semantic_config
+from benchmark.config.compose import compose, semantic_config
 from benchmark.data import avsd, subtitles, tvc, tvqa
 from benchmark.data.features import pad_batch
 from benchmark.data.labels import read_labels

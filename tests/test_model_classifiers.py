@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from benchmark.config_schema import ClassifierConfig, Pooling
+from benchmark.config.schema import ClassifierConfig, Pooling
 from benchmark.errors import ConfigError, DataFormatError
 from benchmark.model.classifiers import CLASSIFIERS, Cnn3d, FeatureHead, build_classifier
 

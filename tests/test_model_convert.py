@@ -12,8 +12,8 @@ import pytest
 import torch
 from torch import nn
 
-from benchmark.config import compose
-from benchmark.config_schema import ClassifierConfig, Pooling
+from benchmark.config.compose import compose
+from benchmark.config.schema import ClassifierConfig, Pooling
 from benchmark.data.check import check_task_data
 from benchmark.data.tasks import TaskData
 from benchmark.errors import DataFormatError, HarnessError

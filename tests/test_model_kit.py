@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.config import compose
+from benchmark.config.compose import compose
 from benchmark.data.types import Sample
 from benchmark.errors import ConfigError
 from benchmark.fingerprint import tiny_builder_fingerprint
@@ -60,7 +60,7 @@ def make_cfg(task: str = "avsd", family: str = "t5", overrides: list[str] = (), 
 
 def make_info(cfg, modalities: list[str] | None = None, weights: dict | None = None) -> ModelTask:
     """ModelTask as the training loop builds it (effective modalities by default)."""
-    from benchmark.config import effective_modalities
+    from benchmark.config.compose import effective_modalities
 
     mods = effective_modalities(cfg) if modalities is None else modalities
     cont = [m for m in cfg.task.modalities if m in LABELS]

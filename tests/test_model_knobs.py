@@ -13,9 +13,9 @@ import pytest
 import torch
 from test_model_kit import CORPUS, LABELS, TINY, build, cache_dir, make_cfg, make_info, make_samples
 
-from benchmark.config import compose, semantic_config
+from benchmark.config.compose import compose, semantic_config
 from benchmark.errors import ConfigError
-from benchmark.rundir import run_key
+from benchmark.results.rundir import run_key
 
 
 @pytest.fixture(scope="module")

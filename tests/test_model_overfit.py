@@ -14,7 +14,7 @@ import pytest
 import torch
 from test_model_kit import cache_dir, train_steps
 
-from benchmark.config import compose
+from benchmark.config.compose import compose
 from benchmark.data.mini import ensure_mini
 from benchmark.data.tasks import TaskData
 from benchmark.model import ModelTask, build_model

@@ -10,8 +10,8 @@ from test_model_kit import CORPUS, LABELS
 from torch import nn
 from transformers.models.bart.modeling_bart import BartScaledWordEmbedding
 
-from benchmark.config_schema import CategoryEmbeddings as CategoryEmbeddingsMode
-from benchmark.config_schema import EvalMode, RelaxedMode, Schedule, TokenizerConfig, TokenizerKind
+from benchmark.config.schema import CategoryEmbeddings as CategoryEmbeddingsMode
+from benchmark.config.schema import EvalMode, RelaxedMode, Schedule, TokenizerConfig, TokenizerKind
 from benchmark.errors import ConfigError
 from benchmark.model.classifiers import FeatureHead
 from benchmark.model.tiny import train_tokenizer

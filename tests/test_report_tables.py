@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from report_fixtures import ToyResults, build_toy_results, toy_study
 
-from benchmark.collect import collect
 from benchmark.report.cells import build_study_cells
 from benchmark.report.comparisons import COMPARISONS, comparison_table
 from benchmark.report.reference import load_reference
 from benchmark.report.tables import Table, fmt_summary, latex_escape, study_table, to_latex, to_markdown
+from benchmark.results.collect import collect
 
 
 @pytest.fixture(scope="module")
@@ -156,10 +156,10 @@ def test_tables_never_read_configs(toy: ToyResults, tmp_path: Path) -> None:
 def test_the_full_model_of_the_comparisons_is_the_default_config() -> None:
     """FULL_MODEL (ablations/main_results.py) spells out the default config's knobs; a changed default shows here."""
     from ablations.registry import task_choices
-    from benchmark.collect_run import flatten
-    from benchmark.config import compose, semantic_config
+    from benchmark.config.compose import compose, semantic_config
     from benchmark.report.comparisons import FULL_MODEL_SELECTION
-    from benchmark.rundir import label_modalities
+    from benchmark.results.collect_run import flatten
+    from benchmark.results.rundir import label_modalities
 
     for task in task_choices():
         semantic = semantic_config(compose([f"task={task}"]))

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.config import compose
-from benchmark.store import ResultsStore
+from benchmark.config.compose import compose
+from benchmark.results.store import ResultsStore
 
 QUICK = [
     "task=tvqa",

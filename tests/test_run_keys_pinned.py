@@ -2,7 +2,7 @@
 
 The golden file holds the key of every planned run of every study (three seeds) and of every
 paper-row overlay. A change that alters any of them must either keep the old behaviour under
-``KEY_STABLE_DEFAULTS`` (benchmark/config.py) or ship a tested migration that re-links finished
+``KEY_STABLE_DEFAULTS`` (benchmark/config/compose.py) or ship a tested migration that re-links finished
 runs, and then regenerate the golden file with ``VX2T_WRITE_GOLDEN=1 pytest tests/test_run_keys_pinned.py``.
 """
 
@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 
 from ablations.registry import study_names
-from benchmark.config import Composer, compose, config_dir, semantic_config
-from benchmark.plan import plan_sweep
-from benchmark.rundir import run_key
+from benchmark.config.compose import Composer, compose, config_dir, semantic_config
+from benchmark.results.rundir import run_key
+from benchmark.sweep.plan import plan_sweep
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "run_keys.json"
 ROOT = Path("/nonexistent-results-root")

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark.checkpoint import (
+from benchmark.results.rundir import RunDir
+from benchmark.runner.checkpoint import (
     CheckpointMismatchError,
     config_differences,
     load_checkpoint,
@@ -18,7 +19,6 @@ from benchmark.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from benchmark.rundir import RunDir
 
 
 def test_status_is_updated_atomically_and_done_means_metrics(tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ def test_status_is_updated_atomically_and_done_means_metrics(tmp_path: Path) -> 
 
 HOLD = """
 import sys, time
-from benchmark.rundir import RunDir
+from benchmark.results.rundir import RunDir
 with RunDir(sys.argv[1]).lock() as ok:
     print("held" if ok else "busy", flush=True)
     time.sleep(float(sys.argv[2]))

@@ -14,7 +14,7 @@ import pytest
 from slurm_support import wait_for
 
 from benchmark.status import main as status_main
-from benchmark.sweep_status import slurm_history
+from benchmark.sweep.status import slurm_history
 
 pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm_cluster")]
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.config import compose
+from benchmark.config.compose import compose
+from benchmark.results.store import ResultsStore
 from benchmark.run import main as run_main
 from benchmark.status import main as status_main
-from benchmark.store import ResultsStore
-from benchmark.sweep_status import RunState, update_states
+from benchmark.sweep.status import RunState, update_states
 
 FAST = ["train.max_steps=5", "train.eval_every=5", "train.log_every=5", "train.progress=false", "train.threads=1"]
 # K=20 exceeds the mini label vocabulary: the three classifier-based arms fail at model build, the

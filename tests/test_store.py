@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmark.config import Composer, compose, semantic_config
-from benchmark.config_schema import ResultsConfig
+from benchmark.config.compose import Composer, compose, semantic_config
+from benchmark.config.schema import ResultsConfig
 from benchmark.errors import HarnessError
-from benchmark.plan import plan_sweep
-from benchmark.rundir import RunDir, run_alias, run_key
-from benchmark.store import DEFAULT_ROOT, ResultsStore
+from benchmark.results.rundir import RunDir, run_alias, run_key
+from benchmark.results.store import DEFAULT_ROOT, ResultsStore
+from benchmark.sweep.plan import plan_sweep
 
 
 def test_a_run_lives_at_root_task_alias_key_and_the_planner_finds_the_same_folder(tmp_path: Path) -> None:

@@ -86,7 +86,7 @@ def _build(root: Path) -> None:
 
 
 def _offered(study: Study) -> dict[str, tuple[str, ...]]:
-    from benchmark.config import compose
+    from benchmark.config.compose import compose
 
     return {t: tuple(compose([f"task={t}"], validate_config=False).task.modalities) for t in study.default_tasks}
 

@@ -1,8 +1,8 @@
-"""Experiment trackers (``logger=...``, benchmark/trackers.py), each read back with its own library.
+"""Experiment trackers (``logger=...``, benchmark/runner/trackers.py), each read back with its own library.
 
 TensorBoard and csv: a real short run through the entry point, its event files / CSV compared with
 train_log.jsonl and metrics.json. W&B (offline) and MLflow (local file store): the same feed
-(:func:`benchmark.trackers.tracking` around real TrainLog writes), read back from W&B's offline run
+(:func:`benchmark.runner.trackers.tracking` around real TrainLog writes), read back from W&B's offline run
 file and with ``MlflowClient``; they skip, naming the extra, when the package is not installed.
 """
 
@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.config import compose, semantic_config
+from benchmark.config.compose import compose, semantic_config
 from benchmark.errors import MissingDependencyError
+from benchmark.results.rundir import RunDir, run_key
+from benchmark.results.store import ResultsStore
 from benchmark.run import main as run_main
-from benchmark.rundir import RunDir, run_key
-from benchmark.store import ResultsStore
-from benchmark.trackers import SCALARS_CSV, TENSORBOARD_DIR, CsvTracker, TensorBoardTracker, scalars_of, tracking
-from benchmark.trainlog import TrainLog
+from benchmark.runner.trackers import SCALARS_CSV, TENSORBOARD_DIR, CsvTracker, TensorBoardTracker, scalars_of, tracking
+from benchmark.runner.trainlog import TrainLog
 
 QUICK = [
     "task=tvqa",

@@ -8,9 +8,9 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from benchmark.config import compose, semantic_config
-from benchmark.config_load import typed_config
-from benchmark.config_schema import (
+from benchmark.config.compose import compose, semantic_config
+from benchmark.config.load import typed_config
+from benchmark.config.schema import (
     HeadKind,
     LauncherKind,
     RelaxedMode,
@@ -21,7 +21,7 @@ from benchmark.config_schema import (
     TokenizerKind,
 )
 from benchmark.errors import ConfigError
-from benchmark.rundir import prepare_run_dir, run_dir_for, run_key
+from benchmark.results.rundir import prepare_run_dir, run_dir_for, run_key
 
 
 def _planned(tmp_path: Path, overrides: list[str]):

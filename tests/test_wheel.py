@@ -140,12 +140,12 @@ def _venv_with_wheel(project: Path, wheel: Path) -> Path:
 
 PROBE = """
 import json, benchmark, ablations, paper_tables
-from benchmark.config import config_dir
+from benchmark.config.compose import config_dir
 from benchmark.fingerprint import mini_generator_fingerprint, tiny_builder_fingerprint
 from benchmark.report.claims import DEFAULT_CLAIMS
 from benchmark.report.reference import DEFAULT_REFERENCE
 from benchmark.resources import CODE_ROOT
-from benchmark.rundir import git_state
+from benchmark.results.rundir import git_state
 print(json.dumps({
     "modules": [benchmark.__file__, ablations.__file__, paper_tables.__file__],
     "files": [str(config_dir() / "config.yaml"), str(DEFAULT_REFERENCE), str(DEFAULT_CLAIMS)],
@@ -157,9 +157,9 @@ print(json.dumps({
 SNAPSHOT_PROBE = """
 import json, os, subprocess, sys
 from pathlib import Path
-from benchmark.launch import snapshot_code, snapshot_env
+from benchmark.sweep.launch import snapshot_code, snapshot_env
 snap = snapshot_code(Path(sys.argv[1]))
-code = "import benchmark; from benchmark.config import compose, config_dir; compose(['sweep=ci_small']); "
+code = "import benchmark; from benchmark.config.compose import compose, config_dir; compose(['sweep=ci_small']); "
 code += "print(benchmark.__file__, config_dir())"
 out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **snapshot_env(snap)}, cwd=snap,
                      capture_output=True, text=True, check=True)

@@ -15,11 +15,11 @@ import h5py
 import numpy as np
 import pytest
 
-from benchmark.config import compose
+from benchmark.config.compose import compose
 from benchmark.errors import ConfigError
-from benchmark.job import execute_run
 from benchmark.model.backbones import load_backbone, locate_backbone
-from benchmark.store import ResultsStore
+from benchmark.results.store import ResultsStore
+from benchmark.runner.job import execute_run
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "data"
 QUICK = ["train=tiny", "train.max_steps=2", "train.progress=false", "train.threads=1", "train.batch_size=2"]

@@ -42,11 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check(overrides: list[str]) -> int:
-    from benchmark.config import compose
+    from benchmark.config.compose import compose
     from benchmark.data.check import check_task_data
     from benchmark.data.tasks import TaskData
     from benchmark.errors import HarnessError
-    from benchmark.job import data_root
+    from benchmark.runner.job import data_root
 
     bad = [a for a in overrides if "=" not in a]
     if bad:

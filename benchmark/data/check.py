@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.config_schema import CONTINUOUS_MODALITIES
+from benchmark.config.schema import CONTINUOUS_MODALITIES
 from benchmark.data.features import FeatureStream, Hdf5Store
 from benchmark.data.tasks import TaskData
 from benchmark.errors import ConfigError, DataFormatError

@@ -26,8 +26,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from benchmark.config import effective_modalities
-from benchmark.config_schema import CONTINUOUS_MODALITIES
+from benchmark.config.compose import effective_modalities
+from benchmark.config.schema import CONTINUOUS_MODALITIES
 from benchmark.errors import HarnessError
 from benchmark.fingerprint import file_sha256
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmark.config import effective_modalities
-from benchmark.config_schema import CONTINUOUS_MODALITIES
+from benchmark.config.compose import effective_modalities
+from benchmark.config.schema import CONTINUOUS_MODALITIES
 from benchmark.data.features import resolve
 from benchmark.errors import ConfigError
 

@@ -21,8 +21,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from benchmark.config import effective_modalities
-from benchmark.config_schema import CONTINUOUS_MODALITIES
+from benchmark.config.compose import effective_modalities
+from benchmark.config.schema import CONTINUOUS_MODALITIES
 from benchmark.data.adapters import ADAPTERS, TaskAdapter
 from benchmark.data.features import ArrayCache, ModalityFeatures, modality_from_config, resolve
 from benchmark.data.labels import read_labels

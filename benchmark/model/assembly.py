@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.config_schema import CONTINUOUS_MODALITIES
+from benchmark.config.schema import CONTINUOUS_MODALITIES
 from benchmark.data.types import Sample
 from benchmark.errors import ConfigError, DataFormatError
 from benchmark.model.backbones import FamilySpecials

@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from benchmark.config_schema import ClassifierConfig
+from benchmark.config.schema import ClassifierConfig
 from benchmark.errors import ConfigError, DataFormatError
 
 

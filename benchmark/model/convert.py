@@ -42,10 +42,10 @@ from typing import Any
 import torch
 
 from benchmark.atomic import atomic_write
-from benchmark.checkpoint import safe_load
 from benchmark.data.labels import read_labels
 from benchmark.errors import DataFormatError, HarnessError, cli_errors
 from benchmark.fingerprint import file_sha256
+from benchmark.runner.checkpoint import safe_load
 
 log = logging.getLogger(__name__)
 

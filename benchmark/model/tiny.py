@@ -38,7 +38,7 @@ from typing import Any
 
 import torch
 
-from benchmark.config_schema import ModelConfig
+from benchmark.config.schema import ModelConfig
 from benchmark.fingerprint import file_sha256, tiny_builder_fingerprint
 
 # Position table of tiny BART / BERT (T5 uses relative positions); max_source_len is checked against it.

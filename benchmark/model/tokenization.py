@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from benchmark.config_schema import TokenizerConfig, TokenizerKind
+from benchmark.config.schema import TokenizerConfig, TokenizerKind
 from benchmark.errors import ConfigError
 
 

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from benchmark.config_schema import CONTINUOUS_MODALITIES, CandidateInput, ClassifierConfig, HeadKind, TaskKind
+from benchmark.config.schema import CONTINUOUS_MODALITIES, CandidateInput, ClassifierConfig, HeadKind, TaskKind
 from benchmark.data.types import Sample
 from benchmark.errors import ConfigError
 from benchmark.model.assembly import Collator, special_separator

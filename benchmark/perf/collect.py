@@ -29,8 +29,8 @@ import yaml
 from omegaconf import OmegaConf
 
 from benchmark.atomic import atomic_write_json
-from benchmark.config import compose, semantic_config
-from benchmark.rundir import run_key
+from benchmark.config.compose import compose, semantic_config
+from benchmark.results.rundir import run_key
 
 TASKS = ("avsd", "tvqa", "tvc")
 CAPTION_COLUMNS = (
@@ -134,7 +134,7 @@ def naive_collect(root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def main(argv: list[str] | None = None) -> int:
     """Build the run directories in a temporary folder, collect twice, print the seconds."""
-    from benchmark.collect import collect
+    from benchmark.results.collect import collect
 
     parser = argparse.ArgumentParser(prog="python -m benchmark.perf collect")
     parser.add_argument("--runs", type=int, default=1000)

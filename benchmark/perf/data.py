@@ -117,7 +117,7 @@ def measure(root: Path, examples: int, workers: int, reps: int = 3, seed: int = 
     """Time the start-up checks and the loader against a bare h5py loop (see the module docstring)."""
     from torch.utils.data import DataLoader
 
-    from benchmark.config import compose
+    from benchmark.config.compose import compose
     from benchmark.data.check import check_task_data
     from benchmark.data.features import ArrayCache
     from benchmark.data.tasks import TaskData

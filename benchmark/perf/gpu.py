@@ -181,7 +181,7 @@ def _generation(bench: Bench, rows: int, beams: int, repeats: int) -> dict[str, 
 def _real_lengths(bench: Bench, lengths: dict[str, list[int]], n: int) -> dict[str, Any]:
     """Vx2Text eager steps on ``n`` random vs ``n`` length-bucketed batches of the real AVSD lengths."""
     from benchmark.model.assembly import IGNORE_INDEX
-    from benchmark.train import batch_plan
+    from benchmark.runner.train import batch_plan
 
     b, args = bench.batch, bench.args
     src = [min(x, args.source) for x in lengths["source"]]

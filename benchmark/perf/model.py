@@ -126,8 +126,8 @@ def _samples(batch: int, seed: int):
 
 
 def _build(shape: dict[str, int], source: int, target: int, cache: Path):
-    from benchmark.config import compose
-    from benchmark.config_schema import TaskKind
+    from benchmark.config.compose import compose
+    from benchmark.config.schema import TaskKind
     from benchmark.model import ModelTask, build_model
 
     overrides = [

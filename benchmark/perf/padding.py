@@ -10,7 +10,7 @@ a real WordPiece vocabulary (all-MiniLM-L6-v2's, i.e. bert-base-uncased, when th
 is installed; whitespace words otherwise: the output names which). T5's SentencePiece vocabulary is
 not available offline; its counts differ by a few per cent, not the shape of the distribution.
 
-Batches are the trainer's own :func:`benchmark.train.batch_plan` keyed by the trainer's cheap length
+Batches are the trainer's own :func:`benchmark.runner.train.batch_plan` keyed by the trainer's cheap length
 proxy (``SampleSpec.approx_length``): ``bucket=False`` (random batches, each padded to its longest
 sample) against ``bucket=True`` (``train.bucket_by_length``, the default). The padding fraction is
 ``1 - real tokens / padded tokens`` over an epoch, averaged over three epochs. With ``--multiple``
@@ -78,7 +78,7 @@ def load_tokenizer() -> tuple[Any, str]:
 
 
 def _task_config(task: str, root: Path | None, train_file: str | None) -> Any:
-    from benchmark.config import compose
+    from benchmark.config.compose import compose
 
     overrides = [f"task={task}", "model=t5_base", "modality.video=false", "modality.audio=false"]
     overrides.append("modality.speech=false")  # no subtitle file in the shared folder (nor a mini need)
@@ -99,12 +99,12 @@ def task_lengths(task: str, root: Path | None, train_file: str | None) -> dict[s
     ``root=None`` reads the mini benchmark (generated into the cache on first use). Tokens are those
     of :func:`load_tokenizer`. Cached per process (the result is read-only by convention).
     """
-    from benchmark.config_schema import CONTINUOUS_MODALITIES
+    from benchmark.config.schema import CONTINUOUS_MODALITIES
     from benchmark.data.tasks import TaskData
-    from benchmark.job import data_root
     from benchmark.model.assembly import IGNORE_INDEX, Collator
     from benchmark.model.backbones import FamilySpecials
     from benchmark.model.collator_settings import CollatorSettings, SourceLayout
+    from benchmark.runner.job import data_root
 
     tokenizer = load_tokenizer()[0]
     cfg = _task_config(task, root, train_file)
@@ -158,7 +158,7 @@ def padding_fraction(lengths: Sequence[int], batches: Sequence[Sequence[int]], m
 
 def measure_task(lengths: dict[str, list[int]], batch: int, multiple: int, epochs: int = 3) -> dict[str, Any]:
     """Padding fractions of random vs bucketed batches (source and target), averaged over ``epochs``."""
-    from benchmark.train import batch_plan
+    from benchmark.runner.train import batch_plan
 
     out: dict[str, Any] = {"samples": len(lengths["source"])}
     for bucket, name in ((False, "before"), (True, "after")):

@@ -15,10 +15,10 @@ import statistics
 import tempfile
 import time
 
-from benchmark.config import Composer, compose, semantic_config
-from benchmark.plan import plan_sweep
-from benchmark.rundir import run_key
-from benchmark.store import ResultsStore
+from benchmark.config.compose import Composer, compose, semantic_config
+from benchmark.results.rundir import run_key
+from benchmark.results.store import ResultsStore
+from benchmark.sweep.plan import plan_sweep
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         for p in planned:  # a finished sweep: every run has its metrics.json
             store.prepare_run(p.run, p.resolved, p.semantic)
             p.run.metrics_file.write_text(json.dumps({"metrics": {"accuracy": 50.0}}))
-        from benchmark.sweep import classify
+        from benchmark.sweep.sweep import classify
 
         timings = []
         for _ in range(3):

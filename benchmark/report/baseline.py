@@ -34,10 +34,8 @@ from omegaconf import OmegaConf
 
 from ablations.spec import Column, Study
 from benchmark.atomic import atomic_write_json, read_json
-from benchmark.collect import Collection
-from benchmark.config import config_dir
+from benchmark.config.compose import config_dir
 from benchmark.errors import DataFormatError, HarnessError
-from benchmark.hostinfo import cpu_configuration
 from benchmark.report.baseline_rule import (
     ALPHA_FAMILY,
     FLOORS,
@@ -50,7 +48,9 @@ from benchmark.report.baseline_rule import (
 from benchmark.report.cells import column_rows, study_plan, summarize_runs, task_name_of
 from benchmark.report.reference import task_scale
 from benchmark.resources import find_baseline, shipped_baselines
-from benchmark.store import ResultsStore
+from benchmark.results.collect import Collection
+from benchmark.results.store import ResultsStore
+from benchmark.runner.hostinfo import cpu_configuration
 
 ENTRY_FIELDS = (
     "task",

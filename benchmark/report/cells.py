@@ -25,7 +25,6 @@ import pandas as pd
 
 from ablations.registry import task_spec
 from ablations.spec import Arm, Column, Study
-from benchmark.collect import Collection
 from benchmark.errors import SubmissionError
 from benchmark.report.reference import SCALES, TASK_SCALE
 from benchmark.report.stats import (
@@ -39,6 +38,7 @@ from benchmark.report.stats import (
     seed_summary,
 )
 from benchmark.report.studies import arm_task_name, default_arms
+from benchmark.results.collect import Collection
 
 NOT_RUN = "NOT_RUN"  # planned, but the run directory does not exist
 # most telling first: the footnote of an empty cell names the worst state among its runs

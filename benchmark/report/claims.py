@@ -35,13 +35,13 @@ from scipy import stats as scipy_stats
 
 from ablations.registry import all_studies, task_choices, task_spec
 from ablations.spec import Column, Study
-from benchmark.collect import Collection
 from benchmark.errors import DataFormatError, SubmissionError
 from benchmark.report.cells import column_rows, scale_of, study_plan, summarize_runs
 from benchmark.report.reference import METRICS
 from benchmark.report.stats import N_BOOT, PairedTest, average_over_seeds, has_columns, paired_test
 from benchmark.report.studies import arm_task_name, default_arms
 from benchmark.resources import reference_dir
+from benchmark.results.collect import Collection
 
 DEFAULT_CLAIMS = reference_dir() / "claims.yaml"
 CERTAINTIES = ("read in the paper", "recalled, not read")

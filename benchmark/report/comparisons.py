@@ -24,10 +24,10 @@ import pandas as pd
 from ablations.main_results import FULL_MODEL
 from ablations.registry import task_spec
 from ablations.spec import Column
-from benchmark.collect import Collection
 from benchmark.report.cells import Cell, summarize_runs
 from benchmark.report.reference import RefEntry
 from benchmark.report.tables import DASH, SCALE_WORDS, Table, decimals, fmt, fmt_summary
+from benchmark.results.collect import Collection
 
 
 @dataclass(frozen=True)

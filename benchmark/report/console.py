@@ -1,7 +1,7 @@
-"""A study's table on the terminal, e.g. at the end of a sweep (``benchmark.sweep`` calls it).
+"""A study's table on the terminal, e.g. at the end of a sweep (``benchmark.sweep.sweep`` calls it).
 
 It collects the results root first (writing the collected tables there, as ``python -m
-benchmark.collect`` does), so what is printed is exactly what ``paper_tables.py`` would render.
+benchmark.results.collect`` does), so what is printed is exactly what ``paper_tables.py`` would render.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ablations.spec import Study
-from benchmark.collect import collect
 from benchmark.report.cells import build_study_cells
 from benchmark.report.reference import DEFAULT_REFERENCE, load_reference
 from benchmark.report.tables import study_table, to_markdown
+from benchmark.results.collect import collect
 
 
 def print_study_table(results_root: str | Path, study: Study, write: bool = True) -> str:

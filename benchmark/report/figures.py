@@ -40,7 +40,7 @@ NOTES = {
 # eleven distinct colours (tab10 and black); arms beyond them repeat the colours dashed
 ARM_COLOURS = (*sns.color_palette("tab10", 10).as_hex(), "#000000")
 ARM_DASHES = ("", (5, 2), (1, 1.5), (6, 2, 1, 2))
-# benchmark.evaluate.dev_scores logs accuracy in % (quick_accuracy) and caption metrics as fractions
+# benchmark.runner.evaluate.dev_scores logs accuracy in % (quick_accuracy) and caption metrics as fractions
 DEV_LOGGED_SCALE = {"accuracy": 100.0}
 
 

@@ -17,7 +17,6 @@ import pandas as pd
 from ablations.registry import all_studies, get_study, study_names
 from ablations.spec import Study
 from benchmark.atomic import atomic_write_text
-from benchmark.collect import Collection
 from benchmark.errors import ConfigError
 from benchmark.report.cells import StudyCells, build_study_cells
 from benchmark.report.claims import DEFAULT_CLAIMS, evaluate_claims, load_claims
@@ -27,6 +26,7 @@ from benchmark.report.figures import curves_figure, study_figure
 from benchmark.report.reference import RefEntry
 from benchmark.report.stats import N_BOOT
 from benchmark.report.tables import Table, study_table, to_latex, to_markdown
+from benchmark.results.collect import Collection
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Run identity and the run directory: key, alias, layout, status file, lock, environment record.
 
-Files of a run directory ``<results.root>/<task>/<alias>__<key>/`` (its path: benchmark.store; written by
+Files of a run directory ``<results.root>/<task>/<alias>__<key>/`` (its path: benchmark.results.store; written by
 that run alone)::
 
     config.yaml        the resolved config (frozen when the run is planned)
@@ -36,11 +36,11 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from benchmark.atomic import atomic_write_json, read_json
-from benchmark.config import effective_modalities
-from benchmark.config_load import typed_config
-from benchmark.config_schema import HeadKind, Schedule, TokenizerKind
+from benchmark.config.compose import effective_modalities
+from benchmark.config.load import typed_config
+from benchmark.config.schema import HeadKind, Schedule, TokenizerKind
 from benchmark.errors import ConfigError
-from benchmark.hostinfo import host_info
+from benchmark.runner.hostinfo import host_info
 from benchmark.resources import configs_dir
 
 STATES = ("PENDING", "RUNNING", "DONE", "FAILED", "PREEMPTED")
@@ -246,7 +246,7 @@ class RunDir:
     def load_config(self) -> DictConfig:
         """The frozen, resolved config of this run, typed by the schema (as a composed config is).
 
-        A config.yaml written by an earlier version loads too: see :func:`benchmark.config_load.typed_config`.
+        A config.yaml written by an earlier version loads too: see :func:`benchmark.config.load.typed_config`.
         """
         tree = OmegaConf.to_container(OmegaConf.load(self.config_file))
         if not isinstance(tree, dict):
@@ -341,8 +341,8 @@ def env_info() -> dict[str, Any]:
     """What produced a result: git commit and dirty flag, packages, torch/CUDA, GPU, Java, host and its CPU kernels."""
     import torch
 
-    repo = Path(__file__).resolve().parent.parent
-    snapshot = repo / "snapshot.json"  # written by benchmark.launch.snapshot_code
+    repo = Path(__file__).resolve().parents[2]
+    snapshot = repo / "snapshot.json"  # written by benchmark.sweep.launch.snapshot_code
     git = read_json(snapshot) if snapshot.is_file() else git_state(repo)
     versions = {}
     for name in _PACKAGES:

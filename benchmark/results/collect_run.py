@@ -1,11 +1,11 @@
-"""Read one run directory (layout in :mod:`benchmark.rundir`) into a row of the run index.
+"""Read one run directory (layout in :mod:`benchmark.results.rundir`) into a row of the run index.
 
 Never raises for a bad file: what is wrong goes into the row's ``problems`` and the rest is read.
-States are those of :data:`benchmark.rundir.STATES` (DONE iff metrics.json exists) plus ``INVALID``:
+States are those of :data:`benchmark.results.rundir.STATES` (DONE iff metrics.json exists) plus ``INVALID``:
 metrics.json exists but cannot be used. A partial last line of a running run's train_log.jsonl is
 expected (the log is appended to while training) and is not a problem.
 
-Speed (see :mod:`benchmark.collect`): the semantic config comes from key.json (JSON; config.yaml is
+Speed (see :mod:`benchmark.results.collect`): the semantic config comes from key.json (JSON; config.yaml is
 parsed only when key.json is missing or broken), a train log is parsed in one ``json.loads``, and the
 per-example table is read with pyarrow (which releases the GIL).
 """
@@ -20,8 +20,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmark.rundir import STATES, label_modalities, run_key
-from benchmark.store import ResultsStore
+from benchmark.results.rundir import STATES, label_modalities, run_key
+from benchmark.results.store import ResultsStore
 
 INVALID = "INVALID"
 ENV_FIELDS = ("python", "torch", "cuda", "gpu", "host", "java")
@@ -67,7 +67,7 @@ def _semantic_from_yaml(path: Path, problems: list[str]) -> dict[str, Any] | Non
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from benchmark.config import semantic_config
+    from benchmark.config.compose import semantic_config
 
     try:
         with open(path, encoding="utf-8") as fh:

@@ -1,7 +1,7 @@
 """What a rerun of an existing run directory may change, and what it may not.
 
 * **The command line wins for non-semantic settings** (data location, workers, launcher, paths):
-  :meth:`benchmark.store.ResultsStore.prepare_run` rewrites a not-running run's ``config.yaml`` with
+  :meth:`benchmark.results.store.ResultsStore.prepare_run` rewrites a not-running run's ``config.yaml`` with
   the config it is planned with now, after :func:`check_semantic` checked that its semantic config
   (what the key hashes) is the one in ``key.json``; a semantic change is refused (:class:`SemanticChange`).
 * **Every attempt records what it used** (:func:`attempt_settings`): appended to
@@ -113,7 +113,7 @@ def check_data(run: Any, cfg: Any, record: bool = False) -> dict[str, Any] | Non
 
 def check_done_runs(planned: Any) -> None:
     """Refuse a sweep whose DONE real-data runs were computed on other data than the data given now."""
-    from benchmark.config_load import typed_config
+    from benchmark.config.load import typed_config
     from benchmark.data.fingerprint import DataChanged
 
     problems = []

@@ -25,15 +25,15 @@ from omegaconf import DictConfig
 from ablations.registry import get_study
 from ablations.spec import Study
 from benchmark.atomic import atomic_write_json, read_json
-from benchmark.config import Composer
+from benchmark.config.compose import Composer
 from benchmark.errors import ConfigError, MissingDependencyError
-from benchmark.job import LOCKED
-from benchmark.launch import snapshot_code, submit
-from benchmark.plan import PlannedRun, plan_sweep
-from benchmark.rerun import check_done_runs
-from benchmark.rundir import check_writable
-from benchmark.runlog import RUN_LOG
-from benchmark.store import ResultsStore, SweepDir
+from benchmark.results.rerun import check_done_runs
+from benchmark.results.rundir import check_writable
+from benchmark.results.store import ResultsStore, SweepDir
+from benchmark.runner.job import LOCKED
+from benchmark.runner.runlog import RUN_LOG
+from benchmark.sweep.launch import snapshot_code, submit
+from benchmark.sweep.plan import PlannedRun, plan_sweep
 
 log = logging.getLogger(__name__)
 
@@ -351,7 +351,7 @@ def _estimate_only(
     todo: int,
 ) -> int:
     """``sweep.estimate=true``: calibrate and print the cost, record it in summary.json, submit nothing."""
-    from benchmark.estimate import estimate_sweep
+    from benchmark.sweep.estimate import estimate_sweep
 
     record = estimate_sweep(cfg, planned, states, sweep_dir)
     path = sweep_dir.summary_file

@@ -1,6 +1,6 @@
 """The run's JSONL training log (``train_log.jsonl``): one JSON object per logged step or validation.
 
-Each entry is also logged as one line (:data:`benchmark.runlog.log`, so it lands in the run's
+Each entry is also logged as one line (:data:`benchmark.runner.runlog.log`, so it lands in the run's
 ``run.log``) and handed to the sinks registered with :func:`entries_to` (the run's tracker), which
 also hear of every :meth:`TrainLog.truncate_after` (``{"event": "truncated", "step": ...}``).
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.atomic import atomic_write_text
-from benchmark.runlog import log
+from benchmark.runner.runlog import log
 
 _SINKS: list[Callable[[dict[str, Any]], None]] = []
 

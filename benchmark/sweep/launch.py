@@ -1,6 +1,6 @@
 """Launching runs through submitit: local (LocalExecutor), debug (in-process) or Slurm (job arrays).
 
-The launcher knows nothing of models: it submits :class:`benchmark.job.RunWorker` objects holding
+The launcher knows nothing of models: it submits :class:`benchmark.runner.job.RunWorker` objects holding
 run directories. Before submitting, the code is snapshotted (``benchmark/``, ``ablations/``,
 ``configs/`` copied into a content-addressed folder) and jobs import from the snapshot, so edits
 made after submission do not change queued jobs. Slurm parameters are checked with
@@ -25,13 +25,13 @@ import submitit
 from omegaconf import DictConfig
 
 from benchmark.atomic import atomic_write_json
-from benchmark.config_schema import LauncherKind
+from benchmark.config.schema import LauncherKind
 from benchmark.errors import ConfigError, MissingDependencyError
-from benchmark.job import RunWorker
 from benchmark.resources import configs_dir
-from benchmark.rundir import RunDir, git_state
+from benchmark.results.rundir import RunDir, git_state
+from benchmark.runner.job import RunWorker
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SNAPSHOT_DIRS = ("benchmark", "ablations", "configs")
 SNAPSHOT_INFO = "snapshot.json"
 

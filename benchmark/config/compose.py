@@ -22,8 +22,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from benchmark.config_checks import check_config
-from benchmark.config_schema import (
+from benchmark.config.checks import check_config
+from benchmark.config.schema import (
     ALL_MODALITIES,
     CONTINUOUS_MODALITIES,
     CandidateInput,

@@ -14,8 +14,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from benchmark.config import _explain
-from benchmark.config_schema import RootConfig
+from benchmark.config.compose import _explain
+from benchmark.config.schema import RootConfig
 from benchmark.errors import ConfigError
 
 

@@ -23,7 +23,7 @@ from hydra.core.override_parser.types import Glob, Override
 
 from ablations._common import MAIN_COLUMNS, check_axes
 from ablations.spec import Arm, Column, FigureSpec, Study, TableSpec
-from benchmark.config import CONFIG_GROUPS, Composer, compose, config_dir, split_overrides
+from benchmark.config.compose import CONFIG_GROUPS, Composer, compose, config_dir, split_overrides
 from benchmark.errors import ConfigError
 
 # Keys that are settings of how runs are made, not of what they compute: never an axis, not in the name.
@@ -156,8 +156,8 @@ def grid_study(grid: Grid, name: str, tasks: Sequence[str], task_names: Mapping[
 
 
 def run_multirun(parsed: Sequence[Override], raw: Sequence[str]) -> int:
-    """Plan and run the grid of a ``-m`` command line as an ad-hoc study (``benchmark.sweep.run_sweep``)."""
-    from benchmark.sweep import run_sweep
+    """Plan and run the grid of a ``-m`` command line as an ad-hoc study (``benchmark.sweep.sweep.run_sweep``)."""
+    from benchmark.sweep.sweep import run_sweep
 
     grid = parse_grid(parsed, raw)
     composer = Composer()

@@ -26,10 +26,12 @@ import submitit
 import torch
 
 from benchmark.atomic import atomic_write_json
-from benchmark.checkpoint import load_weights
-from benchmark.distributed import DistInfo, global_rank, init_distributed, shutdown_distributed
 from benchmark.errors import HarnessError, unwrap_worker_error
-from benchmark.evaluate import (
+from benchmark.results.rerun import attempt_settings, check_data
+from benchmark.results.rundir import RunDir, env_info
+from benchmark.runner.checkpoint import load_weights
+from benchmark.runner.distributed import DistInfo, global_rank, init_distributed, shutdown_distributed
+from benchmark.runner.evaluate import (
     dev_scores,
     labels_hidden,
     majority_predictions,
@@ -40,12 +42,10 @@ from benchmark.evaluate import (
     subset_references,
     unscored_record,
 )
-from benchmark.rerun import attempt_settings, check_data
-from benchmark.rundir import RunDir, env_info
-from benchmark.runlog import log as runlog
-from benchmark.runlog import run_log
-from benchmark.signals import Interrupted, StopFlag
-from benchmark.trackers import tracking
+from benchmark.runner.runlog import log as runlog
+from benchmark.runner.runlog import run_log
+from benchmark.runner.signals import Interrupted, StopFlag
+from benchmark.runner.trackers import tracking
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,8 @@ def _seed_everything(seed: int) -> None:
 
 
 def _train_and_select(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistInfo, stop: StopFlag) -> dict:
-    from benchmark.config import semantic_config
-    from benchmark.train import Trainer
+    from benchmark.config.compose import semantic_config
+    from benchmark.runner.train import Trainer
 
     train_set, dev_set = data.samples("train"), data.samples("dev")
 

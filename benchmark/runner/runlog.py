@@ -6,7 +6,7 @@ console handler writes to stderr: info lines plain, ``warning: ...`` and ``error
 (the form of the harness's one-line errors), so stdout stays the command's output.
 
 :func:`run_log` attaches a ``FileHandler`` on ``<run dir>/run.log`` for the time a process works on
-a run (appended on resume). Lines of the ``benchmark.runlog`` logger (:data:`log`: training steps and
+a run (appended on resume). Lines of the ``benchmark.runner.runlog`` logger (:data:`log`: training steps and
 validations, attempts, a failure's traceback) belong to that file: the console shows them only at
 DEBUG (``-v``), the progress bar and the command's own summary stand for them there.
 """
@@ -26,7 +26,7 @@ RUN_LOG = "run.log"  # in the run directory
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 FILE_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
-log = logging.getLogger(__name__)  # "benchmark.runlog": the run's own lines (run.log; the console at -v)
+log = logging.getLogger(__name__)  # "benchmark.runner.runlog": the run's own lines (run.log; the console at -v)
 
 
 def parse_level(value: object, key: str = "logging.level") -> int:

@@ -29,10 +29,10 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from benchmark.config_load import typed_config
-from benchmark.config_schema import LauncherKind
+from benchmark.config.load import typed_config
+from benchmark.config.schema import LauncherKind
 from benchmark.errors import ConfigError
-from benchmark.store import SweepDir
+from benchmark.results.store import SweepDir
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +72,11 @@ def _calibrate(cfg: DictConfig, steps: int, batches: int) -> dict[str, Any]:
 
     from benchmark.data.samples import SampleSet
     from benchmark.data.tasks import TaskData
-    from benchmark.distributed import pick_device
-    from benchmark.evaluate import predict
-    from benchmark.job import _seed_everything, data_root
     from benchmark.model import ModelTask, build_model
-    from benchmark.train import batch_plan, param_groups
+    from benchmark.runner.distributed import pick_device
+    from benchmark.runner.evaluate import predict
+    from benchmark.runner.job import _seed_everything, data_root
+    from benchmark.runner.train import batch_plan, param_groups
 
     t0 = time.perf_counter()
     _seed_everything(int(cfg.seed))
@@ -163,7 +163,7 @@ def _calibrate_on_launcher(cfg: DictConfig, configs: list[dict[str, Any]], sweep
     steps, batches = int(cfg.sweep.estimate_steps), int(cfg.sweep.estimate_batches)
     if cfg.launcher.kind != LauncherKind.slurm:
         return calibrate(configs, steps, batches)
-    from benchmark.launch import make_executor, snapshot_code
+    from benchmark.sweep.launch import make_executor, snapshot_code
 
     snapshot = snapshot_code(sweep_dir.code_dir)
     executor = make_executor(cfg.launcher, sweep_dir.estimate_dir, snapshot)

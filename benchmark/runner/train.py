@@ -27,13 +27,13 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from benchmark.checkpoint import load_checkpoint, rng_state, save_best, save_checkpoint, set_rng_state
-from benchmark.distributed import DistInfo
 from benchmark.errors import RunFailedError
 from benchmark.model.shapes import PaddedCollate
-from benchmark.rundir import RunDir
-from benchmark.signals import StopFlag
-from benchmark.trainlog import TrainLog
+from benchmark.results.rundir import RunDir
+from benchmark.runner.checkpoint import load_checkpoint, rng_state, save_best, save_checkpoint, set_rng_state
+from benchmark.runner.distributed import DistInfo
+from benchmark.runner.signals import StopFlag
+from benchmark.runner.trainlog import TrainLog
 
 
 @dataclass

@@ -4,7 +4,7 @@ A tracker receives the run's config once (:meth:`Tracker.log_params`), every ent
 ``train_log.jsonl`` as it is written (:meth:`Tracker.log_scalars`: the numbers of the entry, named
 by :func:`scalars_of`) and, when the run is DONE, the metrics of ``metrics.json``
 (:meth:`Tracker.log_final`). :func:`tracking` does all three for the time a run trains and
-evaluates (:func:`benchmark.job.execute_run`, the run's rank 0 alone: DDP workers log nothing).
+evaluates (:func:`benchmark.runner.job.execute_run`, the run's rank 0 alone: DDP workers log nothing).
 
 The libraries are optional extras, imported when a run asks for them; a missing one stops the run
 with :class:`benchmark.errors.MissingDependencyError` naming the extra. A tracker that fails while
@@ -30,7 +30,7 @@ from omegaconf import OmegaConf
 
 from benchmark.atomic import atomic_write_text, read_json
 from benchmark.errors import ConfigError, MissingDependencyError
-from benchmark.trainlog import entries_to
+from benchmark.runner.trainlog import entries_to
 
 log = logging.getLogger(__name__)
 

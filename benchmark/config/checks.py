@@ -83,8 +83,8 @@ def _check_finite(cfg: DictConfig) -> None:
 
 
 def _check_logging(cfg: DictConfig) -> None:
-    from benchmark.runlog import parse_level
-    from benchmark.trackers import KINDS
+    from benchmark.runner.runlog import parse_level
+    from benchmark.runner.trackers import KINDS
 
     parse_level(_select(cfg, "logging.level") or "INFO")
     kind = _select(cfg, "logger.kind")

@@ -2,13 +2,13 @@
 
 Layout of ``<root>`` (``results.root``, default :data:`DEFAULT_ROOT`)::
 
-    <task>/<alias>__<key>/      one run directory per run (its files: benchmark.rundir)
+    <task>/<alias>__<key>/      one run directory per run (its files: benchmark.results.rundir)
     sweeps/<study>/plan.json    the runs a sweep planned (collect reads it)
     sweeps/<study>/summary.json the sweep's last outcome (and its cost estimate)
     sweeps/<study>/code/        code snapshots the jobs run
     sweeps/<study>/submitit/    submitit's job folders and logs
     sweeps/<study>/estimate/    the calibration job of ``sweep.estimate=true`` on Slurm
-    index.parquet ...           the collected tables (benchmark.collect)
+    index.parquet ...           the collected tables (benchmark.results.collect)
 
 :class:`ResultsStore` builds run and sweep paths, iterates over the runs and sweeps, and is the
 only writer of a new run directory (:meth:`ResultsStore.prepare_run`).
@@ -25,10 +25,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from benchmark.atomic import atomic_write_json, atomic_write_yaml, read_json
-from benchmark.config import semantic_config
-from benchmark.config_schema import ResultsConfig
+from benchmark.config.compose import semantic_config
+from benchmark.config.schema import ResultsConfig
 from benchmark.errors import HarnessError
-from benchmark.rundir import RunDir, run_alias, run_key
+from benchmark.results.rundir import RunDir, run_alias, run_key
 
 DEFAULT_ROOT: str = ResultsConfig.root  # the schema's default of results.root
 SWEEPS = "sweeps"
@@ -164,10 +164,10 @@ class ResultsStore:
         not running one the non-semantic settings of ``resolved`` (the command line wins).
 
         Raises:
-            benchmark.rerun.SemanticChange: the run's key.json records another semantic config.
+            benchmark.results.rerun.SemanticChange: the run's key.json records another semantic config.
             ValueError: ``run`` is not a run directory of this store.
         """
-        from benchmark.rerun import check_semantic
+        from benchmark.results.rerun import check_semantic
 
         if run.path.parent.parent != self.root:
             raise ValueError(f"{run.path} is not a run directory of {self}")

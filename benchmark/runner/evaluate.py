@@ -18,9 +18,9 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
 from benchmark.atomic import atomic_write_json, atomic_write_text, read_json
-from benchmark.config_schema import TaskKind
+from benchmark.config.schema import TaskKind
 from benchmark.errors import ConfigError
-from benchmark.runlog import log as runlog
+from benchmark.runner.runlog import log as runlog
 
 PREDICTION_EXT = {"dstc7": ".json", "dstc8": ".json", "accuracy": ".json", "tvc": ".jsonl"}
 

@@ -2,7 +2,7 @@
 
 Every group YAML is merged into these dataclasses, so an unknown key or a value of the wrong type
 fails at composition with a message naming the key. Semantic checks that types cannot express
-(e.g. a discriminative head on an open-ended task) live in :func:`benchmark.config.validate`.
+(e.g. a discriminative head on an open-ended task) live in :func:`benchmark.config.compose.validate`.
 """
 
 from __future__ import annotations
@@ -343,7 +343,7 @@ class LoggingConfig:
 @dataclass
 class LoggerConfig:
     """An experiment tracker fed with train_log.jsonl's scalars, the config and the final metrics
-    (configs/logger/, :mod:`benchmark.trackers`)."""
+    (configs/logger/, :mod:`benchmark.runner.trackers`)."""
 
     kind: str = "none"  # none | csv | tensorboard | wandb | mlflow
     project: str = "vx2text-bench"  # W&B project / MLflow experiment
@@ -368,7 +368,7 @@ class SweepConfig:
     dry_run: bool = False
     wait: bool = True  # false: submit, print the job ids and return (Slurm; follow with python -m benchmark.status)
     axes: dict[str, Any] = field(default_factory=dict)  # overrides of the study's axis defaults (Study.axes)
-    estimate: bool = False  # calibrate and print the study's device-hours, submit nothing (benchmark/estimate.py)
+    estimate: bool = False  # calibrate and print the study's device-hours, submit nothing (benchmark/sweep/estimate.py)
     estimate_steps: int = 5  # training steps timed per calibrated shape (after one warm-up step)
     estimate_batches: int = 2  # prediction batches timed per calibrated shape
 

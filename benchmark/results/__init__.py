@@ -1,0 +1,1 @@
+"""The results store: run directories, their layout and identity, reruns, and collection into tables."""

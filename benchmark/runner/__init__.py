@@ -1,0 +1,1 @@
+"""One run: the job around it, training, evaluation, checkpoints, signals, logs and trackers."""

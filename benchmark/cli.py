@@ -220,7 +220,8 @@ def _hydra_config(overrides: list[str]) -> DictConfig:
 
 def _show_job_legacy(overrides: list[str]) -> int:
     """Bare ``--cfg``: the resolved config without touching data; names the keys that still need a value."""
-    from benchmark.config.compose import compose, validate
+    from benchmark.config.checks import validate
+    from benchmark.config.compose import compose
 
     cfg = compose(overrides, validate_config=False)
     unset: list[str] = []

@@ -345,7 +345,7 @@ def test_launcher_strings_with_line_breaks_fail_validation_naming_the_key(key: s
     """What a configs/local/default.yaml or an experiment overlay could hold (the command line cannot)."""
     from omegaconf import OmegaConf
 
-    from benchmark.config.compose import validate
+    from benchmark.config.checks import validate
 
     cfg = compose([*QUICK, "launcher=slurm"])
     OmegaConf.update(cfg, key, value, merge=False)

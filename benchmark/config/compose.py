@@ -2,8 +2,9 @@
 
 ``compose(overrides)`` builds the config from ``configs/`` with Hydra's Compose API (no working
 directory change, no output folders). :class:`Composer` caches the composition per choice of config
-groups so that a sweep planner can build thousands of run configs quickly. ``validate`` performs the
-checks the schema cannot express; :func:`semantic_config` is what a run key hashes.
+groups so that a sweep planner can build thousands of run configs quickly; ``compose`` runs
+:func:`benchmark.config.checks.validate` (the checks the schema cannot express) on what it builds;
+:func:`semantic_config` is what a run key hashes.
 """
 
 from __future__ import annotations
@@ -22,15 +23,10 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from benchmark.config.checks import check_config
+from benchmark.config.checks import explain, validate
 from benchmark.config.schema import (
-    ALL_MODALITIES,
     CONTINUOUS_MODALITIES,
-    CandidateInput,
-    Family,
-    HeadKind,
     RootConfig,
-    TaskKind,
 )
 from benchmark.errors import ConfigError
 from benchmark.fingerprint import mini_generator_fingerprint
@@ -116,31 +112,12 @@ def _register_schema() -> None:
         _registered = True
 
 
-def _explain(err: BaseException) -> str:
-    """Flatten an exception chain into one readable message (Hydra hides the cause)."""
-    parts: list[str] = []
-    seen: set[int] = set()
-    cur: BaseException | None = err
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        text = " ".join(str(cur).split())
-        # drop OmegaConf's verbose trailer ("full_key: ... object_type=...")
-        for marker in (" full_key:", " object_type=", " Config search path:"):
-            if marker in text:
-                text = text.split(marker)[0].strip()
-        # OmegaConf repeats each message as a template ("Value '$VALUE' ..."): skip those
-        if text and "$VALUE" not in text and "$KEY" not in text and text not in parts:
-            parts.append(text)
-        cur = cur.__cause__ or cur.__context__
-    return ": ".join(parts) if parts else type(err).__name__
-
-
 def _override_key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
 
 
 def _config_error(err: BaseException, overrides: Sequence[str]) -> ConfigError:
-    msg = _explain(err)
+    msg = explain(err)
     key = "<config>"
     for ov in overrides:
         k = _override_key(ov)
@@ -236,7 +213,7 @@ class Composer:
             except ConfigError:
                 raise
             except (OmegaConfBaseException, ValueError, TypeError) as err:
-                raise ConfigError(key, f"{_explain(err)} (override '{raw}')") from None
+                raise ConfigError(key, f"{explain(err)} (override '{raw}')") from None
         return cfg
 
 
@@ -270,81 +247,6 @@ def effective_modalities(cfg: DictConfig) -> list[str]:
     """The modalities a run actually uses: switched on *and* offered by the task, in task order."""
     offered = list(cfg.task.modalities)
     return [m for m in offered if bool(cfg.modality[m])]
-
-
-def validate(cfg: DictConfig) -> None:
-    """Checks beyond types; raises :class:`ConfigError` naming the key."""
-    try:
-        OmegaConf.resolve(copy.deepcopy(cfg))
-    except OmegaConfBaseException as err:
-        raise ConfigError(_explain(err).split(":")[0], _explain(err)) from None
-    check_config(cfg)  # path components, one-line launcher strings, seed ranges, finite numbers
-    for m in cfg.task.modalities:
-        if m not in ALL_MODALITIES:
-            raise ConfigError("task.modalities", f"unknown modality '{m}' (known: {', '.join(ALL_MODALITIES)})")
-        if m in CONTINUOUS_MODALITIES and m not in cfg.task.features:
-            raise ConfigError(f"task.features.{m}", f"task '{cfg.task.name}' offers {m} but configures no features")
-    tok = cfg.tokenizer
-    if tok.k < 1:
-        raise ConfigError("tokenizer.k", f"must be >= 1, got {tok.k}")
-    if tok.tau_start <= 0 or tok.tau_end <= 0:
-        raise ConfigError("tokenizer.tau_start", "temperatures must be > 0")
-    if tok.continuous_tokens < 0:
-        raise ConfigError("tokenizer.continuous_tokens", "must be >= 0")
-    for m, k in tok.k_per_modality.items():
-        if m not in CONTINUOUS_MODALITIES:
-            raise ConfigError(
-                f"tokenizer.k_per_modality.{m}", f"not a continuous modality (expected one of {CONTINUOUS_MODALITIES})"
-            )
-        if k < 1:
-            raise ConfigError(f"tokenizer.k_per_modality.{m}", f"must be >= 1, got {k}")
-    cand = cfg.head.candidates
-    if cand != CandidateInput.auto and cfg.task.kind != TaskKind.multiple_choice:
-        raise ConfigError(
-            "head.candidates", f"task '{cfg.task.name}' has no candidates ({cfg.task.kind.value}); leave it at auto"
-        )
-    if cfg.model.freeze_body and not cfg.model.name_or_path:
-        raise ConfigError(
-            "model.freeze_body",
-            f"model '{cfg.model.name}' is randomly initialised (no name_or_path): freezing it keeps a random model",
-        )
-    if cand == CandidateInput.own and cfg.head.kind != HeadKind.discriminative:
-        raise ConfigError(
-            "head.candidates",
-            "'own' (one input row per candidate) is for head=discriminative; the generative head takes none or all",
-        )
-    if cfg.head.kind == HeadKind.discriminative and cfg.task.kind != TaskKind.multiple_choice:
-        raise ConfigError(
-            "head.kind",
-            f"the discriminative head ranks a candidate list; task '{cfg.task.name}' is open-ended "
-            f"({cfg.task.kind.value}) and ships no candidates. Use head=generative.",
-        )
-    if cfg.model.family == Family.t5 and cfg.model.attn_implementation == "flex_attention":
-        raise ConfigError(
-            "model.attn_implementation", "flex_attention is broken for T5 in transformers 5.15-5.24; use eager or sdpa"
-        )
-    if cfg.model.attn_implementation not in ("eager", "sdpa", "flex_attention"):
-        raise ConfigError("model.attn_implementation", "expected eager or sdpa")
-    if cfg.model.assembly.separator_style not in ("text", "special"):
-        raise ConfigError("model.assembly.separator_style", "expected 'text' or 'special'")
-    tr = cfg.train
-    for key in ("batch_size", "eval_batch_size", "grad_accum", "max_steps", "eval_every", "ckpt_every"):
-        if tr[key] < 1:
-            raise ConfigError(f"train.{key}", f"must be >= 1, got {tr[key]}")
-    if tr.pad_to_multiple < 0:
-        raise ConfigError("train.pad_to_multiple", f"must be >= 0 (0: pad to the longest), got {tr.pad_to_multiple}")
-    if tr.device not in ("auto", "cpu", "cuda"):
-        raise ConfigError("train.device", f"expected auto, cpu or cuda, got '{tr.device}'")
-    if tr.precision not in ("auto", "fp32", "bf16"):
-        raise ConfigError("train.precision", f"expected auto, fp32 or bf16, got '{tr.precision}'")
-    if cfg.data.root is None and cfg.data.name != "mini":
-        raise ConfigError(
-            "data.root", f"data '{cfg.data.name}' needs a root folder (data.root=/path/to/{cfg.task.name})"
-        )
-    if not 0.0 <= cfg.task.files.dev_holdout < 1.0:
-        raise ConfigError("task.files.dev_holdout", "must be in [0, 1)")
-    if cfg.task.files.dev is None and cfg.task.files.dev_holdout == 0.0:
-        raise ConfigError("task.files.dev", "no dev split: set task.files.dev or task.files.dev_holdout > 0")
 
 
 _ABSENT = object()

@@ -14,7 +14,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from benchmark.config.compose import _explain
+from benchmark.config.checks import explain
 from benchmark.config.schema import RootConfig
 from benchmark.errors import ConfigError
 
@@ -47,7 +47,7 @@ def typed_config(tree: dict[str, Any], source: str = "config") -> DictConfig:
         cfg = OmegaConf.merge(OmegaConf.structured(RootConfig), _known_keys(tree, RootConfig))
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", None) or "<config>"
-        raise ConfigError(str(key), f"{source}: {_explain(err)}") from None
+        raise ConfigError(str(key), f"{source}: {explain(err)}") from None
     assert isinstance(cfg, DictConfig)
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:  # e.g. an empty file: a resolved run config sets every key that has no default

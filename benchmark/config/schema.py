@@ -2,7 +2,7 @@
 
 Every group YAML is merged into these dataclasses, so an unknown key or a value of the wrong type
 fails at composition with a message naming the key. Semantic checks that types cannot express
-(e.g. a discriminative head on an open-ended task) live in :func:`benchmark.config.compose.validate`.
+(e.g. a discriminative head on an open-ended task) live in :func:`benchmark.config.checks.validate`.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         for p in planned:  # a finished sweep: every run has its metrics.json
             store.prepare_run(p.run, p.resolved, p.semantic)
             p.run.metrics_file.write_text(json.dumps({"metrics": {"accuracy": 50.0}}))
-        from benchmark.sweep.sweep import classify
+        from benchmark.sweep.state import classify
 
         timings = []
         for _ in range(3):

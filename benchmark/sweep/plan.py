@@ -16,7 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from ablations.registry import get_study
 from ablations.spec import Arm, Study
-from benchmark.config.compose import Composer, semantic_config, split_overrides, validate
+from benchmark.config.checks import validate
+from benchmark.config.compose import Composer, semantic_config, split_overrides
 from benchmark.data.released import check_if_visible
 from benchmark.errors import ConfigError
 from benchmark.results.rundir import RunDir, reseed_alias, run_alias, run_key

@@ -10,7 +10,7 @@ Each run of a study's plan (``sweeps/<study>/plan.json``, or the plan of a comma
     LOST       its job ended without finishing it (the scheduler's final state says why)
     PENDING    planned, never started
 
-Alive or not is decided by :func:`benchmark.sweep.sweep.classify`, as a rerun of the sweep decides it; the
+Alive or not is decided by :func:`benchmark.sweep.state.classify`, as a rerun of the sweep decides it; the
 queue and the accounting (``squeue``, ``sacct``) only add detail. Nothing is written.
 """
 
@@ -27,7 +27,7 @@ from typing import Any
 from benchmark.errors import HarnessError
 from benchmark.results.rundir import RunDir
 from benchmark.results.store import ResultsStore, SweepDir
-from benchmark.sweep.sweep import classify, last_submission, slurm_queue
+from benchmark.sweep.state import classify, last_submission, slurm_queue
 
 ORDER = ("DONE", "RUNNING", "QUEUED", "PENDING", "PREEMPTED", "FAILED", "LOST")
 

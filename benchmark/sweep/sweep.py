@@ -12,7 +12,6 @@ import logging
 import shlex
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -24,7 +23,7 @@ from omegaconf import DictConfig
 
 from ablations.registry import get_study
 from ablations.spec import Study
-from benchmark.atomic import atomic_write_json, read_json
+from benchmark.atomic import atomic_write_json
 from benchmark.config.compose import Composer
 from benchmark.errors import ConfigError, MissingDependencyError
 from benchmark.results.rerun import check_done_runs
@@ -34,6 +33,7 @@ from benchmark.runner.job import LOCKED
 from benchmark.runner.runlog import RUN_LOG
 from benchmark.sweep.launch import snapshot_code, submit
 from benchmark.sweep.plan import PlannedRun, plan_sweep
+from benchmark.sweep.state import classify, launch_records
 
 log = logging.getLogger(__name__)
 
@@ -43,71 +43,6 @@ TERMINAL = ("DONE", "FAILED")
 def _kind(cfg: DictConfig) -> str:
     """``launcher.kind`` as text (what the sweep records and prints, and compares below)."""
     return cfg.launcher.kind.value
-
-
-SLURM_ALIVE = ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "SUSPENDED")
-
-
-def slurm_queue(job_ids: list[str]) -> dict[str, str]:
-    """Job id -> Slurm state (``squeue``) of the jobs among ``job_ids`` that Slurm still lists.
-
-    ``-r`` lists every task of a job array on its own line (``123_4``, as submitit names them): without
-    it a queued array shows as ``123_[0-9]`` and its tasks would look gone.
-    """
-    if not job_ids or shutil.which("squeue") is None:
-        return {}
-    proc = subprocess.run(
-        ["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(job_ids)], capture_output=True, text=True, timeout=30
-    )
-    states = {}
-    for line in proc.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            states[parts[0]] = parts[1]
-    return states
-
-
-def _slurm_alive(job_ids: list[str]) -> set[str]:
-    """The job ids among ``job_ids`` that Slurm still has queued or running."""
-    return {job for job, state in slurm_queue(job_ids).items() if state in SLURM_ALIVE}
-
-
-def _launch_records(run: Any) -> dict[str, Any]:
-    """launch.json; a missing, unreadable or mistyped one (not written by this harness) reads as empty."""
-    try:
-        record = read_json(run.launch_file)
-    except (OSError, ValueError):
-        return {"submissions": []}
-    if not isinstance(record, dict) or not isinstance(record.get("submissions"), list):
-        return {"submissions": []}
-    return record
-
-
-def last_submission(run: Any) -> dict[str, Any] | None:
-    """The run's latest submission record in launch.json (job_id, launcher, time, folder), None if none."""
-    subs = _launch_records(run)["submissions"] if run.path.exists() else []
-    return subs[-1] if subs and isinstance(subs[-1], dict) else None
-
-
-def classify(planned: Sequence[PlannedRun]) -> dict[str, str]:
-    """Key -> DONE | ALIVE (being worked on right now) | TODO, without touching any run."""
-    out: dict[str, str] = {}
-    slurm_ids: dict[str, str] = {}
-    for p in planned:
-        if p.run.is_done():
-            out[p.key] = "DONE"
-        elif p.run.path.exists() and p.run.is_locked():
-            out[p.key] = "ALIVE"
-        else:
-            out[p.key] = "TODO"
-            last = last_submission(p.run)
-            if last and last.get("launcher") == "slurm" and last.get("job_id"):
-                slurm_ids[p.key] = str(last["job_id"])
-    alive = _slurm_alive(sorted(set(slurm_ids.values())))
-    for key, job_id in slurm_ids.items():
-        if job_id in alive:
-            out[key] = "ALIVE"
-    return out
 
 
 def _progress(planned: Sequence[PlannedRun]) -> Counter:
@@ -138,7 +73,7 @@ def _children_ignore_sigint() -> Iterator[None]:
 def _record_submissions(jobs: list, kind: str, folder: Path) -> None:
     for job, runs in jobs:
         for run in runs:
-            record = _launch_records(run)
+            record = launch_records(run)
             record["submissions"].append(
                 {"job_id": str(job.job_id), "launcher": kind, "time": time.time(), "folder": str(folder)}
             )
@@ -216,7 +151,7 @@ def _finalise(jobs: list, interrupted: bool = False, kind: str = "local") -> tup
             if status.get("state") in TERMINAL:
                 if status.get("state") == "DONE" and ours == {LOCKED}:
                     notes[key] = "finished by another process"
-                record = _launch_records(run)
+                record = launch_records(run)
                 if "lost" in record:  # a stale failure record of a run that is finished now
                     record.pop("lost")
                     atomic_write_json(run.launch_file, record)
@@ -233,7 +168,7 @@ def _finalise(jobs: list, interrupted: bool = False, kind: str = "local") -> tup
                 continue
             reason = status.get("reason") if status.get("state") == "PREEMPTED" else _lost_reason(job)
             reason = reason or "interrupted"
-            record = _launch_records(run)
+            record = launch_records(run)
             record["lost"] = {"job_id": str(job.job_id), "reason": reason, "time": time.time()}
             atomic_write_json(run.launch_file, record)
             reasons[key] = reason

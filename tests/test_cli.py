@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ablations.registry import study_names as available_studies
+from ablations.registry import study_names
 from benchmark.cli import parse_overrides
 from benchmark.config.compose import compose, config_dir
 from benchmark.results.store import ResultsStore
@@ -58,7 +58,7 @@ def test_help_lists_groups_options_studies_and_examples() -> None:
         for option in sorted(p.stem for p in (config_dir() / group).glob("*.yaml"))[:3]:
             assert option in out[out.index(line) :], f"{group}: {option} not listed"
     assert "relaxed*" in out and "t5_tiny*" in out  # the defaults are marked
-    for study in available_studies():
+    for study in study_names():
         assert any(ln.startswith(f"  {study} ") for ln in lines), study
     assert "-m, --multirun" in out and "--cfg job|hydra|all" in out and "--info" in out
     assert "python -m benchmark.run -m task=tvqa,tvc tokenizer=relaxed,discrete seed=0,1" in out

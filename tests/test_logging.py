@@ -15,7 +15,7 @@ import pytest
 import paper_tables
 from benchmark import collect
 from benchmark.config.compose import compose
-from benchmark.results.rundir import run_dir_for
+from benchmark.results.store import ResultsStore
 from benchmark.runner.runlog import RUN_LOG, console_level_flags, log, run_log, setup_console
 
 QUICK = [
@@ -40,7 +40,8 @@ def test_a_run_writes_its_own_run_log_with_training_progress(tmp_path: Path) -> 
     args = [*QUICK, f"results.root={tmp_path}"]
     proc = _cli(*args)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    run = run_dir_for(compose(args))
+    cfg = compose(args)
+    run = ResultsStore.of(cfg).run_for(cfg)
     lines = (run.path / RUN_LOG).read_text().splitlines()
     entries = [json.loads(x) for x in run.train_log.read_text().splitlines()]
     steps = [e["step"] for e in entries if "loss" in e]

@@ -21,13 +21,13 @@ from benchmark.config.schema import (
     TokenizerKind,
 )
 from benchmark.errors import ConfigError
-from benchmark.results.rundir import prepare_run_dir, run_dir_for, run_key
+from benchmark.results.rundir import run_key
+from benchmark.results.store import ResultsStore
 
 
 def _planned(tmp_path: Path, overrides: list[str]):
     cfg = compose([*overrides, f"results.root={tmp_path}"])
-    run = run_dir_for(cfg)
-    prepare_run_dir(cfg, run)
+    run = ResultsStore.of(cfg).prepare_run_for(cfg)
     return cfg, run
 
 

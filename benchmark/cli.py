@@ -9,6 +9,7 @@ and no output folder: runs go to ``results.root``. ``--help`` lists the config g
 from __future__ import annotations
 
 import copy
+import logging
 import textwrap
 from dataclasses import dataclass, field
 from typing import Any
@@ -252,6 +253,10 @@ def show_info(args: Args) -> int:
 
     Composer()  # registers the schema and resolvers
     GlobalHydra.instance().clear()
+    # Hydra's show_info configures the root logger (a stdout handler, level DEBUG) for the process it
+    # expects to end right after; put the root logger back so that later records are not sent to it.
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     try:
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
             hydra = GlobalHydra.instance().hydra
@@ -263,4 +268,6 @@ def show_info(args: Args) -> int:
         raise _config_error(err, args.overrides) from None
     finally:
         GlobalHydra.instance().clear()
+        root.handlers[:] = handlers
+        root.setLevel(level)
     return 0

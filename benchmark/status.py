@@ -39,17 +39,17 @@ def _planned(study: str, overrides: list[str]) -> tuple[ResultsStore, list[RunSt
 def _show_sweep(store: ResultsStore, study: str, runs: list[RunState]) -> int:
     from ablations.registry import get_study
     from benchmark.report.console import print_study_table
+    from benchmark.sweep.multirun import plan_study
 
     update_states(runs)
     print("\n".join(run_lines(runs)))
     print(counts_line(f"sweep {study}", runs))
     if any(r.state == "DONE" for r in runs):
-        try:
-            spec = get_study(study)
-        except HarnessError as err:
-            print(f"no table: {err}")
+        if study.startswith("multirun-"):  # an ad-hoc -m grid: its study is in its plan
+            spec = plan_study(store.sweep(study).read_plan())
         else:
-            print_study_table(store.root, spec, write=False)
+            spec = get_study(study)
+        print_study_table(store.root, spec, write=False)
     else:
         print("no run is DONE yet: no table")
     if any(r.state in ("FAILED", "LOST", "PREEMPTED") for r in runs):

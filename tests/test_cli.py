@@ -182,3 +182,11 @@ def test_multirun_runs_prints_its_table_and_a_rerun_submits_nothing(tmp_path: Pa
     assert "2 runs, 2 already done, 0 submitted, 0 failed" in again.stdout
     assert [p.name for p in (tmp_path / "sweeps").iterdir()] == [sweep.name]
     assert json.loads((sweep / "summary.json").read_text())["submitted"] == 0
+
+    # python -m benchmark.status rebuilds the grid's study from its plan and shows the same table
+    status = [sys.executable, "-m", "benchmark.status", f"sweep={sweep.name}", f"results.root={tmp_path}"]
+    shown = subprocess.run(status, capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0, shown.stdout[-2000:] + shown.stderr[-2000:]
+    assert f"sweep {sweep.name}: 2/2 done" in shown.stdout
+    rerun_table = [line for line in again.stdout.splitlines() if line.startswith("|")]  # the latest plan's order
+    assert [line for line in shown.stdout.splitlines() if line.startswith("|")] == rerun_table

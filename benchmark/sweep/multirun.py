@@ -135,6 +135,19 @@ def grid_study(grid: Grid, name: str, tasks: Sequence[str], task_names: Mapping[
             for i, c in enumerate(combos)
         ]
 
+    axes_text = ", ".join(f"{k}={','.join(v)}" for k, v in grid.axes) or "no axis"
+    return _study(name, axes_text, arms, tasks, task_names, [_label(c) for c in combos])
+
+
+def _study(
+    name: str,
+    axes_text: str,
+    arms: Any,
+    tasks: Sequence[str],
+    task_names: Mapping[str, str],
+    rows: Sequence[str],
+) -> Study:
+    """An ad-hoc study: one table column per task (its headline metric), one row per arm."""
     main = {c.task: c for c in MAIN_COLUMNS}
     columns = []
     for t in tasks:
@@ -142,17 +155,44 @@ def grid_study(grid: Grid, name: str, tasks: Sequence[str], task_names: Mapping[
         metric = column.metric if column else "accuracy"
         label = column.label if column and t == column.task else f"{t} {metric}"
         columns.append(Column(t, metric, label))
-    axes_text = ", ".join(f"{k}={','.join(v)}" for k, v in grid.axes) or "no axis"
     return Study(
         name=name,
         paper_table=f"none (multirun grid: {axes_text})",
         description=f"Ad-hoc multirun grid over {axes_text} on {', '.join(tasks)}.",
         arms=arms,
         default_tasks=tuple(tasks),
-        table=TableSpec(title=f"{name}: {axes_text}", columns=tuple(columns), rows=tuple(_label(c) for c in combos)),
+        table=TableSpec(title=f"{name}: {axes_text}", columns=tuple(columns), rows=tuple(rows)),
         figure=FigureSpec(kind="bars", metric_per_task={c.task: c.metric for c in columns}, x_label="arm"),
         expected="(ad-hoc grid: no claim)",
     )
+
+
+def plan_study(plan: Mapping[str, Any]) -> Study:
+    """The ad-hoc study of a ``-m`` grid rebuilt from its sweep's ``plan.json`` (what ``python -m
+    benchmark.status`` shows for a grid, which no module of ``ablations/`` defines)."""
+    runs = [r for r in plan.get("runs", []) if isinstance(r, dict)]
+    tasks = list(dict.fromkeys(str(r.get("task_config") or r.get("task")) for r in runs))
+    names = {str(r.get("task_config") or r.get("task")): str(r.get("task")) for r in runs}
+    planned = list(
+        dict.fromkeys((str(r.get("task_config") or r.get("task")), str(r["arm"]), str(r.get("role"))) for r in runs)
+    )
+
+    def arms(tasks: Sequence[str], axes: dict[str, Any], offered: Mapping[str, Sequence[str]]) -> list[Arm]:
+        check_axes(axes, ())
+        return [
+            Arm(
+                t,
+                label,
+                tuple(label.split()) if label != "default" else (),
+                role="reference" if role == "reference" else "arm",
+            )
+            for t, label, role in planned
+            if t in tasks
+        ]
+
+    rows = list(dict.fromkeys(label for _, label, _ in planned))
+    axes_text = str(plan.get("paper_table", "")).removeprefix("none (multirun grid: ").removesuffix(")") or "no axis"
+    return _study(str(plan.get("study")), axes_text, arms, tasks, names, rows)
 
 
 def run_multirun(parsed: Sequence[Override], raw: Sequence[str]) -> int:

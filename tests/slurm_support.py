@@ -26,6 +26,16 @@ from typing import Any, TypeVar
 import pytest
 import submitit
 
+# launcher overrides a sweep needs on this one-node cluster (one CPU and 2 GB per job, partition debug)
+SLURM_LAUNCHER = (
+    "launcher=slurm",
+    "launcher.partition=debug",
+    "launcher.cpus_per_task=1",
+    "launcher.mem_gb=2",
+    "launcher.timeout_min=10",
+    "launcher.signal_delay_s=60",
+)
+
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
 PARTITION = "debug"

@@ -11,24 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from quick_run import QUICK
 
 import paper_tables
 from benchmark import collect
 from benchmark.config.compose import compose
 from benchmark.results.store import ResultsStore
 from benchmark.runner.runlog import RUN_LOG, console_level_flags, log, run_log, setup_console
-
-QUICK = [
-    "task=tvqa",
-    "train.max_steps=12",
-    "train.eval_every=6",
-    "train.ckpt_every=6",
-    "train.log_every=3",
-    "train.progress=false",
-    "train.threads=1",
-    "data.max_train=64",
-    "data.max_eval=32",
-]
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

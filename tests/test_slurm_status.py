@@ -11,21 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from slurm_support import wait_for
+from slurm_support import SLURM_LAUNCHER, wait_for
 
 from benchmark.status import main as status_main
 from benchmark.sweep.status import slurm_history
 
 pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm_cluster")]
 
-SLURM = [
-    "launcher=slurm",
-    "launcher.partition=debug",
-    "launcher.cpus_per_task=1",
-    "launcher.mem_gb=2",
-    "launcher.timeout_min=10",
-    "launcher.signal_delay_s=60",
-]
+SLURM = list(SLURM_LAUNCHER)
 ARGS = [
     "sweep=head_ablation",
     "sweep.seeds=[0]",

@@ -11,19 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from slurm_support import wait_for
+from slurm_support import SLURM_LAUNCHER, wait_for
 
 pytestmark = [pytest.mark.slurm, pytest.mark.usefixtures("slurm_cluster")]
 
-SLURM = [
-    "launcher=slurm",
-    "launcher.partition=debug",
-    "launcher.cpus_per_task=1",
-    "launcher.mem_gb=2",
-    "launcher.timeout_min=10",
-    "launcher.signal_delay_s=60",
-    "launcher.poll_s=1",
-]
+SLURM = [*SLURM_LAUNCHER, "launcher.poll_s=1"]
 TRAIN = ["train.eval_every=50", "train.ckpt_every=10", "train.log_every=5", "train.threads=1", "train.progress=false"]
 
 

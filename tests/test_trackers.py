@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from quick_run import QUICK
 
 from benchmark.config.compose import compose, semantic_config
 from benchmark.errors import MissingDependencyError
@@ -25,18 +26,6 @@ from benchmark.results.store import ResultsStore
 from benchmark.run import main as run_main
 from benchmark.runner.trackers import SCALARS_CSV, TENSORBOARD_DIR, CsvTracker, TensorBoardTracker, scalars_of, tracking
 from benchmark.runner.trainlog import TrainLog
-
-QUICK = [
-    "task=tvqa",
-    "train.max_steps=12",
-    "train.eval_every=6",
-    "train.ckpt_every=6",
-    "train.log_every=3",
-    "train.progress=false",
-    "train.threads=1",
-    "data.max_train=64",
-    "data.max_eval=32",
-]
 
 
 def _run(root: Path, *extra: str) -> RunDir:

@@ -65,12 +65,17 @@ class SweepDir:
     def estimate_dir(self) -> Path:
         return self.path / "estimate"
 
+    @staticmethod
+    def _read_object(path: Path) -> dict[str, Any]:
+        """A JSON object file (FileNotFoundError when absent; ValueError when unreadable or not an object)."""
+        record = read_json(path)
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}: expected a JSON object")
+        return record
+
     def read_plan(self) -> dict[str, Any]:
         """plan.json (FileNotFoundError when the sweep never planned here; ValueError when unreadable)."""
-        plan = read_json(self.plan_file)
-        if not isinstance(plan, dict):
-            raise ValueError(f"{self.plan_file}: expected a JSON object")
-        return plan
+        return self._read_object(self.plan_file)
 
     def write_plan(self, record: dict[str, Any]) -> None:
         """Write plan.json atomically."""
@@ -78,10 +83,7 @@ class SweepDir:
 
     def read_summary(self) -> dict[str, Any]:
         """summary.json (FileNotFoundError / ValueError as :meth:`read_plan`)."""
-        summary = read_json(self.summary_file)
-        if not isinstance(summary, dict):
-            raise ValueError(f"{self.summary_file}: expected a JSON object")
-        return summary
+        return self._read_object(self.summary_file)
 
     def write_summary(self, record: dict[str, Any]) -> None:
         """Write summary.json atomically."""

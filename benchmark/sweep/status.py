@@ -27,7 +27,7 @@ from typing import Any
 from benchmark.errors import HarnessError
 from benchmark.results.rundir import RunDir
 from benchmark.results.store import ResultsStore, SweepDir
-from benchmark.sweep.state import classify, last_submission, slurm_queue
+from benchmark.sweep.state import classify, last_submission, launch_records, slurm_queue
 
 ORDER = ("DONE", "RUNNING", "QUEUED", "PENDING", "PREEMPTED", "FAILED", "LOST")
 
@@ -125,12 +125,7 @@ def update_states(runs: Sequence[RunState]) -> None:
 
 def _lost_record(run: RunDir) -> str:
     """The reason the sweep driver recorded when the run's job ended without it (launch.json ``lost``)."""
-    from benchmark.atomic import read_json
-
-    try:
-        lost = read_json(run.launch_file).get("lost")
-    except (OSError, ValueError, AttributeError):
-        return ""
+    lost = launch_records(run).get("lost")  # a missing or unreadable launch.json reads as empty
     return str(lost.get("reason") or "") if isinstance(lost, dict) else ""
 
 

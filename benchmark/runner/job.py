@@ -26,6 +26,7 @@ import submitit
 import torch
 
 from benchmark.atomic import atomic_write_json
+from benchmark.data.planted import add_ceiling
 from benchmark.errors import HarnessError, unwrap_worker_error
 from benchmark.results.rerun import attempt_settings, check_data
 from benchmark.results.rundir import RunDir, env_info
@@ -141,6 +142,7 @@ def _evaluate(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistInfo, trai
         trivial_file = data.write_predictions("eval", trivial, prediction_path(cfg, run.predictions_dir, "majority"))
         baselines["majority"] = score_official(cfg, trivial_file, ref_path).metrics
     result.per_example["cluster"] = item_clusters(eval_set, result.per_example["uid"])
+    add_ceiling(cfg, data.root, result.per_example)  # data=mini: the planted per-item ceiling (no-op otherwise)
     result.per_example.to_parquet(run.per_example_file, index=False)
     record = metrics_record(cfg, result, str(cfg.task.files.eval), train_info, baselines)
     record["references"] = ref_path.name  # a subset file when data.max_eval keeps the first N items

@@ -33,6 +33,7 @@ from benchmark.runner.checkpoint import load_weights
 from benchmark.runner.distributed import DistInfo, global_rank, init_distributed, shutdown_distributed
 from benchmark.runner.evaluate import (
     dev_scores,
+    example_clusters,
     labels_hidden,
     majority_predictions,
     metrics_record,
@@ -126,7 +127,8 @@ def _evaluate(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistInfo, trai
         trivial = majority_predictions(cfg, data.samples("train"), eval_set)
         trivial_file = data.write_predictions("eval", trivial, prediction_path(cfg, run.predictions_dir, "majority"))
         baselines["majority"] = score_official(cfg, trivial_file, ref_path).metrics
-    result.per_example.to_parquet(run.per_example_file, index=False)
+    clusters = example_clusters(eval_set, result.per_example["uid"].tolist())  # the video each item belongs to
+    result.per_example.assign(cluster=clusters).to_parquet(run.per_example_file, index=False)
     record = metrics_record(cfg, result, str(cfg.task.files.eval), train_info, baselines)
     record["references"] = ref_path.name  # a subset file when data.max_eval keeps the first N items
     atomic_write_json(run.metrics_file, record)  # last: its presence means DONE

@@ -169,3 +169,29 @@ def test_run_directories_and_plans_written_before_draws_still_collect(quick_root
     assert got.study_runs["draw"].tolist() == [0, 0]  # from the index, else 0 (plan on the default mini data)
     written = pd.read_parquet(root / "study_runs.parquet")
     assert str(written["draw"].dtype) == "Int64" and "_unrecorded_draw" not in written
+
+
+def test_status_and_the_study_table_show_a_plan_with_several_draws(quick_root: Path, tmp_path: Path, capsys) -> None:
+    from benchmark.status import main as status_main
+
+    root = tmp_path / "two_draws"
+    shutil.copytree(quick_root, root)
+    (run,) = [p for p in (root / "tvqa").iterdir() if p.is_dir()]
+    keyfile = json.loads((run / "key.json").read_text())
+    data = keyfile["semantic"]["data"]
+    semantic = dict(keyfile["semantic"], data=dict(data, mini=dict(data["mini"], seed=1)))
+    other = run.parent / f"{run.name.split('__')[0]}__{run_key(semantic)}"  # the same run on draw 1 (same scores)
+    shutil.copytree(run, other)
+    (other / "key.json").write_text(json.dumps({**keyfile, "semantic": semantic, "key": run_key(semantic)}))
+    (plan_file,) = root.glob("sweeps/*/plan.json")
+    plan = json.loads(plan_file.read_text())
+    second = dict(plan["runs"][0], key=run_key(semantic), run_dir=f"tvqa/{other.name}", draw=1)
+    plan["runs"].append(second)
+    plan_file.write_text(json.dumps(plan))
+    assert status_main([f"sweep={plan_file.parent.name}", f"results.root={root}"]) == 0
+    out = capsys.readouterr().out
+    lines = [line.split() for line in out.splitlines() if line.startswith("DONE ")]
+    assert "draw" in out.splitlines()[0].split() and sorted(r[-3] for r in lines) == ["0", "1"]
+    assert "2/2 done" in out and "| " in out  # the counts and the study's table
+    got = collect(root, write=False)
+    assert sorted(got.study_runs["draw"].tolist()) == [0, 1] and sorted(got.index["draw"].tolist()) == [0, 1]

@@ -30,7 +30,7 @@ def _planned(study: str, overrides: list[str]) -> tuple[ResultsStore, list[RunSt
     cfg = compose(full)
     store = ResultsStore.of(cfg)
     runs = [
-        RunState(p.key, p.run, str(p.resolved["task"]["name"]), p.arm.label, p.seed)
+        RunState(p.key, p.run, str(p.resolved["task"]["name"]), p.arm.label, p.seed, draw=p.draw)
         for p in plan_sweep(cfg, full, Composer())
     ]
     return store, runs

@@ -117,6 +117,8 @@ def check_config(cfg: DictConfig) -> None:
     seeds = _select(cfg, "sweep.seeds")
     for i, seed in enumerate(seeds or []):
         _check_seed(f"sweep.seeds[{i}]", seed)
+    for i, draw in enumerate(_select(cfg, "sweep.draws") or []):
+        _check_seed(f"sweep.draws[{i}]", draw)
     _check_finite(cfg)
     _check_logging(cfg)
     lr = _select(cfg, "train.lr")

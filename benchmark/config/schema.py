@@ -365,6 +365,7 @@ class SweepConfig:
     name: str = MISSING  # the study: the choice of the sweep group (sweep=<study>), filled in at composition
     tasks: list[str] = field(default_factory=list)  # empty: the study's default tasks
     seeds: list[int] = field(default_factory=lambda: [0])
+    draws: list[int] = field(default_factory=lambda: [0])  # data draws: data.mini.seed of each run (data=mini only)
     dry_run: bool = False
     wait: bool = True  # false: submit, print the job ids and return (Slurm; follow with python -m benchmark.status)
     axes: dict[str, Any] = field(default_factory=dict)  # overrides of the study's axis defaults (Study.axes)

@@ -5,7 +5,8 @@
 
 - ``index.parquet`` / ``index.csv``: one row per run: ``key``, ``alias``, ``task``, ``run_dir``
   (relative to DIR), ``state``, ``reason``, ``attempts``, ``problems``, ``group_key`` (the key of
-  the semantic config without its seed: runs that differ only by seed share it), ``modality``
+  the semantic config without its seed: runs that differ only by seed share it), ``data`` (``data.name``:
+  mini / real), ``draw`` (the data draw: ``data.mini.seed`` of a mini run, null on real data), ``modality``
   (``all`` / ``no_<m>`` / ``<m>_only`` / ``none`` / ``m1+m2``), ``cfg.<dotted>`` (the semantic
   config of key.json, flattened; lists as JSON text), ``m.<metric>``, ``ci_lo.<metric>``,
   ``ci_hi.<metric>``, ``n``, ``protocol``, ``split``, ``best_step``, ``train_time_s``, ``git_commit``,
@@ -13,10 +14,12 @@
   plans ``task_config`` (the task config choice, e.g. avsd_dstc8) and ``study_arms`` (``study: arm
   (role)``, ``; ``-separated), from its planned.json ``planned_studies``, ``comparison`` (the main
   comparison it is a paper row of), ``experiment``, ``variant`` and ``paper_row``.
-- ``per_example.parquet``: ``key``, ``uid`` and the numeric per-example score columns of every DONE run
-  (text columns such as the scored hypothesis stay in the run directory).
-- ``study_runs.parquet``: ``study``, ``paper_table``, ``arm``, ``role``, ``seed``, ``x``, ``task`` (task
-  name), ``task_config`` (config group choice, e.g. avsd_dstc8), ``key``, ``run_dir`` from every plan.
+- ``per_example.parquet``: ``key``, ``uid``, ``cluster`` (the item's video: TVQA clip, TVC video, AVSD
+  dialog; null for runs written before it was recorded) and the numeric per-example score columns of
+  every DONE run (other text columns, such as the scored hypothesis, stay in the run directory).
+- ``study_runs.parquet``: ``study``, ``paper_table``, ``arm``, ``role``, ``seed``, ``draw``, ``x``, ``task``
+  (task name), ``task_config`` (config group choice, e.g. avsd_dstc8), ``key``, ``run_dir`` from every
+  plan (a plan written before draws: the run's own draw from the index, else 0 on the default mini data).
 - ``train_curves.parquet``: ``key``, ``step``, ``loss``, ``lr``, ``tau``, ``tokens_per_s`` and
   ``dev.<metric>`` (validation lines).
 
@@ -53,7 +56,20 @@ log = logging.getLogger(__name__)
 OUTPUTS = ("index.parquet", "index.csv", "per_example.parquet", "study_runs.parquet", "train_curves.parquet")
 INDEX_BASE_COLUMNS = ("key", "alias", "task", "run_dir", "state", "reason", "attempts", "problems", "group_key")
 # task: the task name (results folder); task_config: the config group choice (avsd_dstc8 is task avsd)
-STUDY_RUN_COLUMNS = ("study", "paper_table", "arm", "role", "seed", "x", "task", "task_config", "key", "run_dir")
+# draw: the data draw (data.mini.seed of a mini run; null: real data)
+STUDY_RUN_COLUMNS = (
+    "study",
+    "paper_table",
+    "arm",
+    "role",
+    "seed",
+    "draw",
+    "x",
+    "task",
+    "task_config",
+    "key",
+    "run_dir",
+)
 READ_THREADS = 2
 
 
@@ -90,19 +106,49 @@ def read_plans(store: ResultsStore, problems: list[str]) -> pd.DataFrame:
                     "study": plan.get("study", plan_file.parent.name),
                     "paper_table": plan.get("paper_table"),
                     **{name: run.get(name) for name in STUDY_RUN_COLUMNS[2:]},
+                    UNRECORDED_DRAW: None if "draw" in run else _default_draw(plan.get("overrides")),
                 }
             )
-    frame = pd.DataFrame(rows, columns=list(STUDY_RUN_COLUMNS))
+    frame = pd.DataFrame(rows, columns=[*STUDY_RUN_COLUMNS, UNRECORDED_DRAW])
     frame["x"] = pd.to_numeric(frame["x"], errors="coerce").astype(float)
-    frame["seed"] = pd.to_numeric(frame["seed"], errors="coerce").astype("Int64")
+    for column in ("seed", "draw"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
     return frame
+
+
+UNRECORDED_DRAW = "_unrecorded_draw"  # a plan written before draws: "mini" or "unknown" (dropped by build)
+
+
+def _default_draw(overrides: Any) -> str:
+    """What an old plan (no ``draw`` per run) implies: ``mini`` (draw 0) when its command line chose neither
+    ``data=`` nor an experiment overlay (the default data is mini), else ``unknown``."""
+    keys = {str(o).split("=", 1)[0].lstrip("+~"): str(o).split("=", 1)[-1] for o in overrides or []}
+    if keys.get("data", "mini") != "mini" or keys.get("experiment", "null") not in ("", "null"):
+        return "unknown"
+    return "mini"
+
+
+def _plan_draws(study_runs: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
+    """Fill the ``draw`` of runs planned before draws were recorded: the run's own (index, by key), else 0
+    when the plan ran on the default mini data, else null."""
+    old = study_runs[UNRECORDED_DRAW].notna()
+    if old.any():
+        known = index.dropna(subset=["data"]).drop_duplicates("key").set_index("key")
+        for i in study_runs.index[old]:
+            key = study_runs.at[i, "key"]
+            if key in known.index:
+                study_runs.at[i, "draw"] = known.at[key, "draw"]
+            elif study_runs.at[i, UNRECORDED_DRAW] == "mini":
+                study_runs.at[i, "draw"] = 0
+    return study_runs.drop(columns=[UNRECORDED_DRAW])
 
 
 def _tidy_index(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(rows)
-    for column in INDEX_BASE_COLUMNS:
+    for column in (*INDEX_BASE_COLUMNS, "data", "draw"):
         if column not in frame:
             frame[column] = pd.Series(dtype=object)
+    frame["draw"] = pd.to_numeric(frame["draw"], errors="coerce").astype("Int64")
     for column in [c for c in frame.columns if pd.api.types.is_object_dtype(frame[c])]:
         kinds = {type(v) for v in frame[column] if v is not None and not (isinstance(v, float) and pd.isna(v))}
         if len(kinds) > 1 and not kinds <= {int, float, bool}:  # mixed types cannot go into parquet
@@ -138,12 +184,13 @@ def build(records: list[RunRecord], study_runs: pd.DataFrame, problems: list[str
     per_example = (
         pa.concat_tables(tables, promote_options="permissive").to_pandas()
         if tables
-        else pd.DataFrame({"key": pd.Series(dtype=str), "uid": pd.Series(dtype=str)})
+        else pd.DataFrame({name: pd.Series(dtype=str) for name in ("key", "uid", "cluster")})
     )
     curves = pd.DataFrame.from_records([c for r in records for c in r.curves])
     if curves.empty:
         curves = pd.DataFrame({"key": pd.Series(dtype=str), "step": pd.Series(dtype="int64")})
     index = _tidy_index([r.row for r in records])
+    study_runs = _plan_draws(study_runs, index) if UNRECORDED_DRAW in study_runs else study_runs
     for row in index.itertuples():
         if row.problems:
             problems.append(f"{row.run_dir}: {row.problems}")

@@ -204,6 +204,7 @@ def _read_config(path: Path, row: dict[str, Any], problems: list[str]) -> None:
         problems.append("no usable key.json or config.yaml: the run cannot be matched to a configuration")
         return
     flatten(semantic, "cfg.", row)
+    row["data"], row["draw"] = data_draw(semantic)
     row["group_key"] = run_key({k: v for k, v in semantic.items() if k != "seed"})
     task = semantic.get("task")
     offered, used = (task.get("modalities") if isinstance(task, dict) else None), semantic.get("modality")
@@ -213,6 +214,17 @@ def _read_config(path: Path, row: dict[str, Any], problems: list[str]) -> None:
         problems.append("semantic config: expected task.modalities and modality to be lists")
     if row.get("cfg.task.name") not in (None, row["task"]):
         problems.append(f"config: task.name '{row['cfg.task.name']}' but the run lives under '{row['task']}/'")
+
+
+def data_draw(semantic: dict[str, Any]) -> tuple[str | None, int | None]:
+    """``(data.name, draw)`` of a semantic config: the draw is ``data.mini.seed`` for the mini
+    benchmark, None for real data (one draw)."""
+    data = semantic.get("data") if isinstance(semantic.get("data"), dict) else {}
+    name = data.get("name")
+    mini = data.get("mini") if isinstance(data.get("mini"), dict) else {}
+    seed = mini.get("seed", 0)
+    draw = int(seed) if name == "mini" and isinstance(seed, int) and not isinstance(seed, bool) else None
+    return (None if name is None else str(name)), draw
 
 
 def _read_env(path: Path, row: dict[str, Any], problems: list[str]) -> None:
@@ -242,7 +254,12 @@ def _read_per_example(path: Path, key: str, problems: list[str]) -> pa.Table | N
         if f.name != "uid" and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))
     ]
     uid = table.column("uid").cast(pa.string())
-    table = pa.Table.from_arrays([uid, *(table.column(c) for c in numeric)], names=["uid", *numeric])
+    if "cluster" in table.column_names:  # the item's video (written since the data-draw axis)
+        cluster = table.column("cluster").cast(pa.string())
+    else:  # a run written before: no cluster recorded
+        cluster = pa.nulls(table.num_rows, pa.string())
+    columns = [uid, cluster, *(table.column(c) for c in numeric)]
+    table = pa.Table.from_arrays(columns, names=["uid", "cluster", *numeric])
     return table.add_column(0, "key", pa.array([key] * table.num_rows, pa.string()))
 
 

@@ -10,7 +10,8 @@ that run alone)::
     train_log.jsonl    one JSON object per logged training step / validation
     ckpt/              latest.pt + previous.pt (double buffer), best.pt (selected weights)
     predictions/       eval.<ext> in the official submission format of the task
-    per_example.parquet  per-example scores of the eval split (paired tests, bootstrap)
+    per_example.parquet  per-example scores of the eval split (paired tests, bootstrap) and each item's
+                       cluster (its video: TVQA clip, TVC video, AVSD dialog image_id)
     metrics.json       written last and atomically: a valid one means DONE
     launch.json        submission records, written by the sweep driver (not by the run)
     .lock              held (flock) by the process working on the run

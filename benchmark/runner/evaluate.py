@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 
 from benchmark.atomic import atomic_write_json, atomic_write_text, read_json
 from benchmark.config.schema import TaskKind
-from benchmark.errors import ConfigError
+from benchmark.errors import ConfigError, HarnessError
 from benchmark.runner.runlog import log as runlog
 
 PREDICTION_EXT = {"dstc7": ".json", "dstc8": ".json", "accuracy": ".json", "tvc": ".jsonl"}
@@ -111,6 +111,26 @@ def subset_references(cfg: DictConfig, ref_path: Path, eval_set: Any, out_dir: P
     lines = [ln for ln in Path(ref_path).read_text(encoding="utf-8").splitlines() if ln.strip()]
     kept = [ln for ln in lines if str(json.loads(ln)[key]) in wanted]
     return atomic_write_text(out, "".join(ln + "\n" for ln in kept))
+
+
+def example_clusters(eval_set: Any, uids: Sequence[Any]) -> list[str]:
+    """The cluster of each scored example, in the order of ``uids`` (a per-example table's ``uid`` column):
+    the video its item belongs to, ``SampleSpec.video`` (TVQA: the question's clip, TVC: the moment's
+    video, AVSD: the dialog's ``image_id``, one dialog per video), the unit a hierarchical bootstrap
+    resamples. The scorers key TVQA and TVC rows by the sample's uid, AVSD rows by the reference name
+    ``{image_id}_{turn}``. A uid that matches no evaluated sample is a :class:`HarnessError`."""
+    video: dict[str, str] = {}
+    for spec in eval_set.specs:
+        video[str(spec.uid)] = str(spec.video)
+        if "image_id" in spec.meta and "turn" in spec.meta:  # AVSD: the reference's name
+            video.setdefault(f"{spec.meta['image_id']}_{spec.meta['turn']}", str(spec.video))
+    missing = [str(u) for u in uids if str(u) not in video]
+    if missing:
+        raise HarnessError(
+            f"per-example scores: {len(missing)} of {len(uids)} uids match no evaluated sample "
+            f"(first: {missing[0]!r}): no cluster for them"
+        )
+    return [video[str(u)] for u in uids]
 
 
 def majority_predictions(cfg: DictConfig, train: Any, eval_set: Any) -> dict[str, str | int]:

@@ -34,6 +34,7 @@ from benchmark.runner.checkpoint import load_weights
 from benchmark.runner.distributed import DistInfo, global_rank, init_distributed, shutdown_distributed
 from benchmark.runner.evaluate import (
     dev_scores,
+    example_clusters,
     labels_hidden,
     majority_predictions,
     metrics_record,
@@ -109,20 +110,6 @@ def _train_and_select(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistIn
     }
 
 
-def item_clusters(eval_set: Any, uids: Any) -> list[str]:
-    """The cluster of each scored item, in the order of ``uids``: the unit the data clusters items in (TVQA:
-    the question's clip, TVC: the moment's video, AVSD: the dialog's video), i.e. each spec's feature key.
-    The claims' bootstrap resamples these clusters, not single items (items of one clip are not independent)."""
-    by_uid = {spec.uid: spec.video for spec in eval_set.specs}
-    for spec in eval_set.specs:  # AVSD's scorer names an item by its reference, "{image_id}_{turn}"
-        if "turn" in spec.meta:
-            by_uid.setdefault(f"{spec.video}_{spec.meta['turn']}", spec.video)
-    missing = [u for u in uids if str(u) not in by_uid]
-    if missing:
-        raise ValueError(f"{len(missing)} scored items are not in the evaluated set (e.g. {missing[0]!r})")
-    return [str(by_uid[str(u)]) for u in uids]
-
-
 def _evaluate(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistInfo, train_info: dict) -> None:
     eval_set = data.samples("eval")
     scored = not labels_hidden(eval_set)  # a leaderboard split (TVQA / TVC test_public) has no labels
@@ -141,7 +128,8 @@ def _evaluate(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistInfo, trai
         trivial = majority_predictions(cfg, data.samples("train"), eval_set)
         trivial_file = data.write_predictions("eval", trivial, prediction_path(cfg, run.predictions_dir, "majority"))
         baselines["majority"] = score_official(cfg, trivial_file, ref_path).metrics
-    result.per_example["cluster"] = item_clusters(eval_set, result.per_example["uid"])
+    # the unit items cluster in (the claims' bootstrap resamples clusters), then the planted per-item ceiling
+    result.per_example["cluster"] = example_clusters(eval_set, result.per_example["uid"].tolist())
     add_ceiling(cfg, data.root, result.per_example)  # data=mini: the planted per-item ceiling (no-op otherwise)
     result.per_example.to_parquet(run.per_example_file, index=False)
     record = metrics_record(cfg, result, str(cfg.task.files.eval), train_info, baselines)

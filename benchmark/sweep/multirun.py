@@ -3,10 +3,12 @@ as an ad-hoc study, planned and run like any study of ``ablations/``.
 
 The swept overrides (comma lists, ``range()``, ``choice()``, ``glob()`` over a config group's options)
 are expanded with Hydra's own override parser. A swept (or pinned) ``seed`` becomes the study's seeds
-(``sweep.seeds``), a swept ``task`` its tasks; every other swept key is an axis, and the arms are the
-cartesian product of the axes (the first combination is the reference arm). The study's table has one
-row per arm and one column per task (its headline metric). Its name, ``multirun-<hash8>``, is a hash of
-the grid and of the settings that change results, so rerunning the command finds its sweep folder
+(``sweep.seeds``), a swept ``task`` its tasks; every other swept key is an axis (a swept ``data.mini.seed``
+too: each run records its value as its data draw), and the arms are the cartesian product of the axes
+(the first combination is the reference arm); ``sweep.draws=[0,1]`` plans every arm on each data draw
+instead. The study's table has one row per arm and one column per task (its headline metric). Its name,
+``multirun-<hash8>``, is a hash of the grid and of the settings that change results, so rerunning the
+command finds its sweep folder
 (``<results.root>/sweeps/multirun-<hash8>/``), skips DONE runs and submits the rest.
 """
 
@@ -102,7 +104,11 @@ def grid_name(grid: Grid, tasks: Sequence[str]) -> str:
     base = sorted(o for o in grid.base if _root(o.lstrip("+~").split("=", 1)[0]) not in NOT_AXES)
     seeds = [s for s in grid.settings if s.startswith("sweep.seeds=")]
     axes = sorted((k, sorted(v)) for k, v in grid.axes)
-    text = json.dumps({"base": base, "axes": axes, "tasks": sorted(tasks), "seeds": sorted(grid.seeds) or seeds})
+    named: dict[str, Any] = {"base": base, "axes": axes, "tasks": sorted(tasks), "seeds": sorted(grid.seeds) or seeds}
+    draws = [s for s in grid.settings if s.startswith("sweep.draws=")]
+    if draws:  # only when given: the name of a grid without draws is the one it always had
+        named["draws"] = draws
+    text = json.dumps(named)
     return "multirun-" + hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
@@ -210,5 +216,6 @@ def run_multirun(parsed: Sequence[Override], raw: Sequence[str]) -> int:
     seeds = [f"sweep.seeds=[{','.join(str(s) for s in grid.seeds)}]"] if grid.seeds else []
     overrides = [*grid.base, "sweep=single", f"sweep.name={name}", *seeds, *grid.settings]
     cfg = compose([*overrides, f"task={tasks[0]}"])  # checked on a task of the grid (each arm is checked too)
-    print(f"multirun {name}: {len(study.table.rows)} arms x {len(tasks)} tasks x {len(cfg.sweep.seeds)} seeds")
+    draws = f" x {len(cfg.sweep.draws)} data draws" if len(cfg.sweep.draws) > 1 else ""
+    print(f"multirun {name}: {len(study.table.rows)} arms x {len(tasks)} tasks{draws} x {len(cfg.sweep.seeds)} seeds")
     return run_sweep(cfg, overrides, study=study)

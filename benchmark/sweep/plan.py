@@ -1,8 +1,12 @@
-"""Planning a sweep: a study's arms × seeds → run configs, run keys and run directories.
+"""Planning a sweep: a study's arms × data draws × seeds → run configs, run keys and run directories.
 
-Each arm is composed once (Hydra composition is cached per choice of config groups); seeds are then
-applied to plain copies of the resolved config, so planning thousands of runs takes seconds. Two arms
-that resolve to the same experiment get the same key and are run once.
+Each arm is composed once per data draw (Hydra composition is cached per choice of config groups);
+seeds are then applied to plain copies of the resolved config, so planning thousands of runs takes
+seconds. Two arms that resolve to the same experiment get the same key and are run once.
+
+A data draw is the seed the mini benchmark is generated from (``data.mini.seed``): ``sweep.draws``
+(default ``[0]``) composes ``data.mini.seed=<d>`` into each arm's config. The default draw adds no
+override, so its configs and run keys are those of a plan without draws; real data has one draw.
 """
 
 from __future__ import annotations
@@ -26,7 +30,10 @@ from benchmark.results.store import ResultsStore
 
 @dataclass
 class PlannedRun:
-    """One run of a sweep: which arm and seed, its key and directory, and its resolved config."""
+    """One run of a sweep: which arm, data draw and seed, its key and directory, and its resolved config.
+
+    ``draw`` is the run's ``data.mini.seed`` (the mini benchmark it runs on), None on real data.
+    """
 
     task: str
     arm: Arm
@@ -35,6 +42,7 @@ class PlannedRun:
     run: RunDir
     resolved: dict[str, Any]  # the full resolved config (what config.yaml will hold)
     semantic: dict[str, Any]
+    draw: int | None = None
 
     def record(self, store: ResultsStore) -> dict[str, Any]:
         """The entry of this run in the sweep's plan.json."""
@@ -46,6 +54,7 @@ class PlannedRun:
             "role": self.arm.role,
             "x": self.arm.x,
             "seed": self.seed,
+            "draw": self.draw,
             "run_dir": store.relative(self.run),
         }
 
@@ -93,12 +102,39 @@ def _user_overrides(overrides: Sequence[str], seed_axis: bool = True) -> tuple[l
     return kept, task
 
 
+DRAW_KEY = "data.mini.seed"  # what a data draw sets
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def _draws(cfg: DictConfig, overrides: Sequence[str], arms: Sequence[Arm]) -> list[int] | None:
+    """The data draws to plan (``sweep.draws``), or None for the default draw ``[0]``, which composes no
+    override (the configs, and so the run keys, of a plan without draws; an arm's or the user's own
+    ``data.mini.seed`` then stays). Draws together with another ``data.mini.seed`` are refused: ambiguous."""
+    draws = [int(d) for d in cfg.sweep.draws]
+    if not draws:
+        raise ConfigError("sweep.draws", "at least one data draw is needed (default [0])")
+    given = any(_key(ov) == "sweep.draws" for ov in overrides)
+    pinned = [ov for ov in [*overrides, *(o for arm in arms for o in arm.overrides)] if _key(ov) == DRAW_KEY]
+    if pinned and (given or draws != [0]):
+        raise ConfigError(
+            "sweep.draws", f"'{pinned[0]}' and sweep.draws both choose the data draw: give one (sweep.draws=[N])"
+        )
+    if draws == [0]:
+        return None
+    if cfg.data.name != "mini":
+        raise ConfigError("sweep.draws", "data draws apply to data=mini; real data has one draw")
+    return list(dict.fromkeys(draws))
+
+
 def plan_sweep(
     cfg: DictConfig, overrides: Sequence[str], composer: Composer | None = None, study: Study | None = None
 ) -> list[PlannedRun]:
     """The runs of ``study`` (default: the registered study ``cfg.sweep.name``; an ad-hoc ``-m`` grid is
-    passed in) with the user's ``overrides`` applied to each; ``cfg.sweep`` gives the seeds, tasks and
-    axis overrides."""
+    passed in) with the user's ``overrides`` applied to each; ``cfg.sweep`` gives the seeds, data draws,
+    tasks and axis overrides. Runs are ordered arm by arm, then draw by draw, then seed by seed."""
     composer = composer or Composer()
     study = study or get_study(str(cfg.sweep.name))
     single = study.name == "single"
@@ -116,28 +152,33 @@ def plan_sweep(
         seeds = [int(cfg.seed)]  # a single run's seed=N (e.g. routed to Slurm) is its seed
     if not seeds:
         raise ConfigError("sweep.seeds", "at least one seed is needed")
+    draws = _draws(cfg, overrides, arms)
     store = ResultsStore.of(cfg)
     planned: list[PlannedRun] = []
     seen: set[str] = set()
     for arm in arms:
-        arm_cfg = composer.compose([*base, f"task={arm.task}", *arm.overrides])
-        validate(arm_cfg)
-        check_if_visible(arm_cfg)  # a modality without a released store stops here, before any submission
-        resolved_arm = OmegaConf.to_container(arm_cfg, resolve=True, enum_to_str=True)
-        assert isinstance(resolved_arm, dict)
-        absolute_paths(resolved_arm)
-        semantic_arm = semantic_config(arm_cfg)
-        alias_arm = run_alias(arm_cfg)
-        for seed in seeds:
-            # only `seed` changes between these runs: shallow copies of the top level suffice
-            semantic = dict(semantic_arm, seed=seed)
-            key = run_key(semantic)
-            if key in seen:
-                continue
-            seen.add(key)
-            resolved = dict(resolved_arm, seed=seed)
-            run = store.run(str(resolved["task"]["name"]), reseed_alias(alias_arm, seed), key)
-            planned.append(PlannedRun(arm.task, arm, seed, key, run, resolved, semantic))
+        for draw_override in [[]] if draws is None else [[f"{DRAW_KEY}={d}"] for d in draws]:
+            arm_cfg = composer.compose([*base, f"task={arm.task}", *arm.overrides, *draw_override])
+            validate(arm_cfg)
+            if draws is not None and arm_cfg.data.name != "mini":
+                raise ConfigError("sweep.draws", f"data draws apply to data=mini; real data has one draw ({arm.label})")
+            check_if_visible(arm_cfg)  # a modality without a released store stops here, before any submission
+            draw = int(arm_cfg.data.mini.seed) if arm_cfg.data.name == "mini" else None
+            resolved_arm = OmegaConf.to_container(arm_cfg, resolve=True, enum_to_str=True)
+            assert isinstance(resolved_arm, dict)
+            absolute_paths(resolved_arm)
+            semantic_arm = semantic_config(arm_cfg)
+            alias_arm = run_alias(arm_cfg)
+            for seed in seeds:
+                # only `seed` changes between these runs: shallow copies of the top level suffice
+                semantic = dict(semantic_arm, seed=seed)
+                key = run_key(semantic)
+                if key in seen:
+                    continue
+                seen.add(key)
+                resolved = dict(resolved_arm, seed=seed)
+                run = store.run(str(resolved["task"]["name"]), reseed_alias(alias_arm, seed), key)
+                planned.append(PlannedRun(arm.task, arm, seed, key, run, resolved, semantic, draw))
     return planned
 
 

@@ -44,6 +44,7 @@ class RunState:
     state: str = "PENDING"
     detail: str = ""  # job id and scheduler state, or the failure's reason
     log: Path | None = None  # the job's stderr log, when there is one
+    draw: Any = None  # the data draw (data.mini.seed; None: real data, or a plan written before draws)
 
 
 def plan_runs(store: ResultsStore, sweep: SweepDir) -> list[RunState]:
@@ -59,7 +60,14 @@ def plan_runs(store: ResultsStore, sweep: SweepDir) -> list[RunState]:
     if not isinstance(runs, list):
         raise HarnessError(f"{sweep.plan_file}: expected a 'runs' list")
     return [
-        RunState(str(r["key"]), store.at(str(r["run_dir"])), str(r.get("task")), str(r.get("arm")), r.get("seed"))
+        RunState(
+            str(r["key"]),
+            store.at(str(r["run_dir"])),
+            str(r.get("task")),
+            str(r.get("arm")),
+            r.get("seed"),
+            draw=r.get("draw"),
+        )
         for r in runs
         if isinstance(r, dict) and "key" in r and "run_dir" in r
     ]
@@ -137,14 +145,18 @@ def counts_line(name: str, runs: Sequence[RunState]) -> str:
 
 
 def run_lines(runs: Sequence[RunState]) -> list[str]:
-    """One line per run, then, for each failure, its reason and where to look."""
-    lines = [f"{'state':<9} {'task':<6} {'arm':<24} {'seed':>4}  run"]
+    """One line per run (with its data draw when the runs have several), then, for each failure, its
+    reason and where to look."""
+    several = len({r.draw for r in runs}) > 1
+    lines = [f"{'state':<9} {'task':<6} {'arm':<24} " + ("draw " if several else "") + f"{'seed':>4}  run"]
     for r in runs:
-        lines.append(f"{r.state:<9} {r.task:<6} {r.arm:<24} {r.seed!s:>4}  {r.run.path.name}")
+        draw = f"{r.draw!s:>4} " if several else ""
+        lines.append(f"{r.state:<9} {r.task:<6} {r.arm:<24} {draw}{r.seed!s:>4}  {r.run.path.name}")
         if r.detail and r.state not in ("FAILED", "LOST"):
             lines.append(f"{'':<10}{r.detail}")
     for r in runs:
         if r.state in ("FAILED", "LOST"):
-            lines.append(f"  {r.state} {r.task} / {r.arm} / seed {r.seed}: {r.detail or 'no reason recorded'}")
+            where = f"{r.task} / {r.arm} / " + (f"draw {r.draw} / " if several else "") + f"seed {r.seed}"
+            lines.append(f"  {r.state} {where}: {r.detail or 'no reason recorded'}")
             lines.append(f"         {r.run.status_file}" + (f"\n         log: {r.log}" if r.log else ""))
     return lines

@@ -177,11 +177,19 @@ def _finalise(jobs: list, interrupted: bool = False, kind: str = "local") -> tup
     return reasons, notes
 
 
+def _draws(planned: Sequence[PlannedRun]) -> list[int | None]:
+    """The data draws of a plan, in plan order."""
+    return list(dict.fromkeys(p.draw for p in planned))
+
+
 def _print_plan(planned: Sequence[PlannedRun], states: dict[str, str]) -> None:
-    print(f"{'task':<6} {'arm':<22} {'seed':>4}  {'key':<12}  state  run")
+    several = len(_draws(planned)) > 1  # a draw column only when the plan has several
+    print(f"{'task':<6} {'arm':<22} " + ("draw " if several else "") + f"{'seed':>4}  {'key':<12}  state  run")
     for p in planned:
         state = states[p.key] if states[p.key] != "TODO" else p.run.read_status().get("state", "PENDING")
-        print(f"{p.resolved['task']['name']:<6} {p.arm.label:<22} {p.seed:>4}  {p.key}  {state:<5}  {p.run.path.name}")
+        draw = f"{p.draw!s:>4} " if several else ""
+        task = p.resolved["task"]["name"]
+        print(f"{task:<6} {p.arm.label:<22} {draw}{p.seed:>4}  {p.key}  {state:<5}  {p.run.path.name}")
 
 
 def run_sweep(cfg: DictConfig, overrides: Sequence[str], study: Study | None = None) -> int:
@@ -196,8 +204,10 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str], study: Study | None = N
     todo = [p for p in planned if states[p.key] == "TODO"]
     already = sum(1 for s in states.values() if s == "DONE")
     alive = [p for p in planned if states[p.key] == "ALIVE"]
+    draws = _draws(planned)
+    on_draws = f" on {len(draws)} data draws ({', '.join(map(str, draws))})" if len(draws) > 1 else ""
     print(
-        f"sweep {name} ({study.paper_table}): {len(planned)} runs planned, {already} already done, "
+        f"sweep {name} ({study.paper_table}): {len(planned)} runs planned{on_draws}, {already} already done, "
         f"{len(alive)} running elsewhere, {len(todo)} to submit [launcher={_kind(cfg)}]"
     )
     if cfg.sweep.dry_run:
@@ -324,7 +334,14 @@ def _summarise(
         note = notes.get(str(p.run.path))
         if note:
             remarks.append(
-                {"run_dir": str(p.run.path), "arm": p.arm.label, "task": p.task, "seed": p.seed, "note": note}
+                {
+                    "run_dir": str(p.run.path),
+                    "arm": p.arm.label,
+                    "task": p.task,
+                    "draw": p.draw,
+                    "seed": p.seed,
+                    "note": note,
+                }
             )
         if status.get("state") == "DONE" or (note and status.get("state") != "FAILED"):
             continue
@@ -335,6 +352,7 @@ def _summarise(
                     "run_dir": str(p.run.path),
                     "arm": p.arm.label,
                     "task": p.task,
+                    "draw": p.draw,
                     "seed": p.seed,
                     "state": status.get("state"),
                     "reason": why,
@@ -360,12 +378,17 @@ def _summarise(
     with contextlib.suppress(FileNotFoundError, ValueError, KeyError, TypeError):  # keep the last cost estimate
         summary["estimate"] = sweep_dir.read_summary()["estimate"]
     sweep_dir.write_summary(summary)
+    several = len(_draws(planned)) > 1
+
+    def where(r: dict[str, Any]) -> str:
+        return f"{r['task']} / {r['arm']} / " + (f"draw {r['draw']} / " if several else "") + f"seed {r['seed']}"
+
     for r in remarks:
-        print(f"  {r['task']} / {r['arm']} / seed {r['seed']}: {r['note']}")
+        print(f"  {where(r)}: {r['note']}")
     for f in failures:
         see = Path(f["run_dir"]) / RUN_LOG  # the run's own log (a run that never started has none)
         see = see if see.is_file() else f["run_dir"]
-        print(f"  FAILED {f['task']} / {f['arm']} / seed {f['seed']}: {f['reason']}\n         {see}")
+        print(f"  FAILED {where(f)}: {f['reason']}\n         {see}")
     print(f"sweep {name}: {len(planned)} runs, {already} already done, {submitted} submitted, {len(failures)} failed")
     if interrupted:
         print("interrupted: every run is DONE or resumable from its checkpoint; rerun the same command to resume.")

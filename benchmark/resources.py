@@ -1,8 +1,8 @@
 """Where the files shipped with the code are: the Hydra config tree and the reference results.
 
 In a checkout (and an editable install) they are the repository's top-level ``configs/`` and
-``results/`` (``paper_reference.yaml``, ``claims.yaml``, ``baselines/*.json``). A wheel cannot put
-data folders beside the packages of site-packages, so ``pyproject.toml`` maps the same folders into
+``results/`` (``paper_reference.yaml``, ``claims.yaml``, ``protocol.yaml``, ``baselines/*.json``). A
+wheel cannot put data folders beside the packages of site-packages, so ``pyproject.toml`` maps the same folders into
 the package: ``configs/`` is installed as ``benchmark/_configs/`` and those ``results/`` files as
 ``benchmark/_reference/``. The shipped folder is looked for first: it exists only in an installed
 wheel (or a code snapshot of one), never in a checkout. Imports only the standard library and the package root.

@@ -11,8 +11,8 @@ Runs come from the study's sweep plan (``study_runs``) joined with the run index
 - ``n/a``: the arm does not exist for this task (e.g. "w/o speech" on AVSD).
 
 Each ``ok`` arm is compared with the reference arm (role "reference") of the same column: the
-difference of means over seeds, and a paired test on seed-averaged per-example scores
-(:mod:`benchmark.report.stats`).
+difference of means over runs, and the paired comparison with runs as the unit (data draw → seed →
+cluster, :mod:`benchmark.report.inference`), the same test the claims ledger decides by.
 """
 
 from __future__ import annotations
@@ -26,17 +26,9 @@ import pandas as pd
 from ablations.registry import task_spec
 from ablations.spec import Arm, Column, Study
 from benchmark.errors import SubmissionError
+from benchmark.report.inference import BOOT_SEED, N_BOOT, ArmRun, Inference, compare_arms
 from benchmark.report.reference import SCALES, TASK_SCALE
-from benchmark.report.stats import (
-    BOOT_SEED,
-    N_BOOT,
-    PairedTest,
-    SeedSummary,
-    average_over_seeds,
-    has_columns,
-    paired_test,
-    seed_summary,
-)
+from benchmark.report.stats import SeedSummary, has_columns, seed_summary
 from benchmark.report.studies import arm_task_name, default_arms
 from benchmark.results.collect import Collection
 
@@ -56,9 +48,10 @@ class Cell:
     ci: tuple[float, float] | None = None  # the runs' bootstrap CIs over examples, averaged over seeds
     notes: list[str] = field(default_factory=list)  # footnote texts
     keys: list[str] = field(default_factory=list)  # the DONE runs that gave the value
+    units: list[tuple[int, int]] = field(default_factory=list)  # (data draw, seed) of each of ``keys``
     is_reference: bool = False
     delta: float | None = None  # mean of this arm minus mean of the reference arm
-    paired: PairedTest | None = None
+    paired: Inference | None = None
     paired_note: str | None = None  # why there is no paired test
 
 
@@ -102,12 +95,49 @@ def _state_note(state: str, reason: object, problems: object) -> str:
 def study_plan(collection: Collection, study: str) -> pd.DataFrame:
     """The plan rows of ``study`` joined with their runs' state, metrics and CIs (NOT_RUN: no run dir)."""
     plan = collection.study_runs[collection.study_runs["study"] == study]
-    keep = ("key", "state", "reason", "problems", "protocol", "scored", "not_scored", "n_predictions", "submission")
+    keep = (
+        "key",
+        "state",
+        "reason",
+        "problems",
+        "protocol",
+        "scored",
+        "not_scored",
+        "n_predictions",
+        "submission",
+        "data",
+    )
     wanted = [c for c in collection.index.columns if c in keep]
     wanted += [c for c in collection.index.columns if c.startswith(("m.", "ci_lo.", "ci_hi."))]
     joined = plan.merge(collection.index[wanted], on="key", how="left", suffixes=("", "_run"))
     joined["state"] = joined["state"].fillna(NOT_RUN)
+    if "draw" not in joined:
+        joined["draw"] = None
+    if "data" not in joined:
+        joined["data"] = None
     return joined
+
+
+def run_units(runs: pd.DataFrame) -> list[tuple[int, int]]:
+    """(data draw, seed) of each run, from plan rows (``draw``, ``seed``) or index rows (``cfg.*``); a
+    real-data run, or one without a recorded draw, is draw 0."""
+    nothing = pd.Series(None, index=runs.index, dtype=object)
+    draws = runs["draw"] if "draw" in runs else runs.get("cfg.data.mini.seed", nothing)
+    seeds = runs["seed"] if "seed" in runs else runs.get("cfg.seed", pd.Series(range(len(runs)), index=runs.index))
+    return [(0 if pd.isna(d) else int(d), int(s)) for d, s in zip(draws, seeds)]
+
+
+def arm_runs(
+    keys: list[str], units: list[tuple[int, int]], per_example: dict[str, pd.DataFrame], metric: str
+) -> list[ArmRun]:
+    """The per-example tables of an arm's runs with their draw and seed; ValueError when one is missing."""
+    missing = [k for k in keys if k not in per_example]
+    if missing:
+        raise ValueError(f"no per-example scores for {len(missing)} of the {len(keys)} runs")
+    tables = [per_example[k] for k in keys]
+    if not all(has_columns(t, metric) for t in tables):
+        raise ValueError(f"the per-example scores lack the columns of {metric}")
+    return [ArmRun(d, s, t) for (d, s), t in zip(units, tables)]
 
 
 def column_rows(plan: pd.DataFrame, column: Column) -> pd.DataFrame:
@@ -149,6 +179,7 @@ def summarize_runs(label: str, column: Column, runs: pd.DataFrame) -> Cell:
         notes = [f"{len(runs) - len(done)} of {len(runs)} seeds without a result: {n}" for n in _dedupe(notes)]
     cell = Cell(label, column, "ok", summary=seed_summary(done[metric_col].tolist()), notes=notes)
     cell.keys = done["key"].tolist()
+    cell.units = run_units(done)
     lo, hi = f"ci_lo.{column.metric}", f"ci_hi.{column.metric}"
     if lo in done and hi in done and done[lo].notna().all() and done[hi].notna().all():
         cell.ci = (float(done[lo].mean()), float(done[hi].mean()))
@@ -195,22 +226,14 @@ class _Builder:
             return Cell(label, column, "missing", notes=["not run"])
         return summarize_runs(label, column, runs)
 
-    def averaged(self, cell: Cell) -> pd.DataFrame:
-        missing = [k for k in cell.keys if k not in self.per_example]
-        if missing:
-            raise ValueError(f"no per-example scores for {len(missing)} of the {len(cell.keys)} runs")
-        tables = [self.per_example[k] for k in cell.keys]
-        if not all(has_columns(t, cell.column.metric) for t in tables):
-            raise ValueError(f"the per-example scores lack the columns of {cell.column.metric}")
-        return average_over_seeds(tables)
-
     def compare(self, cell: Cell, ref: Cell) -> None:
         cell.delta = cell.summary.mean - ref.summary.mean
+        metric = cell.column.metric
         try:
-            arm_table, ref_table = self.averaged(cell), self.averaged(ref)
-            cell.paired = paired_test(
-                arm_table, ref_table, cell.column.metric, scale_of(cell.column.task), n_boot=self.n_boot, seed=self.seed
-            )
+            arm = arm_runs(cell.keys, cell.units, self.per_example, metric)
+            against = arm_runs(ref.keys, ref.units, self.per_example, metric)
+            scale = scale_of(cell.column.task)
+            cell.paired = compare_arms(arm, against, metric, scale, n_boot=self.n_boot, seed=self.seed)
         except (ValueError, SubmissionError) as err:  # shown in the table as the reason for "—"
             cell.paired_note = f"no paired test: {err}"
 

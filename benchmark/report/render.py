@@ -19,13 +19,16 @@ from ablations.spec import Study
 from benchmark.atomic import atomic_write_text
 from benchmark.errors import ConfigError
 from benchmark.report.cells import StudyCells, build_study_cells
-from benchmark.report.claims import DEFAULT_CLAIMS, evaluate_claims, load_claims
+from benchmark.report.claims import DEFAULT_CLAIMS, evaluate_claims
 from benchmark.report.claims_table import render_claims
 from benchmark.report.comparisons import COMPARISONS, comparison_table
 from benchmark.report.figures import curves_figure, study_figure
+from benchmark.report.inference import N_BOOT
+from benchmark.report.ledger import load_ledger
 from benchmark.report.reference import RefEntry
-from benchmark.report.stats import N_BOOT
+from benchmark.report.reproduction import evaluate_reproductions
 from benchmark.report.tables import Table, study_table, to_latex, to_markdown
+from benchmark.report.verdicts import DEFAULT_PROTOCOL, load_protocol
 from benchmark.results.collect import Collection
 
 
@@ -63,11 +66,15 @@ def cells_frame(sc: StudyCells) -> pd.DataFrame:
                 "ci_hi": cell.ci[1] if cell.ci else None,
                 "reference": cell.is_reference,
                 "delta": cell.delta,
+                "p": paired.p if paired else None,
                 "p_bootstrap": paired.p_boot if paired else None,
-                "delta_ci_lo": paired.ci[0] if paired else None,
-                "delta_ci_hi": paired.ci[1] if paired else None,
-                "p_wilcoxon": paired.p_wilcoxon if paired else None,
-                "n_examples": paired.n_examples if paired else None,
+                "p_seed": paired.p_seed if paired else None,
+                "delta_ci_lo": paired.ci95[0] if paired else None,
+                "delta_ci_hi": paired.ci95[1] if paired else None,
+                "n_runs": paired.n_runs[0] if paired else None,
+                "n_draws": paired.n_draws if paired else None,
+                "n_clusters": paired.n_clusters if paired else None,
+                "n_examples": paired.n_items if paired else None,
                 "notes": "; ".join([*cell.notes, *([cell.paired_note] if cell.paired_note else [])]),
                 "keys": ",".join(cell.keys),
             }
@@ -124,13 +131,16 @@ def render_all(
     studies: list[Study] | None = None,
     n_boot: int = N_BOOT,
     claims: Path | None = DEFAULT_CLAIMS,
+    protocol: Path = DEFAULT_PROTOCOL,
 ) -> RenderReport:
     """Every study (default: all of the registry), the main comparisons and the claims ledger's verdicts.
 
-    ``claims``: the ledger (``results/claims.yaml``; ``None``: no claims table). It is loaded first, so a
-    malformed ledger stops before anything is written.
+    ``claims``: the ledger (``results/claims.yaml``; ``None``: no claims table) and ``protocol`` its decision
+    rule (``results/protocol.yaml``). Both are loaded first, so a malformed one stops before anything is
+    written.
     """
-    ledger = load_claims(claims) if claims is not None else None
+    ledger = load_ledger(claims) if claims is not None else None
+    rule = load_protocol(protocol) if claims is not None else None
     report = RenderReport()
     if studies is None:
         studies = all_studies()
@@ -140,8 +150,10 @@ def render_all(
         report.messages += part.messages
     for comp in COMPARISONS:
         _write_table(comparison_table(collection, reference, comp), out, report)
-    if ledger is not None:
-        paths, line = render_claims(evaluate_claims(collection, ledger, n_boot), out)
+    if ledger is not None and rule is not None:
+        verdicts = evaluate_claims(collection, ledger.claims, rule)
+        reproductions = evaluate_reproductions(collection, ledger.reproductions, reference, rule)
+        paths, line = render_claims(verdicts, reproductions, rule, out)
         report.written += paths
         report.messages.append(line)
     return report

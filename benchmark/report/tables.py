@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass, field
 
 from benchmark.report.cells import Cell, StudyCells, scale_of, task_name_of
+from benchmark.report.inference import BOOT_SEED, N_BOOT
 from benchmark.report.reference import RefEntry, task_scale
-from benchmark.report.stats import BOOT_SEED, N_BOOT
 
 DASH = "—"
 SCALE_WORDS = "Scales: AVSD fractions (as the DSTC scripts print), TVQA accuracy in %, TVC ×100."
@@ -190,7 +190,7 @@ def _delta_cell(table: Table, cell: Cell, digits: int) -> TextCell:
     text = fmt(cell.delta, digits, signed=True)
     if cell.paired is None:
         return table.cell(text, [cell.paired_note] if cell.paired_note else [])
-    return table.cell(f"{text} ({fmt_p(cell.paired.p_boot)})")
+    return table.cell(f"{text} ({fmt_p(cell.paired.p)})")
 
 
 def _paper_cell(table: Table, cell: Cell, ref_id: str | None, reference: dict[str, RefEntry], digits: int) -> TextCell:
@@ -222,9 +222,10 @@ def study_table(sc: StudyCells, reference: dict[str, RefEntry]) -> Table:
     scales = sorted({scale_of(c.task) for c in spec.columns})
     table.preamble = [
         f"Study {sc.study.name}, mirrors: {sc.study.paper_table}. Expected: {sc.study.expected}",
-        "Cells: mean ± std over seeds (n = seeds with a result; std — for one seed).",
-        f"Δ: arm mean − reference-arm mean (reference per column: {refs or 'none'}); p: two-sided paired bootstrap "
-        f"({N_BOOT} resamples, seed {BOOT_SEED}) on per-example scores averaged over each arm's seeds.",
+        "Cells: mean ± std over runs (n = runs with a result: data draws × seeds; std — for one run).",
+        f"Δ: arm mean − reference-arm mean (reference per column: {refs or 'none'}); p: two-sided, runs as the unit: "
+        f"the larger of a hierarchical paired bootstrap over data draws, seeds and clusters of items ({N_BOOT} "
+        f"resamples, seed {BOOT_SEED}) and a seed-level paired t-test (benchmark/report/inference.py).",
         SCALE_WORDS if len(scales) > 1 or scales != [1.0] else "Scale: fractions.",
         *([spec.note] if spec.note else []),
         *sc.notes,

@@ -44,7 +44,7 @@ from benchmark.runner.evaluate import (
 )
 from benchmark.runner.runlog import log as runlog
 from benchmark.runner.runlog import run_log
-from benchmark.runner.signals import Interrupted, StopFlag
+from benchmark.runner.signals import Interrupted, StopFlag, stop_with_driver
 from benchmark.runner.trackers import tracking
 
 log = logging.getLogger(__name__)
@@ -264,8 +264,10 @@ class RunWorker(submitit.helpers.Checkpointable):
             torch.set_num_threads(self.threads)
         results: dict[str, str] = {}
         stop = StopFlag().install()
+        stop_with_driver()  # a local sweep's worker: stop (checkpoint, PREEMPTED) when its driver is gone
         try:
             for path in self.run_dirs:
+                stop.check()  # stopped between runs: the rest stay PENDING (rerun the sweep to run them)
                 run = RunDir(path)
                 if self.attempt > self.max_attempts and not run.is_done():
                     if not run.is_locked():

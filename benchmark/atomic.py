@@ -54,6 +54,13 @@ def refuse_symlink(path: str | Path) -> None:
         raise OSError(errno.ELOOP, f"refusing to write through the symbolic link {path}")
 
 
+def open_append(path: str | Path, encoding: str | None = "utf-8", newline: str | None = None) -> IO[Any]:
+    """Open ``path`` to append text, created if missing, never through a symbolic link (``O_NOFOLLOW``:
+    ``OSError`` ELOOP when the last component is one)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    return open(fd, "a", encoding=encoding, newline=newline)
+
+
 def clear_temporaries(folder: str | Path, pattern: str = ".*.tmp", min_age_s: float = 0.0) -> list[Path]:
     """Delete the atomic-write temporaries (``.<name>.*.tmp``) a killed writer left in ``folder``.
 
@@ -185,6 +192,21 @@ def file_lock(path: str | Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def exclusive_writer(folder: str | Path, *more: str | Path, recursive: bool = False) -> Iterator[list[Path]]:
+    """Be the one writer of the atomic files in ``folder`` (and ``more`` folders) for the block (an
+    ``fcntl`` lock on ``folder/.writer.lock``), first deleting the temporaries a killed writer left there
+    (``.*.tmp``; in the sub-folders of ``more`` too with ``recursive``). Yields the temporaries deleted."""
+    with file_lock(Path(folder) / "writer"):
+        cleared = clear_temporaries(folder)
+        for place in map(Path, more):
+            cleared += clear_temporaries(place)
+            if recursive and place.is_dir():
+                for sub in sorted(p for p in place.rglob("*") if p.is_dir() and not p.is_symlink()):
+                    cleared += clear_temporaries(sub)
+        yield cleared
 
 
 def update_json(path: str | Path, update: Callable[[Any], Any], default: Callable[[], Any] = dict) -> Any:

@@ -183,6 +183,9 @@ def execute_run(
     if global_rank() > 0:  # a DDP worker of this run: rank 0 owns the run directory
         _run_body(run, cfg if cfg is not None else run.load_config(), stop or StopFlag())
         return "DONE"
+    for path in (run.path.parent, run.path):  # a link planted after planning: nothing is written through it
+        if path.is_symlink():
+            raise HarnessError(f"refusing {path}: a symbolic link (run files are written only inside results.root)")
     own_stop = stop is None
     stop = stop or StopFlag().install()
     logs = contextlib.ExitStack()  # the run's run.log, appended while this process holds the run

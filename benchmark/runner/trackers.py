@@ -28,7 +28,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from benchmark.atomic import atomic_write_text, read_json
+from benchmark.atomic import atomic_write_text, open_append, read_json
 from benchmark.errors import ConfigError, MissingDependencyError
 from benchmark.runner.trainlog import entries_to
 
@@ -105,7 +105,7 @@ class CsvTracker(Tracker):
             atomic_write_text(self.path, "step,name,value\n")
 
     def log_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
-        with open(self.path, "a", encoding="utf-8", newline="") as fh:
+        with open_append(self.path, newline="") as fh:  # never through a symbolic link
             writer = csv.writer(fh)
             for name, value in scalars.items():
                 writer.writerow([step, name, repr(float(value))])

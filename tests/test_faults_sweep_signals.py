@@ -10,6 +10,7 @@ signals, real processes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -86,7 +87,11 @@ def _seconds_until_gone(pids: set[int], limit: float = 15.0) -> float:
     t0 = time.time()
     while _alive(pids) and time.time() - t0 < limit:
         time.sleep(0.1)
-    assert not _alive(pids), f"workers still alive {limit:.0f} s after the driver was stopped: {_alive(pids)}"
+    left = _alive(pids)
+    for pid in left:  # a failing check must not leave orphans training on the machine
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert not left, f"workers still alive {limit:.0f} s after the driver was stopped: {left}"
     return time.time() - t0
 
 

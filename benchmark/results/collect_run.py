@@ -161,7 +161,7 @@ def _read_curves(path: Path, key: str, done: bool, problems: list[str]) -> list[
                 objects.append(loads(line))
             except ValueError:
                 if lineno != numbered[-1][0] or done:  # a running run's last line may be half-written
-                    problems.append(f"train_log.jsonl: line {lineno}: not valid, finite JSON (skipped)")
+                    problems.append(f"train_log.jsonl: line {lineno}: not valid JSON (skipped)")
                 objects.append(None)
     rows: list[dict[str, Any]] = []
     for (lineno, _), obj in zip(numbered, objects):

@@ -25,7 +25,7 @@ import numpy as np
 import submitit
 import torch
 
-from benchmark.atomic import atomic_write_json
+from benchmark.atomic import NoSpaceError, atomic_write_json, no_space
 from benchmark.errors import HarnessError, unwrap_worker_error
 from benchmark.results.rerun import attempt_settings, check_data
 from benchmark.results.rundir import RunDir, env_info
@@ -45,7 +45,7 @@ from benchmark.runner.evaluate import (
 from benchmark.runner.runlog import log as runlog
 from benchmark.runner.runlog import run_log
 from benchmark.runner.signals import Interrupted, StopFlag, stop_with_driver
-from benchmark.runner.trackers import tracking
+from benchmark.runner.trackers import log_missing_final, tracking
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +194,8 @@ def execute_run(
             if not acquired:
                 return LOCKED
             if run.settle_done(lock_held=True):  # DONE (and status.json says so, even after a kill)
+                with contextlib.suppress(Exception):  # the tracker's final write a kill cut off; best effort
+                    log_missing_final(run.load_config(), run.path)
                 return "DONE"
             logs.enter_context(run_log(run.path))
             problem = run.metrics_problem()
@@ -234,6 +236,8 @@ def execute_run(
             except Exception as raised:
                 err = unwrap_worker_error(raised)  # a DataLoader worker's error: its own one line
                 reason = str(err) if isinstance(err, HarnessError) else f"{type(err).__name__}: {err}"
+                if no_space(err):  # e.g. torch's "[enforce fail at inline_container.cc]" around ENOSPC
+                    reason = str(err) if isinstance(err, NoSpaceError) else f"no space left on {run.path}"
                 run.write_status("FAILED", reason=reason, traceback=traceback.format_exc()[-4000:])
                 runlog.error("run FAILED: %s\n%s", reason, traceback.format_exc().rstrip())
                 return "FAILED"

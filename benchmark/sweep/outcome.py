@@ -84,6 +84,16 @@ def _drop_lost(run: Any) -> None:
     update_launch_records(run, drop)
 
 
+def _record_stop(run: Any, job: Any) -> None:
+    """launch.json ``stopped``: the run's job was stopped before it started the run (not a loss)."""
+
+    def put(record: dict[str, Any]) -> bool:
+        record["stopped"] = {"job_id": str(job.job_id), "time": time.time()}
+        return True
+
+    update_launch_records(run, put)
+
+
 def finalise(jobs: list, interrupted: bool = False, kind: str = "local") -> tuple[dict[str, str], dict[str, str]]:
     """What became of submitted runs that did not end DONE or FAILED: (failures, notes), by run path.
 
@@ -115,6 +125,8 @@ def finalise(jobs: list, interrupted: bool = False, kind: str = "local") -> tupl
                 notes[key] = "being finished by another process (rerun later to collect it)"
                 continue
             if interrupted:
+                if kind != "slurm" and state in (None, "PENDING"):
+                    _record_stop(run, job)
                 notes[key] = (
                     "still queued or running on Slurm (rerun to collect it)"
                     if kind == "slurm"
@@ -126,6 +138,7 @@ def finalise(jobs: list, interrupted: bool = False, kind: str = "local") -> tupl
                 continue
             if state in (None, "PENDING") and (stopped or _stopped(job)):
                 notes[key] = NOT_STARTED
+                _record_stop(run, job)
                 continue
             reason = _lost_reason(job)
             lost = {"job_id": str(job.job_id), "reason": reason, "time": time.time()}

@@ -119,8 +119,8 @@ def update_states(runs: Sequence[RunState]) -> None:
         elif status.get("state") in ("FAILED", "PREEMPTED"):
             r.state = status["state"]
             r.detail = printable(status.get("reason") or "")
-        elif status.get("state") == "PENDING" and subs[r.key] is not None and not _lost_record(r.run):
-            r.detail = "not started: its sweep ended before a worker took it (rerun the sweep to run it)"
+        elif status.get("state") == "PENDING" and _stopped_before_start(r.run, subs[r.key]):
+            r.detail = "not started: its sweep was stopped before a worker took it (rerun the sweep to run it)"
         elif subs[r.key] is not None or status.get("state") == "RUNNING":  # nobody works on it any more
             r.state = "LOST"
             how = f"job {subs[r.key]['job_id']} ended" if subs[r.key] else "its process ended"  # type: ignore[index]
@@ -130,6 +130,14 @@ def update_states(runs: Sequence[RunState]) -> None:
     for r in runs:
         if r.state in ("LOST", "FAILED") and slurm.get(r.key) in history:
             r.detail = f"{r.detail}; Slurm job {slurm[r.key]}: {history[slurm[r.key]]}".lstrip("; ")
+
+
+def _stopped_before_start(run: RunDir, submission: dict[str, Any] | None) -> bool:
+    """Whether the sweep recorded (launch.json ``stopped``) that the run's last job was stopped before it."""
+    stopped = launch_records(run).get("stopped")
+    if not isinstance(stopped, dict) or not isinstance(submission, dict):
+        return False
+    return str(stopped.get("job_id")) == str(submission.get("job_id"))
 
 
 def _lost_record(run: RunDir) -> str:

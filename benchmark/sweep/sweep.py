@@ -143,6 +143,19 @@ def _stop_local(jobs: list, timeout_s: float = 120.0) -> None:
         time.sleep(0.5)
 
 
+def _log_missing_finals(done: Sequence[PlannedRun]) -> None:
+    """DONE runs whose tracker lost the final metrics to a kill (no tracker_final.json) get them now."""
+    from benchmark.runner.trackers import FINAL_LOGGED, log_missing_final
+
+    for p in done:
+        kind = (p.resolved.get("logger") or {}).get("kind", "none")
+        if kind in (None, "none") or (p.run.path / FINAL_LOGGED).exists():
+            continue
+        with contextlib.suppress(Exception), p.run.lock() as held:  # best effort; a held run is its owner's
+            if held:
+                log_missing_final(p.run.load_config(), p.run.path)
+
+
 def _print_plan(planned: Sequence[PlannedRun], states: dict[str, str]) -> None:
     print(f"{'task':<6} {'arm':<22} {'seed':>4}  {'key':<12}  state  run")
     for p in planned:
@@ -159,6 +172,7 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str], study: Study | None = N
     planned = plan_sweep(cfg, overrides, Composer(), study=study)
     states = classify(planned)
     check_done_runs(planned)  # a DONE run on other data is refused, never counted as done
+    _log_missing_finals([p for p in planned if states[p.key] == "DONE"])
     todo = [p for p in planned if states[p.key] == "TODO"]
     already = sum(1 for s in states.values() if s == "DONE")
     alive = [p for p in planned if states[p.key] == "ALIVE"]

@@ -298,6 +298,20 @@ def test_a_full_disk_is_no_space_left_on_the_path_and_nothing_half_written(tmp_p
     assert proc.stdout.strip().splitlines()[-1] == "rc=1", proc.stdout  # the folder is empty: nothing half-written
 
 
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare for a private tmpfs")
+def test_a_run_on_a_full_disk_fails_with_no_space_left_and_leaves_no_temporaries(tmp_path: Path) -> None:
+    root = tmp_path / "full"
+    root.mkdir()
+    command = shlex_join([sys.executable, "-m", "benchmark.run", *QUICK, f"results.root={root}"])
+    script = f"mount -t tmpfs -o size=1m tmpfs {root} && {command}; echo rc=$?; find {root} -name '*.tmp'"
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=300)
+    if "mount:" in proc.stderr:
+        pytest.skip(f"no private tmpfs here: {proc.stderr.strip()}")
+    assert "Traceback" not in proc.stderr and "enforce fail" not in proc.stderr, proc.stderr[-2000:]
+    assert f"run FAILED: no space left on {root}/tvqa/" in proc.stderr, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "rc=1", proc.stdout  # and find listed no temporary
+
+
 def shlex_join(args: list[str]) -> str:
     import shlex
 

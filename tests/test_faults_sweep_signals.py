@@ -145,13 +145,25 @@ def test_sigterm_to_the_driver_stops_every_worker_and_the_rerun_matches_an_undis
     assert _metrics(root) == _metrics(reference) and len(_metrics(root)) == 2
 
 
+def test_sighup_to_the_driver_is_handled_like_ctrl_c(tmp_path: Path) -> None:
+    proc = _start(tmp_path)
+    _wait_for_checkpoint(tmp_path, proc)
+    workers = _descendants(proc.pid)
+    os.kill(proc.pid, signal.SIGHUP)  # the terminal of a foreground sweep closed
+    gone = _seconds_until_gone(workers | {proc.pid})
+    print(f"driver and workers gone {gone:.1f} s after SIGHUP")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGHUP and "interrupted, resumable" in out, out[-3000:]
+    assert json.loads((tmp_path / "sweeps" / "head_ablation" / "summary.json").read_text())["interrupted"] is True
+
+
 def test_sigkill_to_the_driver_leaves_no_worker_training_headless(tmp_path: Path) -> None:
     proc = _start(tmp_path)
     _wait_for_checkpoint(tmp_path, proc)
     workers = _descendants(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate(timeout=30)
     gone = _seconds_until_gone(workers)
+    proc.communicate(timeout=30)
     print(f"workers gone {gone:.1f} s after the driver's SIGKILL")
     states = _states(tmp_path)
     assert "RUNNING" not in states.values() and "PREEMPTED" in states.values(), states

@@ -23,6 +23,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from benchmark.atomic import exclusive_writer
 from benchmark.errors import cli_errors
 from benchmark.report.baseline import ResultsRoot, check_baseline, check_header, write_baseline
 from benchmark.report.reference import DEFAULT_REFERENCE, load_reference
@@ -90,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1 if failed else 0
     studies = [find_study(args.study)] if args.study else None
-    report = render_all(collection, load_reference(args.reference), Path(args.out), studies)
+    out = Path(args.out)
+    with exclusive_writer(out, out / "tables", out / "figures", recursive=True):  # a killed run's temporaries go
+        report = render_all(collection, load_reference(args.reference), out, studies)
     for message in report.messages:
         print(message)
     log.info(f"wrote {len(report.written)} files under {args.out}/tables and {args.out}/figures")

@@ -87,8 +87,10 @@ F = TypeVar("F", bound=Callable[..., int | None])
 def cli_errors(func: F) -> F:
     """Decorate a CLI ``main``: report :class:`HarnessError` as one line and exit non-zero.
 
-    Other exceptions are bugs and keep their traceback. The harness's log records go to stderr at
-    INFO (:func:`benchmark.runner.runlog.setup_console`; a command may change the level).
+    Ctrl-C is one line and exit 130; an ``OSError`` (a full disk: "no space left on <path>", a folder
+    not writable) is one line and exit 1. Other exceptions are bugs and keep their traceback. The
+    harness's log records go to stderr at INFO (:func:`benchmark.runner.runlog.setup_console`; a
+    command may change the level).
     """
 
     def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -102,10 +104,31 @@ def cli_errors(func: F) -> F:
                 raise
             print(f"error: {err}", file=sys.stderr)
             raise SystemExit(err.exit_code) from None
+        except KeyboardInterrupt:
+            if os.environ.get("VX2T_TRACEBACK"):
+                raise
+            print("interrupted", file=sys.stderr)
+            raise SystemExit(130) from None
+        except OSError as err:  # the environment (a full disk, a folder not writable), not a bug
+            if os.environ.get("VX2T_TRACEBACK"):
+                raise
+            print(f"error: {os_error_line(err)}", file=sys.stderr)
+            raise SystemExit(1) from None
 
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__
     return wrapper  # type: ignore[return-value]
+
+
+def os_error_line(err: OSError) -> str:
+    """One line for an ``OSError``: ``no space left on <path>`` for a full disk, else ``<path>: <reason>``."""
+    from benchmark.atomic import NoSpaceError, no_space
+
+    path = err.filename or getattr(err, "path", None)
+    if no_space(err):
+        return str(NoSpaceError(path or "the device"))
+    reason = err.strerror or str(err)
+    return f"{path}: {reason}" if path else reason
 
 
 def unwrap_worker_error(err: BaseException) -> BaseException:

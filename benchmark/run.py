@@ -17,6 +17,7 @@ own run.log in its run directory either way.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from dataclasses import replace
@@ -42,6 +43,7 @@ def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
     from benchmark.runner.distributed import global_rank
     from benchmark.runner.job import LOCKED, execute_run
     from benchmark.runner.signals import Interrupted
+    from benchmark.runner.trackers import log_missing_final
     from benchmark.sweep.plan import plan_entry, record_plan
 
     store = ResultsStore.of(cfg)
@@ -52,6 +54,9 @@ def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
     if run.is_done():
         check_data(run, cfg)  # real data: a DONE run computed on other data is refused, not "already done"
         run.settle_done()  # status.json says DONE too (a process killed after metrics.json left it RUNNING)
+        with contextlib.suppress(Exception), run.lock() as held:  # the tracker's final write a kill cut off
+            if held:
+                log_missing_final(cfg, run.path)
         print(f"already done: {run.path}")
         _print_metrics(run)
         return 0

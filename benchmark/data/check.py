@@ -162,6 +162,23 @@ def _weight_shapes(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, st
         raise DataFormatError(path, "", "a safetensors classifier weight file", f"unreadable ({err})") from None
 
 
+def _check_finite_weights(path: Path) -> None:
+    """:class:`DataFormatError` naming the file and tensor when a head holds a NaN or an infinity."""
+    import torch
+    from safetensors import SafetensorError, safe_open
+
+    from benchmark.model.classifiers import refuse_non_finite
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            for key in fh.keys():  # noqa: SIM118
+                tensor = fh.get_tensor(key)
+                if tensor.is_floating_point():
+                    refuse_non_finite(path, key, tensor.to(torch.float32))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise DataFormatError(path, "", "a safetensors classifier weight file", f"unreadable ({err})") from None
+
+
 def check_classifiers(data: TaskData) -> list[str]:
     """Label vocabularies against classifier weights, and the refusal of random classifiers on real data.
 
@@ -190,6 +207,7 @@ def check_classifiers(data: TaskData) -> list[str]:
             lines.append(f"classifier {m}: {len(labels)} labels ({labels_file.name}), weights none (random init)")
             continue
         shapes, meta = _weight_shapes(weights)
+        _check_finite_weights(weights)
         out = shapes.get("classifier.weight")
         if out is None or len(out) != 2:
             raise DataFormatError(weights, "tensor 'classifier.weight'", "a (classes, inputs) matrix", str(out))

@@ -74,7 +74,12 @@ def read_audioset_csv(path: str | Path) -> list[str]:
 def read_labels(path: str | Path) -> list[str]:
     """Read a label vocabulary in either layout (``.csv`` → AudioSet, else Kinetics label_map)."""
     path = Path(path)
-    return read_audioset_csv(path) if path.suffix.lower() == ".csv" else read_label_map(path)
+    try:
+        return read_audioset_csv(path) if path.suffix.lower() == ".csv" else read_label_map(path)
+    except UnicodeDecodeError as err:
+        raise DataFormatError(
+            path, f"byte {err.start}", "UTF-8 text", f"the byte {err.object[err.start]:#04x}"
+        ) from None
 
 
 def _check_unique(path: Path, names: list[str]) -> list[str]:

@@ -91,6 +91,15 @@ def load_json(path: str | Path, *, submission: bool, unique_keys: str | None = N
         raise located_error(path, where, "valid JSON", err.msg, submission=submission) from err
     except DuplicateKeyError as err:
         raise duplicate_key_error(path, text, err.key, unique_keys or "key", submission=submission) from None
+    except (RecursionError, ValueError) as err:  # nested too deeply, an integer past the conversion limit
+        raise located_error(path, "", "valid JSON", malformed(err), submission=submission) from None
+
+
+def malformed(err: BaseException) -> str:
+    """One short phrase for JSON that parses into something unusable (too deep, a huge number)."""
+    if isinstance(err, RecursionError):
+        return "nested too deeply"
+    return " ".join(str(err).split())[:160]
 
 
 def iter_jsonl(path: str | Path, *, submission: bool) -> Iterator[tuple[int, Any]]:
@@ -113,6 +122,10 @@ def iter_jsonl(path: str | Path, *, submission: bool) -> Iterator[tuple[int, Any
                     raise located_error(
                         path, f"line {lineno}", "one JSON object per line", err.msg, submission=submission
                     ) from err
+                except (RecursionError, ValueError) as err:
+                    raise located_error(
+                        path, f"line {lineno}", "one JSON object per line", malformed(err), submission=submission
+                    ) from None
         except UnicodeDecodeError as err:
             raise located_error(path, "", "UTF-8 text", str(err), submission=submission) from err
 

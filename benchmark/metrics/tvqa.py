@@ -38,6 +38,7 @@ from benchmark.metrics.inputs import (
     is_int,
     iter_jsonl,
     load_json,
+    malformed,
     submission_error,
     unique_object,
 )
@@ -125,6 +126,8 @@ def read_tvqa_labels(path: str | Path) -> dict[str, TvqaLabel]:
         raise DataFormatError(path, "", "a readable UTF-8 label file", f"{type(err).__name__}: {err}") from err
     except DuplicateKeyError as err:  # e.g. a qid twice in one show of a VALUE solution file
         raise duplicate_key_error(path, text, err.key, "key", submission=False) from None
+    except (RecursionError, ValueError) as err:  # nested too deeply, an integer past the conversion limit
+        raise DataFormatError(path, "", "a TVQA label file", malformed(err)) from None
     labels: dict[str, TvqaLabel] = {}
     if isinstance(data, dict) and "solution" in data:
         if not isinstance(data["solution"], dict):

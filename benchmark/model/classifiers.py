@@ -204,6 +204,17 @@ def build_classifier(
     return model
 
 
+def refuse_non_finite(path: str | Path, key: str, tensor: torch.Tensor) -> None:
+    """:class:`DataFormatError` naming the file and tensor when ``tensor`` holds a NaN or an infinity."""
+    bad = ~torch.isfinite(tensor.float())
+    if bool(bad.any()):
+        index = tuple(int(i) for i in bad.nonzero()[0])
+        value = tensor.float()[index].item()
+        raise DataFormatError(
+            path, f"tensor '{key}'", "finite numbers", f"{int(bad.sum())} non-finite value(s), {value} at {list(index)}"
+        )
+
+
 def load_feature_head_weights(head: FeatureHead, path: str | Path) -> None:
     """Load a trained head from a safetensors file, strictly.
 
@@ -240,6 +251,7 @@ def load_feature_head_weights(head: FeatureHead, path: str | Path) -> None:
             )
         if not tensors[key].is_floating_point():
             raise DataFormatError(path, f"tensor '{key}'", "a floating-point tensor", str(tensors[key].dtype))
+        refuse_non_finite(path, key, tensors[key])
     expected_meta = {
         "arch": "feature_head",
         "pooling": head.pooling,

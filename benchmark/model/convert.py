@@ -45,6 +45,7 @@ from benchmark.atomic import atomic_write
 from benchmark.data.labels import read_labels
 from benchmark.errors import DataFormatError, HarnessError, cli_errors
 from benchmark.fingerprint import file_sha256
+from benchmark.model.classifiers import refuse_non_finite
 from benchmark.runner.checkpoint import safe_load
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ LAYERS: dict[str, tuple[str, str, str]] = {
     "panns": ("fc_audioset.weight", "fc_audioset.bias", "a PANNs checkpoint ({'model': state_dict}, e.g. Cnn14)"),
 }
 LAYOUTS = ("time_major", "channel_major")
+MAX_POSITIONS = 1024  # positions flattened into one feature (AVSD's I3D: 2); more is a typo, not a layout
 
 
 def state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -93,6 +95,8 @@ def linear_layer(kind: str, path: str | Path) -> tuple[torch.Tensor, torch.Tenso
             near = sorted(k for k in tensors if k.endswith((".weight", ".bias")))[-4:]
             raise DataFormatError(path, f"tensor '{key}'", f"{what} with this layer", f"no such key (last: {near})")
     weight, bias = tensors[wkey].float(), tensors[bkey].float()
+    refuse_non_finite(path, wkey, weight)
+    refuse_non_finite(path, bkey, bias)
     if kind == "i3d":
         if weight.dim() != 5 or tuple(weight.shape[2:]) != (1, 1, 1):
             raise DataFormatError(
@@ -108,8 +112,8 @@ def linear_layer(kind: str, path: str | Path) -> tuple[torch.Tensor, torch.Tenso
 
 def spread_positions(weight: torch.Tensor, positions: int, layout: str) -> torch.Tensor:
     """``weight`` [C, D] as a layer over ``positions`` flattened positions [C, P*D] giving the mean logits."""
-    if positions < 1:
-        raise HarnessError(f"--positions must be >= 1, got {positions}")
+    if not 1 <= positions <= MAX_POSITIONS:
+        raise HarnessError(f"--positions must be between 1 and {MAX_POSITIONS}, got {positions}")
     if layout not in LAYOUTS:
         raise HarnessError(f"--layout must be one of {', '.join(LAYOUTS)}, got '{layout}'")
     if positions == 1:

@@ -36,7 +36,12 @@ JSON parsers, one ``json.loads`` per train log, and per-example files read by py
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
 import logging
+import os
+import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,14 +51,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmark.atomic import atomic_write, atomic_write_text
+from benchmark.atomic import atomic_write_bytes, atomic_write_json, exclusive_writer, read_json, refuse_symlink
 from benchmark.results.collect_run import INVALID, RunRecord, load_json, read_run
 from benchmark.errors import cli_errors
+from benchmark.text import printable
 from benchmark.results.store import DEFAULT_ROOT, ResultsStore
 
 log = logging.getLogger(__name__)
 
 OUTPUTS = ("index.parquet", "index.csv", "per_example.parquet", "study_runs.parquet", "train_curves.parquet")
+MANIFEST = "collection.json"  # the generation the tables belong to: renamed into place last
 INDEX_BASE_COLUMNS = ("key", "alias", "task", "run_dir", "state", "reason", "attempts", "problems", "group_key")
 # task: the task name (results folder); task_config: the config group choice (avsd_dstc8 is task avsd)
 # draw: the data draw (data.mini.seed of a mini run; null: real data)
@@ -197,6 +204,18 @@ def build(records: list[RunRecord], study_runs: pd.DataFrame, problems: list[str
     return Collection(index, per_example, study_runs, curves, problems)
 
 
+def _read_run_safely(path: Path, store: ResultsStore) -> RunRecord:
+    """:func:`read_run`, and for a run directory it cannot read at all, a row naming the problem."""
+    try:
+        return read_run(path, store)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError) as err:
+        task, alias, key = store.identity(path)
+        problem = f"unreadable run directory ({type(err).__name__}: {' '.join(str(err).split())[:200]})"
+        log.warning("%s: %s", path, problem)
+        row = {"key": key, "alias": alias, "task": task, "run_dir": store.relative(path), "state": INVALID}
+        return RunRecord({**row, "reason": problem, "problems": problem}, curves=[])
+
+
 def collect(results: str | Path, write: bool = True) -> Collection:
     """Collect ``results`` (missing or empty: empty tables) and, with ``write``, save the tables in it."""
     store = ResultsStore(results)
@@ -205,7 +224,7 @@ def collect(results: str | Path, write: bool = True) -> Collection:
     study_runs = read_plans(store, problems)
     # pyarrow releases the GIL while reading parquet: two threads overlap it with the JSON parsing
     with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-        records = list(pool.map(lambda path: read_run(path, store), run_dirs))
+        records = list(pool.map(lambda path: _read_run_safely(path, store), run_dirs))
     collection = build(records, study_runs, problems)
     log.info("collected %d runs from %s", len(records), store.root)
     if write:
@@ -213,19 +232,78 @@ def collect(results: str | Path, write: bool = True) -> Collection:
     return collection
 
 
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    atomic_write(path, lambda fh: pq.write_table(table, fh), mode="wb")
-
-
 def write_collection(collection: Collection, root: Path) -> None:
-    """Write the tables atomically into ``root``."""
+    """Write the tables into ``root`` as one generation, as its one writer.
+
+    Every table is written to its temporary first; the temporaries are renamed into place only when all
+    are complete, and ``collection.json`` (the generation id and each table's size and SHA-256) is
+    renamed last, so the tables it names are always one collect's. Temporaries of a killed collect are
+    deleted first.
+    """
     root.mkdir(parents=True, exist_ok=True)
-    _write_parquet(collection.index, root / "index.parquet")
-    atomic_write_text(root / "index.csv", collection.index.to_csv(index=False))
-    _write_parquet(collection.per_example, root / "per_example.parquet")
-    _write_parquet(collection.study_runs, root / "study_runs.parquet")
-    _write_parquet(collection.train_curves, root / "train_curves.parquet")
+    generation = uuid.uuid4().hex
+    texts = {"index.csv": collection.index.to_csv(index=False).encode()}
+    frames = {
+        "index.parquet": collection.index,
+        "per_example.parquet": collection.per_example,
+        "study_runs.parquet": collection.study_runs,
+        "train_curves.parquet": collection.train_curves,
+    }
+    with exclusive_writer(root):
+        staged: list[tuple[Path, Path]] = []
+        try:
+            for name in OUTPUTS:
+                data = texts[name] if name in texts else _parquet_bytes(frames[name], generation)
+                tmp = root / f".{name}.{generation}.tmp"
+                atomic_write_bytes(tmp, data)
+                staged.append((tmp, root / name))
+            manifest = {
+                "generation": generation,
+                "written": time.time(),
+                "files": {dest.name: _digest(tmp) for tmp, dest in staged},
+            }
+            for tmp, dest in staged:
+                refuse_symlink(dest)
+                os.replace(tmp, dest)
+            atomic_write_json(root / MANIFEST, manifest)
+        finally:
+            for tmp, _ in staged:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+
+
+def _parquet_bytes(frame: pd.DataFrame, generation: str) -> bytes:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"vx2t_generation": generation.encode()})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
+def _digest(path: Path) -> dict[str, Any]:
+    data = path.read_bytes()
+    return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def check_generation(root: str | Path) -> list[str]:
+    """Problems of the collected tables in ``root`` against ``collection.json`` ([] when they are one
+    generation)."""
+    root = Path(root)
+    try:
+        manifest = read_json(root / MANIFEST)
+        files = manifest["files"]
+        assert isinstance(files, dict)
+    except (OSError, ValueError, KeyError, TypeError, AssertionError) as err:
+        return [f"{root / MANIFEST}: unreadable ({type(err).__name__})"]
+    problems = []
+    for name, want in files.items():
+        try:
+            got = _digest(root / name)
+        except OSError:
+            got = None
+        if got != want:
+            problems.append(f"{root / name}: not of generation {manifest.get('generation')}")
+    return problems
 
 
 def summary(collection: Collection) -> str:
@@ -235,11 +313,11 @@ def summary(collection: Collection) -> str:
     order = ("DONE", "FAILED", INVALID, "PREEMPTED", "RUNNING", "PENDING")
     lines = [f"{len(index)} runs: " + (", ".join(f"{s} {counts[s]}" for s in order if s in counts) or "none")]
     for row in index[index["state"] != "DONE"].itertuples():
-        reason = row.reason if isinstance(row.reason, str) and row.reason else ""
+        reason = printable(row.reason) if isinstance(row.reason, str) and row.reason else ""
         lines.append(f"  {row.state:<9} {row.run_dir}" + (f": {reason}" if reason else ""))
     if collection.problems:
         lines.append(f"{len(collection.problems)} problem(s):")
-        lines.extend(f"  {p}" for p in collection.problems)
+        lines.extend(f"  {printable(p)}" for p in collection.problems)
     return "\n".join(lines)
 
 

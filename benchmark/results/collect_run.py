@@ -13,6 +13,7 @@ per-example table is read with pyarrow (which releases the GIL).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchmark.atomic import loads
 from benchmark.results.rundir import STATES, label_modalities, run_key
 from benchmark.results.store import ResultsStore
 
@@ -53,11 +55,14 @@ def load_json(path: Path, problems: list[str]) -> Any:
     """The parsed file; None when it is missing or not JSON (then ``problems`` says so)."""
     try:
         with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
+            return loads(fh.read())
     except FileNotFoundError:
         return None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        problems.append(f"{path.name}: not valid JSON ({err})")
+    except OSError as err:
+        problems.append(f"{path.name}: unreadable ({err.strerror or err})")
+        return None
+    except ValueError as err:  # not JSON or UTF-8, NaN / Infinity, nested too deep, a huge integer
+        problems.append(f"{path.name}: not valid JSON ({' '.join(str(err).split())[:200]})")
         return None
 
 
@@ -81,7 +86,13 @@ def _semantic_from_yaml(path: Path, problems: list[str]) -> dict[str, Any] | Non
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite int or float (not a bool; an integer too large for a float is not one either)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _read_metrics(path: Path, row: dict[str, Any], problems: list[str]) -> bool:
@@ -134,23 +145,23 @@ def _read_metrics(path: Path, row: dict[str, Any], problems: list[str]) -> bool:
 
 def _read_curves(path: Path, key: str, done: bool, problems: list[str]) -> list[dict[str, Any]]:
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8", errors="replace") as fh:
             lines = fh.read().split("\n")
     except FileNotFoundError:
         return []
     numbered = [(i + 1, line) for i, line in enumerate(lines) if line.strip()]
     try:  # one parse for the whole log; line by line only to locate a bad line
-        objects = json.loads("[" + ",".join(line for _, line in numbered) + "]")
+        objects = loads("[" + ",".join(line for _, line in numbered) + "]")
         if len(objects) != len(numbered):  # a line held several comma-separated values
-            raise json.JSONDecodeError("values and lines differ", "", 0)
-    except json.JSONDecodeError:
+            raise ValueError("values and lines differ")
+    except ValueError:  # not JSON, NaN / Infinity, nested too deep, a huge integer: find the line
         objects = []
         for lineno, line in numbered:
             try:
-                objects.append(json.loads(line))
-            except json.JSONDecodeError:
+                objects.append(loads(line))
+            except ValueError:
                 if lineno != numbered[-1][0] or done:  # a running run's last line may be half-written
-                    problems.append(f"train_log.jsonl: line {lineno}: not valid JSON")
+                    problems.append(f"train_log.jsonl: line {lineno}: not valid JSON (skipped)")
                 objects.append(None)
     rows: list[dict[str, Any]] = []
     for (lineno, _), obj in zip(numbered, objects):

@@ -82,13 +82,28 @@ def _task_root(cfg: Any) -> Path | None:
 
 
 def recorded_data(run: Any) -> dict[str, Any] | None:
-    """The data fingerprint a run recorded (None when it has none)."""
+    """The data fingerprint a run recorded (None when it has none).
+
+    Fails closed: a data.json that exists but cannot be read as a fingerprint object raises
+    :class:`benchmark.data.fingerprint.DataChanged` (the run's data can no longer be verified).
+    """
+    from benchmark.data.fingerprint import DataChanged
+
     path = run.path / DATA_FILE
     try:
         record = read_json(path)
-    except (FileNotFoundError, ValueError):
+    except FileNotFoundError:
         return None
-    return record if isinstance(record, dict) else None
+    except (OSError, ValueError) as err:
+        problem = f"unreadable ({type(err).__name__})"
+    else:
+        if isinstance(record, dict):
+            return record
+        problem = "not a JSON object"
+    raise DataChanged(
+        f"{path}: {problem}: the data this run was computed on cannot be verified; delete the run directory "
+        "to recompute it (or data.json, if you know the data is unchanged)"
+    )
 
 
 def check_data(run: Any, cfg: Any, record: bool = False) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ import fcntl
 import hashlib
 import json
 import os
+import math
 import platform
 import socket
 import subprocess
@@ -159,14 +160,18 @@ class RunDir:
         if isinstance(metrics, dict) and not metrics and record.get("scored") is False:
             # a leaderboard split (labels hidden): the submission is the result, nothing is scored
             n = record.get("n_predictions")
-            if isinstance(n, int) and not isinstance(n, bool) and n > 0:
-                return None
-            return f"{self.metrics_file}: an unscored record needs 'n_predictions' > 0"
+            if not (isinstance(n, int) and not isinstance(n, bool) and n > 0):
+                return f"{self.metrics_file}: an unscored record needs 'n_predictions' > 0"
+            submission = record.get("submission")  # the result of an unscored run: it must still be there
+            ours = isinstance(submission, str) and submission.startswith(f"{self.predictions_dir.name}/")
+            if not isinstance(submission, str) or (ours and not (self.path / submission).is_file()):
+                return f"{self.metrics_file}: its submission file {submission!r} is missing"
+            return None
         if not isinstance(metrics, dict) or not metrics:
             return f"{self.metrics_file}: expected a JSON object with a non-empty 'metrics' object"
-        bad = [k for k, v in metrics.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+        bad = [k for k, v in metrics.items() if not _finite_number(v)]
         if bad:
-            return f"{self.metrics_file}: metric {bad[0]!r} is not a number"
+            return f"{self.metrics_file}: metric {bad[0]!r} is not a finite number"
         return None
 
     def read_status(self) -> dict[str, Any]:
@@ -196,8 +201,9 @@ class RunDir:
             status = {**status, "state": "PENDING", "reason": f"{self.status_file}: unknown state"}
         if isinstance(status.get("attempts"), bool) or not isinstance(status.get("attempts", 0), int):
             status["attempts"] = 0
-        if not isinstance(status.get("history", []), list):
-            status["history"] = []
+        for name in ("history", "attempt_settings"):
+            if not isinstance(status.get(name, []), list):
+                status[name] = []
         return status
 
     def settle_done(self, lock_held: bool = False) -> bool:
@@ -281,6 +287,15 @@ class RunDir:
             return False
         with self.lock() as acquired:
             return not acquired
+
+
+def _finite_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def check_writable(root: str | Path, key: str = "results.root") -> None:

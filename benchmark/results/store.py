@@ -24,7 +24,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from benchmark.atomic import atomic_write_json, atomic_write_yaml, read_json
+from benchmark.atomic import atomic_write_json, atomic_write_yaml, exclusive_writer, read_json
 from benchmark.config.compose import semantic_config
 from benchmark.config.schema import ResultsConfig
 from benchmark.errors import HarnessError
@@ -78,16 +78,18 @@ class SweepDir:
         return self._read_object(self.plan_file)
 
     def write_plan(self, record: dict[str, Any]) -> None:
-        """Write plan.json atomically."""
-        atomic_write_json(self.plan_file, record)
+        """Write plan.json atomically (as the folder's one writer: a killed writer's temporaries go)."""
+        with exclusive_writer(self.path):
+            atomic_write_json(self.plan_file, record)
 
     def read_summary(self) -> dict[str, Any]:
         """summary.json (FileNotFoundError / ValueError as :meth:`read_plan`)."""
         return self._read_object(self.summary_file)
 
     def write_summary(self, record: dict[str, Any]) -> None:
-        """Write summary.json atomically."""
-        atomic_write_json(self.summary_file, record)
+        """Write summary.json atomically (as the folder's one writer: a killed writer's temporaries go)."""
+        with exclusive_writer(self.path):
+            atomic_write_json(self.summary_file, record)
 
 
 class ResultsStore:
@@ -173,7 +175,9 @@ class ResultsStore:
 
         if run.path.parent.parent != self.root:
             raise ValueError(f"{run.path} is not a run directory of {self}")
+        self.check_inside(run)
         run.path.mkdir(parents=True, exist_ok=True)
+        self.check_inside(run)  # created meanwhile as a link: still refused before anything is written
         check_semantic(run, semantic)
         if not run.config_file.exists() or not run.is_locked():
             atomic_write_yaml(run.config_file, resolved)
@@ -181,6 +185,17 @@ class ResultsStore:
             atomic_write_json(run.key_file, {"key": run.key, "semantic": semantic})
         if not run.status_file.exists():
             run.write_status("PENDING", attempts=0, created=time.time())
+
+    def check_inside(self, run: RunDir) -> None:
+        """:class:`HarnessError` when the run's task folder or run directory is a symbolic link or resolves
+        outside the results root: run files are written only inside ``results.root``."""
+        root = self.root.resolve()
+        for path in (run.path.parent, run.path):
+            if path.is_symlink() or (path.exists() and not path.resolve().is_relative_to(root)):
+                raise HarnessError(
+                    f"refusing {path}: a symbolic link or a folder outside results.root {self.root} "
+                    "(run files are written only inside it)"
+                )
 
     def prepare_run_for(self, cfg: DictConfig) -> RunDir:
         """:meth:`prepare_run` for a composed config (resolved as it is); returns its run directory."""

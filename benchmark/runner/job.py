@@ -25,7 +25,7 @@ import numpy as np
 import submitit
 import torch
 
-from benchmark.atomic import atomic_write_json
+from benchmark.atomic import NoSpaceError, atomic_write_json, no_space
 from benchmark.data.planted import add_ceiling
 from benchmark.errors import HarnessError, unwrap_worker_error
 from benchmark.results.rerun import attempt_settings, check_data
@@ -46,8 +46,8 @@ from benchmark.runner.evaluate import (
 )
 from benchmark.runner.runlog import log as runlog
 from benchmark.runner.runlog import run_log
-from benchmark.runner.signals import Interrupted, StopFlag
-from benchmark.runner.trackers import tracking
+from benchmark.runner.signals import Interrupted, StopFlag, stop_with_driver
+from benchmark.runner.trackers import log_missing_final, tracking
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +188,9 @@ def execute_run(
     if global_rank() > 0:  # a DDP worker of this run: rank 0 owns the run directory
         _run_body(run, cfg if cfg is not None else run.load_config(), stop or StopFlag())
         return "DONE"
+    for path in (run.path.parent, run.path):  # a link planted after planning: nothing is written through it
+        if path.is_symlink():
+            raise HarnessError(f"refusing {path}: a symbolic link (run files are written only inside results.root)")
     own_stop = stop is None
     stop = stop or StopFlag().install()
     logs = contextlib.ExitStack()  # the run's run.log, appended while this process holds the run
@@ -196,6 +199,8 @@ def execute_run(
             if not acquired:
                 return LOCKED
             if run.settle_done(lock_held=True):  # DONE (and status.json says so, even after a kill)
+                with contextlib.suppress(Exception):  # the tracker's final write a kill cut off; best effort
+                    log_missing_final(run.load_config(), run.path)
                 return "DONE"
             logs.enter_context(run_log(run.path))
             problem = run.metrics_problem()
@@ -236,6 +241,8 @@ def execute_run(
             except Exception as raised:
                 err = unwrap_worker_error(raised)  # a DataLoader worker's error: its own one line
                 reason = str(err) if isinstance(err, HarnessError) else f"{type(err).__name__}: {err}"
+                if no_space(err):  # e.g. torch's "[enforce fail at inline_container.cc]" around ENOSPC
+                    reason = str(err) if isinstance(err, NoSpaceError) else f"no space left on {run.path}"
                 run.write_status("FAILED", reason=reason, traceback=traceback.format_exc()[-4000:])
                 runlog.error("run FAILED: %s\n%s", reason, traceback.format_exc().rstrip())
                 return "FAILED"
@@ -269,8 +276,10 @@ class RunWorker(submitit.helpers.Checkpointable):
             torch.set_num_threads(self.threads)
         results: dict[str, str] = {}
         stop = StopFlag().install()
+        stop_with_driver()  # a local sweep's worker: stop (checkpoint, PREEMPTED) when its driver is gone
         try:
             for path in self.run_dirs:
+                stop.check()  # stopped between runs: the rest stay PENDING (rerun the sweep to run them)
                 run = RunDir(path)
                 if self.attempt > self.max_attempts and not run.is_done():
                     if not run.is_locked():

@@ -19,10 +19,20 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from benchmark.atomic import open_append
 from benchmark.errors import ConfigError
 
 ROOT = "benchmark"
 RUN_LOG = "run.log"  # in the run directory
+
+
+class _AppendHandler(logging.FileHandler):
+    """A FileHandler that never appends through a symbolic link (see :func:`benchmark.atomic.open_append`)."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        return open_append(self.baseFilename, encoding=self.encoding)
+
+
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 FILE_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
@@ -102,7 +112,8 @@ def console_level_flags(args: list[str]) -> list[str]:
 def run_log(run_dir: str | Path, level: object = "INFO") -> Iterator[Path]:
     """Append the harness's records (INFO and above, or DEBUG) to ``<run_dir>/run.log`` while inside."""
     path = Path(run_dir) / RUN_LOG
-    handler = logging.FileHandler(path, mode="a", encoding="utf-8")
+    handler = _AppendHandler(path, mode="a", encoding="utf-8", delay=True)
+    handler.stream = handler._open()  # now: a link planted as run.log is an error here, not later
     handler.setLevel(min(parse_level(level), logging.INFO))  # a run's file always keeps its progress
     handler.setFormatter(logging.Formatter(FILE_FORMAT))
     logger = logging.getLogger(ROOT)

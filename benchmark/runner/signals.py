@@ -1,21 +1,30 @@
-"""Graceful stops: SIGTERM / SIGINT / SIGUSR2 become a flag that training checks between steps.
+"""Graceful stops: SIGTERM / SIGINT / SIGHUP / SIGUSR2 become a flag that training checks between steps.
 
 A signal arriving mid-step must not leave a half-updated model behind, so the handler only records
 it; the training loop saves a checkpoint at the next step boundary and raises :class:`Interrupted`.
 The previous handler (e.g. submitit's USR2 handler, which requeues a Slurm job) is kept and can be
 called afterwards with :meth:`StopFlag.forward`.
+
+A local sweep's worker also stops when the sweep driver is gone (:func:`stop_with_driver`): a driver
+killed with SIGKILL leaves no run training headless.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import os
+import select
 import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)
+HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR2)
+DRIVER_PID = "VX2T_SWEEP_DRIVER_PID"  # set by a local sweep for its workers: the driver's pid
+PR_SET_PDEATHSIG = 1
 
 
 class Interrupted(Exception):
@@ -87,3 +96,56 @@ class StopFlag:
 
     def __exit__(self, *exc: object) -> None:
         self.restore()
+
+
+def _parent_death_signal(sig: int) -> None:
+    """prctl(PR_SET_PDEATHSIG): the kernel sends ``sig`` to this process when its parent dies (Linux)."""
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+
+
+def _wait_for_exit(pid: int) -> None:
+    """Block until process ``pid`` has ended (a pidfd where the kernel has them, else polling)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    except (OSError, AttributeError):  # no pidfd: poll
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            except PermissionError:
+                pass
+            threading.Event().wait(0.5)
+    try:
+        select.select([fd], [], [])
+    finally:
+        os.close(fd)
+
+
+def stop_with_driver(environ: dict[str, str] | None = None) -> bool:
+    """In a local sweep's worker: SIGTERM this process when the sweep driver or the job's controller dies.
+
+    The SIGTERM is the graceful stop of :class:`StopFlag` (checkpoint, PREEMPTED), so a run of a driver
+    killed with SIGKILL ends resumable instead of training on headless. Returns whether it is armed
+    (only where ``VX2T_SWEEP_DRIVER_PID`` names the driver).
+    """
+    env = os.environ if environ is None else environ
+    try:
+        driver = int(env.get(DRIVER_PID, ""))
+    except ValueError:
+        return False
+    if driver <= 1 or driver == os.getpid():
+        return False
+    _parent_death_signal(signal.SIGTERM)  # the submitit controller that started us
+    me = os.getpid()
+
+    def watch() -> None:
+        _wait_for_exit(driver)
+        os.kill(me, signal.SIGTERM)
+
+    threading.Thread(target=watch, name="vx2t-driver-watch", daemon=True).start()
+    return True

@@ -28,7 +28,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from benchmark.atomic import atomic_write_text, read_json
+from benchmark.atomic import atomic_write_json, atomic_write_text, open_append, read_json
 from benchmark.errors import ConfigError, MissingDependencyError
 from benchmark.runner.trainlog import entries_to
 
@@ -105,7 +105,7 @@ class CsvTracker(Tracker):
             atomic_write_text(self.path, "step,name,value\n")
 
     def log_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
-        with open(self.path, "a", encoding="utf-8", newline="") as fh:
+        with open_append(self.path, newline="") as fh:  # never through a symbolic link
             writer = csv.writer(fh)
             for name, value in scalars.items():
                 writer.writerow([step, name, repr(float(value))])
@@ -294,11 +294,41 @@ def tracking(cfg: Any, run_dir: Path) -> Iterator[Tracker]:
     try:
         with entries_to(guard.entry):
             yield tracker
-        metrics_file = Path(run_dir) / "metrics.json"
-        if kind != "none" and metrics_file.is_file():
-            record = read_json(metrics_file)
-            metrics = {k: v for k, v in record.get("metrics", {}).items() if _is_number(v)}
-            if metrics:
-                guard.call("log_final", metrics, int(record.get("train", {}).get("steps") or 0))
+        _log_final(guard, kind, Path(run_dir))
     finally:
         guard.call("close")
+
+
+FINAL_LOGGED = "tracker_final.json"  # in the run directory: the tracker has the final metrics
+
+
+def _log_final(guard: _Guard, kind: str, run_dir: Path) -> None:
+    """Give the tracker metrics.json's final metrics, and record that it has them (:data:`FINAL_LOGGED`)."""
+    metrics_file = run_dir / "metrics.json"
+    if kind == "none" or not metrics_file.is_file():
+        return
+    try:
+        record = read_json(metrics_file)
+        metrics = {k: v for k, v in record.get("metrics", {}).items() if _is_number(v)}
+        steps = int(record.get("train", {}).get("steps") or 0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return
+    if metrics:
+        guard.call("log_final", metrics, steps)
+    if guard.on:
+        atomic_write_json(run_dir / FINAL_LOGGED, {"logger": kind, "time": time.time()})
+
+
+def log_missing_final(cfg: Any, run_dir: Path) -> bool:
+    """A DONE run whose process was killed between metrics.json and the tracker's final write: give the
+    tracker the final metrics now. Returns whether it logged them."""
+    kind = logger_kind(cfg)
+    run_dir = Path(run_dir)
+    if kind == "none" or (run_dir / FINAL_LOGGED).is_file() or not (run_dir / "metrics.json").is_file():
+        return False
+    guard = _Guard(open_tracker(cfg, run_dir), kind)
+    try:
+        _log_final(guard, kind, run_dir)
+    finally:
+        guard.call("close")
+    return (run_dir / FINAL_LOGGED).is_file()

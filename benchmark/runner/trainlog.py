@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmark.atomic import atomic_write_text
+from benchmark.atomic import atomic_write_text, loads, open_append
 from benchmark.runner.runlog import log
 
 _SINKS: list[Callable[[dict[str, Any]], None]] = []
@@ -62,7 +63,7 @@ class TrainLog:
         if not self.enabled:
             return
         line = json.dumps({**entry, "time": time.time()}, default=float)
-        with open(self.path, "a", encoding="utf-8") as fh:
+        with open_append(self.path) as fh:  # never through a symbolic link
             fh.write(line + "\n")
         log.info("%s", describe(entry))
         for sink in list(_SINKS):
@@ -73,11 +74,19 @@ class TrainLog:
         if not self.path.exists():
             return []
         entries = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
+        lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+        for lineno, line in enumerate(lines, 1):
             try:
-                entries.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # only a line cut by SIGKILL can be partial; everything before it is intact
+                entry = loads(line)
+            except ValueError as err:  # not JSON, NaN / Infinity, nested too deep, a huge integer
+                if lineno < len(lines):  # a last line cut by SIGKILL is expected; anything else is damage
+                    log.warning("%s: line %d skipped (%s)", self.path, lineno, " ".join(str(err).split())[:100])
+                continue
+            step = entry.get("step", 0) if isinstance(entry, dict) else None
+            if not (isinstance(step, (int, float)) and not isinstance(step, bool) and math.isfinite(step)):
+                log.warning("%s: line %d skipped (not an object with a finite 'step')", self.path, lineno)
+                continue
+            entries.append(entry)
         return entries
 
     def truncate_after(self, step: int) -> None:

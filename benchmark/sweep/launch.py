@@ -30,6 +30,7 @@ from benchmark.errors import ConfigError, MissingDependencyError
 from benchmark.resources import configs_dir
 from benchmark.results.rundir import RunDir, git_state
 from benchmark.runner.job import RunWorker
+from benchmark.runner.signals import DRIVER_PID
 
 REPO = Path(__file__).resolve().parents[2]
 SNAPSHOT_DIRS = ("benchmark", "ablations", "configs")
@@ -177,6 +178,7 @@ def submit(
         job = executor.submit(RunWorker(paths, threads=0, max_attempts=attempts, submission=submission))
         return [(job, list(runs))]
     env = snapshot_env(snapshot) if snapshot else {}
+    env[DRIVER_PID] = str(os.getpid())  # workers stop when this driver is gone, even after a SIGKILL
     saved = {k: os.environ.get(k) for k in env}
     cwd = os.getcwd()
     os.environ.update(env)  # LocalExecutor's subprocesses inherit the environment and working directory

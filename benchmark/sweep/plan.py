@@ -210,19 +210,23 @@ def plan_entry(
 
 
 def record_plan(run: RunDir, entry: dict[str, Any]) -> None:
-    """Add ``entry`` to the run's ``planned.json`` (once per study, arm and experiment; newest last)."""
+    """Add ``entry`` to the run's ``planned.json`` (once per study, arm and experiment; newest last).
+
+    Several sweeps may plan one run at once: the read-modify-write holds the file's ``fcntl`` lock.
+    """
     import time
 
-    from benchmark.atomic import atomic_write_json, read_json
+    from benchmark.atomic import update_json
 
-    path = run.path / PLANNED_FILE
-    try:
-        plans = read_json(path).get("plans", [])
-    except (FileNotFoundError, ValueError, AttributeError):
-        plans = []
-    if any(all(p.get(k) == v for k, v in entry.items()) for p in plans if isinstance(p, dict)):
-        return  # recorded already (a rerun of the same plan writes nothing)
     same = ("study", "arm", "experiment", "comparison")
-    plans = [p for p in plans if not all(p.get(k) == entry.get(k) for k in same)]
+
+    def update(record: Any) -> dict[str, Any] | None:
+        plans = record.get("plans") if isinstance(record, dict) else None
+        plans = [p for p in plans if isinstance(p, dict)] if isinstance(plans, list) else []
+        if any(all(p.get(k) == v for k, v in entry.items()) for p in plans):
+            return None  # recorded already (a rerun of the same plan writes nothing)
+        plans = [p for p in plans if not all(p.get(k) == entry.get(k) for k in same)]
+        return {"plans": [*plans, {**entry, "time": time.time()}][-20:]}
+
     run.path.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(path, {"plans": [*plans, {**entry, "time": time.time()}][-20:]})
+    update_json(run.path / PLANNED_FILE, update)

@@ -4,7 +4,8 @@ Each run of a study's plan (``sweeps/<study>/plan.json``, or the plan of a comma
 
     DONE       metrics.json is valid
     RUNNING    a process holds the run, or its Slurm job is running
-    QUEUED     its Slurm job waits in the queue (a requeued, preempted run too)
+    QUEUED     its Slurm job waits in the queue (a requeued, preempted run too), or its local sweep is
+               alive and one of its workers will take it
     FAILED     the run failed (status.json's reason)
     PREEMPTED  interrupted, resumable from its checkpoint: rerun the sweep to resume it
     LOST       its job ended without finishing it (the scheduler's final state says why)
@@ -28,6 +29,7 @@ from benchmark.errors import HarnessError
 from benchmark.results.rundir import RunDir
 from benchmark.results.store import ResultsStore, SweepDir
 from benchmark.sweep.state import classify, last_submission, launch_records, slurm_queue
+from benchmark.text import printable
 
 ORDER = ("DONE", "RUNNING", "QUEUED", "PENDING", "PREEMPTED", "FAILED", "LOST")
 
@@ -113,13 +115,20 @@ def update_states(runs: Sequence[RunState]) -> None:
         r.log = _job_log(subs[r.key])
         if alive[r.key] == "DONE":
             r.state = "DONE"
-        elif alive[r.key] == "ALIVE":
-            queued = job is not None and queue.get(job) in ("PENDING", "REQUEUED", "CONFIGURING")
+        elif alive[r.key] == "ALIVE" and job is not None:
+            queued = queue.get(job) in ("PENDING", "REQUEUED", "CONFIGURING")
             r.state = "QUEUED" if queued else "RUNNING"
-            r.detail = f"Slurm job {job} {queue.get(job, '').lower()}".strip() if job else "held by a process here"
+            r.detail = f"Slurm job {job} {queue.get(job, '').lower()}".strip()
+        elif alive[r.key] == "ALIVE" and r.run.path.exists() and r.run.is_locked():
+            r.state, r.detail = "RUNNING", "held by a process here"
+        elif alive[r.key] == "ALIVE":  # its local sweep is alive: one of the sweep's workers will take it
+            r.state = "QUEUED"
+            r.detail = f"local job {subs[r.key]['job_id'] if subs[r.key] else '?'}: waiting for a worker"  # type: ignore[index]
         elif status.get("state") in ("FAILED", "PREEMPTED"):
             r.state = status["state"]
-            r.detail = str(status.get("reason") or "")
+            r.detail = printable(status.get("reason") or "")
+        elif status.get("state") == "PENDING" and _stopped_before_start(r.run, subs[r.key]):
+            r.detail = "not started: its sweep was stopped before a worker took it (rerun the sweep to run it)"
         elif subs[r.key] is not None or status.get("state") == "RUNNING":  # nobody works on it any more
             r.state = "LOST"
             how = f"job {subs[r.key]['job_id']} ended" if subs[r.key] else "its process ended"  # type: ignore[index]
@@ -131,10 +140,18 @@ def update_states(runs: Sequence[RunState]) -> None:
             r.detail = f"{r.detail}; Slurm job {slurm[r.key]}: {history[slurm[r.key]]}".lstrip("; ")
 
 
+def _stopped_before_start(run: RunDir, submission: dict[str, Any] | None) -> bool:
+    """Whether the sweep recorded (launch.json ``stopped``) that the run's last job was stopped before it."""
+    stopped = launch_records(run).get("stopped")
+    if not isinstance(stopped, dict) or not isinstance(submission, dict):
+        return False
+    return str(stopped.get("job_id")) == str(submission.get("job_id"))
+
+
 def _lost_record(run: RunDir) -> str:
     """The reason the sweep driver recorded when the run's job ended without it (launch.json ``lost``)."""
     lost = launch_records(run).get("lost")  # a missing or unreadable launch.json reads as empty
-    return str(lost.get("reason") or "") if isinstance(lost, dict) else ""
+    return printable(lost.get("reason") or "") if isinstance(lost, dict) else ""
 
 
 def counts_line(name: str, runs: Sequence[RunState]) -> str:

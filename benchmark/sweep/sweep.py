@@ -2,7 +2,8 @@
 
 Rerunning the same command never recomputes a DONE run and never submits a run that is still
 alive (locked by a process here, or queued/running on Slurm); it retries FAILED, PREEMPTED and
-PENDING runs, which resume from their checkpoints. Ctrl-C leaves every run DONE or resumable.
+PENDING runs, which resume from their checkpoints. Ctrl-C, SIGTERM and SIGHUP leave every run DONE or
+resumable and write the summary; local workers stop by themselves when the driver is killed outright.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import shlex
 import shutil
 import signal
+import socket
 import sys
 import time
 from collections import Counter
@@ -23,21 +25,50 @@ from omegaconf import DictConfig
 
 from ablations.registry import get_study
 from ablations.spec import Study
-from benchmark.atomic import atomic_write_json
 from benchmark.config.compose import Composer
 from benchmark.errors import ConfigError, MissingDependencyError
 from benchmark.results.rerun import check_done_runs
 from benchmark.results.rundir import check_writable
 from benchmark.results.store import ResultsStore, SweepDir
-from benchmark.runner.job import LOCKED
 from benchmark.runner.runlog import RUN_LOG
 from benchmark.sweep.launch import snapshot_code, submit
+from benchmark.sweep.outcome import NOT_STARTED, RESUMABLE, finalise
 from benchmark.sweep.plan import PlannedRun, plan_sweep
-from benchmark.sweep.state import classify, launch_records
+from benchmark.sweep.state import classify, update_launch_records
+from benchmark.text import printable
 
 log = logging.getLogger(__name__)
 
-TERMINAL = ("DONE", "FAILED")
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class SweepStopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP reached the driver: handled exactly as Ctrl-C (runs checkpoint, a summary)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, frame: Any) -> None:
+    raise SweepStopped(signum)
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """SIGTERM / SIGHUP raise :class:`SweepStopped` in the driver while the block runs."""
+    previous = {sig: signal.signal(sig, _raise_stopped) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _hold_stop_signals() -> None:
+    """While the driver stops its workers and writes the summary, a repeated SIGTERM / SIGHUP waits."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, lambda signum, frame: log.warning("%s: already stopping", signal.Signals(signum).name))
 
 
 def _kind(cfg: DictConfig) -> str:
@@ -71,13 +102,16 @@ def _children_ignore_sigint() -> Iterator[None]:
 
 
 def _record_submissions(jobs: list, kind: str, folder: Path) -> None:
+    host = socket.gethostname()
     for job, runs in jobs:
+        entry = {"job_id": str(job.job_id), "launcher": kind, "time": time.time(), "folder": str(folder), "host": host}
         for run in runs:
-            record = launch_records(run)
-            record["submissions"].append(
-                {"job_id": str(job.job_id), "launcher": kind, "time": time.time(), "folder": str(folder)}
-            )
-            atomic_write_json(run.launch_file, record)
+
+            def add(record: dict[str, Any], entry: dict[str, Any] = entry) -> bool:
+                record["submissions"] = [*record["submissions"], entry][-100:]
+                return True
+
+            update_launch_records(run, add)
 
 
 def _wait(jobs: list, submitted: list[PlannedRun], name: str, poll_s: float, kind: str) -> None:
@@ -109,72 +143,17 @@ def _stop_local(jobs: list, timeout_s: float = 120.0) -> None:
         time.sleep(0.5)
 
 
-def _lost_reason(job: Any) -> str:
-    try:
-        exc = job.exception()
-    except Exception as err:  # e.g. UncompletedJobError from Slurm: that is the reason
-        return " ".join(str(err).split())[:500]
-    if exc is not None:
-        return " ".join(str(exc).split())[-500:]
-    return f"job {job.job_id} ended (state {getattr(job, 'state', '?')}) without finishing the run"
+def _log_missing_finals(done: Sequence[PlannedRun]) -> None:
+    """DONE runs whose tracker lost the final metrics to a kill (no tracker_final.json) get them now."""
+    from benchmark.runner.trackers import FINAL_LOGGED, log_missing_final
 
-
-def _job_states(job: Any) -> dict[str, str]:
-    """Run path -> the state a finished job returned for it (``RunWorker`` returns that dict); {} if none."""
-    if not job.done():
-        return {}
-    try:
-        result = job.result()
-    except Exception:  # the job itself failed: its reason is reported by _lost_reason
-        return {}
-    return {str(k): str(v) for k, v in result.items()} if isinstance(result, dict) else {}
-
-
-def _finalise(jobs: list, interrupted: bool = False, kind: str = "local") -> tuple[dict[str, str], dict[str, str]]:
-    """What became of submitted runs that did not end DONE or FAILED: (failures, notes), by run path.
-
-    Failures (a job ended without finishing its run) are recorded in launch.json as ``lost``. Not
-    failures: a run another process holds (it finishes it) or finished, and, after Ctrl-C, a run that
-    was interrupted (resumable from its checkpoint). A ``lost`` record of a run that is now DONE goes.
-    """
-    reasons: dict[str, str] = {}
-    notes: dict[str, str] = {}
-    returned: dict[str, set[str]] = {}
-    for job, _ in jobs:
-        for path, state in _job_states(job).items():
-            returned.setdefault(path, set()).add(state)
-    for job, runs in jobs:
-        for run in runs:
-            key = str(run.path)
-            status = run.read_status()
-            ours = returned.get(str(run.path.resolve()), set())
-            if status.get("state") in TERMINAL:
-                if status.get("state") == "DONE" and ours == {LOCKED}:
-                    notes[key] = "finished by another process"
-                record = launch_records(run)
-                if "lost" in record:  # a stale failure record of a run that is finished now
-                    record.pop("lost")
-                    atomic_write_json(run.launch_file, record)
-                continue
-            if run.path.exists() and run.is_locked():
-                notes[key] = "being finished by another process (rerun later to collect it)"
-                continue
-            if interrupted:
-                notes[key] = (
-                    "still queued or running on Slurm (rerun to collect it)"
-                    if kind == "slurm"
-                    else "interrupted, resumable (rerun the same command to resume)"
-                )
-                continue
-            reason = status.get("reason") if status.get("state") == "PREEMPTED" else _lost_reason(job)
-            reason = reason or "interrupted"
-            record = launch_records(run)
-            record["lost"] = {"job_id": str(job.job_id), "reason": reason, "time": time.time()}
-            atomic_write_json(run.launch_file, record)
-            reasons[key] = reason
-    for key in reasons:
-        notes.pop(key, None)
-    return reasons, notes
+    for p in done:
+        kind = (p.resolved.get("logger") or {}).get("kind", "none")
+        if kind in (None, "none") or (p.run.path / FINAL_LOGGED).exists():
+            continue
+        with contextlib.suppress(Exception), p.run.lock() as held:  # best effort; a held run is its owner's
+            if held:
+                log_missing_final(p.run.load_config(), p.run.path)
 
 
 def _draws(planned: Sequence[PlannedRun]) -> list[int | None]:
@@ -201,6 +180,7 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str], study: Study | None = N
     planned = plan_sweep(cfg, overrides, Composer(), study=study)
     states = classify(planned)
     check_done_runs(planned)  # a DONE run on other data is refused, never counted as done
+    _log_missing_finals([p for p in planned if states[p.key] == "DONE"])
     todo = [p for p in planned if states[p.key] == "TODO"]
     already = sum(1 for s in states.values() if s == "DONE")
     alive = [p for p in planned if states[p.key] == "ALIVE"]
@@ -230,9 +210,25 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str], study: Study | None = N
             "runs": [p.record(store) for p in planned],
         },
     )
-    kind = _kind(cfg)
+    with _stop_signals():
+        return _sweep_jobs(cfg, study, planned, overrides, todo=todo, alive=alive, already=already, sweep_dir=sweep_dir)
+
+
+def _sweep_jobs(
+    cfg: DictConfig,
+    study: Study,
+    planned: Sequence[PlannedRun],
+    overrides: Sequence[str],
+    *,
+    todo: list[PlannedRun],
+    alive: list[PlannedRun],
+    already: int,
+    sweep_dir: SweepDir,
+) -> int:
+    """Prepare, submit and wait for the runs to do, then summarise (under :func:`_stop_signals`)."""
+    name, store, kind = study.name, ResultsStore.of(cfg), _kind(cfg)
     jobs: list = []
-    interrupted = False
+    interrupted: int | None = None  # the signal that stopped the sweep
     reasons: dict[str, str] = {}
     notes: dict[str, str] = {}
     t0 = time.time()
@@ -256,13 +252,14 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str], study: Study | None = N
             _wait(jobs, watched, name, float(cfg.launcher.poll_s), kind)
         elif alive:
             log.info(f"{len(alive)} runs are being worked on by another process; rerun later to collect them")
-        reasons, notes = _finalise(jobs, False, kind)
-    except KeyboardInterrupt:
-        interrupted = True
-        log.warning("interrupted: asking runs to checkpoint and stop ...")
+        reasons, notes = finalise(jobs, False, kind)
+    except KeyboardInterrupt as err:
+        interrupted = getattr(err, "signum", signal.SIGINT)
+        _hold_stop_signals()
+        log.warning("interrupted (%s): asking runs to checkpoint and stop ...", signal.Signals(interrupted).name)
         if kind == "local":
             _stop_local(jobs)
-        reasons, notes = _finalise(jobs, True, kind)
+        reasons, notes = finalise(jobs, True, kind)
     elapsed = time.time() - t0
     return _summarise(
         cfg,
@@ -318,12 +315,13 @@ def _summarise(
     already: int,
     submitted: int,
     outcome: tuple[dict[str, str], dict[str, str]],
-    interrupted: bool,
+    interrupted: int | None,
     elapsed: float,
     sweep_dir: SweepDir,
 ) -> int:
     """Print the study's table, the remarks and failures; write ``summary.json``; the exit code
-    (0: no failure, 1: failures, 130: interrupted)."""
+    (0: no failure, 1: failures, 128 + the signal when the sweep was stopped (130: Ctrl-C), 130 when a
+    worker was stopped and left runs resumable)."""
     from benchmark.report.console import print_study_table
 
     name = study.name
@@ -345,7 +343,7 @@ def _summarise(
             )
         if status.get("state") == "DONE" or (note and status.get("state") != "FAILED"):
             continue
-        why = reasons.get(str(p.run.path)) or status.get("reason") or status.get("state", "PENDING")
+        why = printable(reasons.get(str(p.run.path)) or status.get("reason") or status.get("state", "PENDING"))
         if status.get("state") == "FAILED" or str(p.run.path) in reasons:
             failures.append(
                 {
@@ -369,7 +367,7 @@ def _summarise(
         "submitted": submitted,
         "failed": len(failures),
         "done": done,
-        "interrupted": interrupted,
+        "interrupted": interrupted is not None or any(r["note"] in (RESUMABLE, NOT_STARTED) for r in remarks),
         "elapsed_s": round(elapsed, 1),
         "launcher": _kind(cfg),
         "failures": failures,
@@ -390,7 +388,8 @@ def _summarise(
         see = see if see.is_file() else f["run_dir"]
         print(f"  FAILED {where(f)}: {f['reason']}\n         {see}")
     print(f"sweep {name}: {len(planned)} runs, {already} already done, {submitted} submitted, {len(failures)} failed")
-    if interrupted:
+    if failures:
+        return 1
+    if summary["interrupted"]:
         print("interrupted: every run is DONE or resumable from its checkpoint; rerun the same command to resume.")
-        return 130
-    return 1 if failures else 0
+        return 128 + int(interrupted or signal.SIGINT)

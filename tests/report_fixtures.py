@@ -43,9 +43,14 @@ RUNNING = ("avsd", "w/o video", 1)
 def per_example_table(task: str, quality: float, seed: int, n: int = 60) -> pd.DataFrame:
     """Per-example scores with the metrics package's columns (BLEU statistics, ROUGE-L, CIDEr-D, accuracy)."""
     rng = np.random.default_rng(1000 * seed + int(quality * 100))
+    clusters = [f"clip{i // 5:02d}" for i in range(n)]  # 5 items per clip / video / dialog, as runs record them
     if task == "tvqa":
         return pd.DataFrame(
-            {"uid": [str(130000 + i) for i in range(n)], "accuracy": (rng.random(n) < quality).astype("int64")}
+            {
+                "uid": [str(130000 + i) for i in range(n)],
+                "accuracy": (rng.random(n) < quality).astype("int64"),
+                "cluster": clusters,
+            }
         )
     length = rng.integers(6, 13, n)
     frame = {"uid": [f"vid{i:03d}_9" for i in range(n)], "bleu_testlen": length}
@@ -57,6 +62,7 @@ def per_example_table(task: str, quality: float, seed: int, n: int = 60) -> pd.D
     frame["meteor"] = np.clip(rng.normal(quality * 0.3, 0.05, n), 0, 1)
     frame["rouge_l"] = np.clip(rng.normal(quality * 0.6, 0.1, n), 0, 1)
     frame["cider"] = rng.gamma(4.0, quality / 2.0, n)
+    frame["cluster"] = clusters
     return pd.DataFrame(frame)
 
 

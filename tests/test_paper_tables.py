@@ -76,7 +76,9 @@ def test_study_figures_and_cells_csv(results: dict[str, ToyResults], tmp_path: P
     for name in ("toy_ablation.png", "toy_ablation_curves.png"):
         _png_size(tmp_path / "figures" / name)
     csv = (tmp_path / "tables" / "toy_ablation.csv").read_text().splitlines()
-    assert csv[0].startswith("row,column,task,metric,status,mean,std,n") and "p_wilcoxon" in csv[0]
+    assert (
+        csv[0].startswith("row,column,task,metric,status,mean,std,n") and "p_seed" in csv[0] and "n_clusters" in csv[0]
+    )
     assert "toy_ablation: 7 of 7 cells have results" in report.messages[0]
 
 

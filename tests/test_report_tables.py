@@ -50,8 +50,13 @@ def test_arms_are_compared_with_the_reference_by_a_paired_test(toy: ToyResults, 
     worse = cells.cells["w/o video", "TVQA acc. (%)"]
     ref = cells.cells["full", "TVQA acc. (%)"]
     assert worse.delta == pytest.approx(worse.summary.mean - ref.summary.mean)
-    assert worse.paired is not None and worse.paired.n_examples == 60
-    assert worse.paired.p_boot < 0.01 and worse.paired.p_wilcoxon < 0.01  # quality 0.45 vs 0.75
+    assert worse.paired is not None and worse.paired.n_items == 60 and worse.paired.n_clusters == 12
+    assert worse.paired.delta == pytest.approx(worse.delta) and worse.paired.ci95[0] < worse.delta < 0
+    assert worse.paired.n_runs == (2, 2) and worse.paired.paired_seeds and worse.paired.p >= worse.paired.p_seed
+    # two seeds: the seed-level test has one degree of freedom, so even a 27-point drop is not yet evidence
+    assert worse.paired.p > 0.05
+    unpaired = cells.cells["w/o speech", "TVQA acc. (%)"].paired  # its seed 1 FAILED: one run against two
+    assert unpaired is not None and unpaired.n_runs == (1, 2) and not unpaired.paired_seeds
     assert cells.cells["full", "TVQA acc. (%)"].paired is None
     assert cells.references == {"AVSD CIDEr": "full", "AVSD B4": "full", "TVQA acc. (%)": "full"}
 

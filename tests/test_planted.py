@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 from quick_run import QUICK
 
 from benchmark.config.compose import compose
@@ -95,12 +96,13 @@ def test_the_arm_of_a_config() -> None:
     assert got == Arm(frozenset({"audio", "speech"}), "discrete", {"audio": 5}, {"audio": 0})
 
 
-def test_other_tasks_get_no_column_yet(tvqa_root: Path) -> None:
-    table = pd.DataFrame({"uid": ["a"], "CIDEr": [1.0]})
-    add_ceiling(compose(["task=avsd"]), tvqa_root.parent / "avsd", table)
+def test_real_data_gets_no_column_and_unknown_tasks_raise(tvqa_root: Path) -> None:
+    table = pd.DataFrame({"uid": ["a"], "cider": [1.0]})
+    real = OmegaConf.create({"data": {"name": "real"}, "task": {"name": "avsd"}})  # what add_ceiling reads
+    add_ceiling(real, tvqa_root.parent / "avsd", table)
     assert CEILING_COLUMN not in table.columns
     with pytest.raises(NotImplementedError):
-        item_ceilings(tvqa_root.parent / "tvc", "tvc", arm(ALL))
+        item_ceilings(tvqa_root.parent / "tvqa", "tvqa_test_public", arm(ALL))
 
 
 def test_a_quick_mini_run_writes_the_ceiling_column(tmp_path: Path, tvqa_root: Path) -> None:

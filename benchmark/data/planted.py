@@ -27,8 +27,9 @@ for a discrete arm whose tokens leave the answer's twin pair open while the twin
 rate at which the head's top-1 inside a pair is right (:func:`pair_top1_rate`, measured on the
 generator's training questions: a coin flip by design, 0.56 (video) and 0.58 (audio) on seed 0).
 
-AVSD and TVC (CIDEr-D) are not computed yet: :func:`item_ceilings` raises ``NotImplementedError``
-and :func:`add_ceiling` leaves their per-example table unchanged.
+TVC and AVSD (CIDEr-D, per example as a fraction): the expected per-item CIDEr-D of the generator's
+own target caption with each part the arm cannot know replaced by the arm's guess, scored like the
+official scorer (:mod:`benchmark.data.planted_captions`, :mod:`benchmark.data.planted_cider`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import pandas as pd
 from benchmark.data.features import Hdf5Store, sample_steps, slice_moment
 
 CEILING_COLUMN = "ceiling"
-SUPPORTED_TASKS = ("tvqa",)
+SUPPORTED_TASKS = ("tvqa", "tvc", "avsd")
 TOKENIZER_KINDS = ("discrete", "relaxed", "continuous")
 FEATURE_MODALITIES = ("video", "audio")
 N_CANDIDATES = 5
@@ -259,12 +260,16 @@ def tvqa_ceilings(task_dir: Path, arm_: Arm, seed: int, scale: float) -> dict[st
 
 
 # --------------------------------------------------------------------------- entry points
-def item_ceilings(task_dir: str | Path, task: str, arm_: Arm) -> dict[str, float]:
+def item_ceilings(
+    task_dir: str | Path, task: str, arm_: Arm, *, protocol: str | None = None, uids: Sequence[str] | None = None
+) -> dict[str, float]:
     """The ceiling of ``arm_`` on every evaluated item of a generated mini task, keyed by the harness's uid.
 
     ``task_dir``: a generated mini task root (``benchmark.data.mini.task_root`` or ``ensure_mini(...) /
     task``); seed and scale are read from the generated folder's ``MANIFEST.json``. The scale is the
-    per-example scale of the task's main metric (TVQA: accuracy in [0, 1]).
+    per-example scale of the task's main metric (TVQA: accuracy in [0, 1]; TVC, AVSD: CIDEr-D as a
+    fraction). ``protocol``: AVSD's test set (``dstc7``, the default, or ``dstc8``). ``uids`` (TVC, AVSD):
+    the scored items, whose references give CIDEr's idf as in the scorer (default: the whole eval set).
     """
     from benchmark.data.mini import read_manifest
 
@@ -272,20 +277,32 @@ def item_ceilings(task_dir: str | Path, task: str, arm_: Arm) -> dict[str, float
     if task not in SUPPORTED_TASKS:
         raise NotImplementedError(f"planted ceilings are computed for {SUPPORTED_TASKS}, not {task!r}")
     manifest = read_manifest(task_dir.parent)
-    return tvqa_ceilings(task_dir, arm_, int(manifest["seed"]), float(manifest["scale"]))
+    seed, scale = int(manifest["seed"]), float(manifest["scale"])
+    if task == "tvqa":
+        return tvqa_ceilings(task_dir, arm_, seed, scale)
+    from benchmark.data import planted_captions
+
+    if task == "tvc":
+        return planted_captions.tvc_ceilings(task_dir, arm_, seed, scale, uids)
+    return planted_captions.avsd_ceilings(task_dir, arm_, seed, scale, protocol or "dstc7", uids)
 
 
 def add_ceiling(cfg: Any, task_dir: str | Path, per_example: pd.DataFrame) -> pd.DataFrame:
     """Add the ``ceiling`` column to a ``data=mini`` run's per-example table (in place; also returned).
 
     Only for the mini benchmark and the supported tasks (:data:`SUPPORTED_TASKS`); any other table is
-    returned unchanged. Rows are matched by ``uid``; an evaluated uid the generator does not know is an error.
+    returned unchanged. Rows are matched by ``uid`` (AVSD: the reference name ``{image_id}_{turn}``); an
+    evaluated uid the generator does not know is an error. For TVC and AVSD the scored uids are the
+    reference set (CIDEr's idf), as for the official scorer on a ``data.max_eval`` subset.
     """
     if str(cfg.data.name) != "mini" or str(cfg.task.name) not in SUPPORTED_TASKS:
         return per_example
-    ceilings = item_ceilings(task_dir, str(cfg.task.name), arm_from_config(cfg))
-    missing = [u for u in per_example["uid"].astype(str) if u not in ceilings]
+    scored = per_example["uid"].astype(str).tolist()
+    task = str(cfg.task.name)
+    extra = {} if task == "tvqa" else {"protocol": str(cfg.task.protocol), "uids": scored}
+    ceilings = item_ceilings(task_dir, task, arm_from_config(cfg), **extra)
+    missing = [u for u in scored if u not in ceilings]
     if missing:
         raise KeyError(f"no planted ceiling for evaluated uid(s) {missing[:5]} of task {cfg.task.name}")
-    per_example[CEILING_COLUMN] = [float(ceilings[u]) for u in per_example["uid"].astype(str)]
+    per_example[CEILING_COLUMN] = [float(ceilings[u]) for u in scored]
     return per_example

@@ -52,6 +52,7 @@ class DrawTest:
     draw: int
     inference: Inference
     verdict: str
+    planted: float | None = None  # harness checks: the planted Δ on this draw
 
 
 @dataclass
@@ -163,10 +164,12 @@ class _Evaluator:
         draws = sorted({d for d, _ in arm_cell.units})
         if len(draws) > 1:
             for draw in draws:
-                inf = self.compare(
-                    [r for r in arm if r.draw == draw], [r for r in ref if r.draw == draw], metric, scale
-                )
-                result.per_draw.append(DrawTest(draw, inf, ""))
+                one = ([r for r in arm if r.draw == draw], [r for r in ref if r.draw == draw])
+                planted = None
+                if claim.kind == "harness_check":
+                    units = [u for u in arm_cell.units if u[0] == draw], [u for u in ref_cell.units if u[0] == draw]
+                    planted = _planted([r.table for r in one[0]], [r.table for r in one[1]], *units, scale)
+                result.per_draw.append(DrawTest(draw, self.compare(*one, metric, scale), "", planted))
         return result
 
     def decide(self, claim: Claim, tests: list[ClaimTest]) -> None:

@@ -138,7 +138,8 @@ def detail_table(verdicts: list[ClaimVerdict]) -> Table:
                 notes += list(t.inference.notes)
             table.rows.append([*base, comparison, *map(table.cell, cells), table.cell(t.verdict, notes)])
             for dt in t.per_draw:
-                cells = _inference_cells(dt.inference, None, digits) + [DASH] * 4
+                planted = fmt(dt.planted, digits, signed=True) if dt.planted is not None else DASH
+                cells = [*_inference_cells(dt.inference, None, digits), DASH, planted, DASH, DASH]
                 row = [*base, table.cell(f"  draw {dt.draw}"), *map(table.cell, cells), table.cell(dt.verdict)]
                 table.rows.append(row)
     if not table.rows:
@@ -205,7 +206,9 @@ def _row(v: ClaimVerdict, t: ClaimTest, inf: Inference | None, draw: str, verdic
         "n_clusters": inf.n_clusters if inf else None,
         "n_items": inf.n_items if inf else None,
         "delta_min": t.delta_min,
-        "planted": t.planted,
+        "planted": t.planted
+        if draw == "pooled"
+        else next((d.planted for d in t.per_draw if str(d.draw) == draw), None),
         "detected_share": effect_share(t) if draw == "pooled" else None,
         "beyond_planted": t.beyond_planted if draw == "pooled" else None,
         "var_draw": c.draw,

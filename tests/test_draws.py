@@ -129,7 +129,8 @@ def quick_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_run_writes_the_cluster_of_each_item_and_collect_keeps_it(quick_root: Path) -> None:
     (run,) = [p for p in (quick_root / "tvqa").iterdir() if p.is_dir()]
     table = pd.read_parquet(run / "per_example.parquet")
-    assert list(table.columns)[:2] == ["uid", "accuracy"] and table.columns[-1] == "cluster"
+    # the scorer's columns first, then what the run adds: the cluster, and on mini the planted ceiling
+    assert list(table.columns)[:2] == ["uid", "accuracy"] and list(table.columns)[-2:] == ["cluster", "ceiling"]
     cfg = compose(QUICK)
     questions = [json.loads(line) for line in (data_root(cfg) / "tvqa_val.jsonl").read_text().splitlines() if line]
     clip = {str(q["qid"]): q["vid_name"] for q in questions}

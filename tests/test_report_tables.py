@@ -69,7 +69,9 @@ def test_markdown_and_latex_tables(toy: ToyResults, cells) -> None:
     full = cells.cells["full", "AVSD CIDEr"].summary
     assert f"| full | {fmt_summary(full.mean, full.std, 2, 3)} | ref |" in md
     wo_video = next(line for line in rows if line.startswith("| w/o video |"))
-    assert re.search(r"\| [+−]\d\.\d{3} \(p[=<]0\.\d{3}\) \|", wo_video)  # Δ (p) beside the value
+    # Δ (p) beside the value; its seed 1 is RUNNING, so one run: a footnote says what the p covers
+    assert re.search(r"\| [+−]\d\.\d{3} \(p[=<]0\.\d{3}\) \[\d+\] \|", wo_video)
+    assert "one run of an arm: p covers the evaluation items, not training seeds" in md
     assert "± — (n=1) [" in wo_video  # one seed: no std, and a footnote on the missing seed
     wo_speech = next(line for line in rows if line.startswith("| w/o speech |"))
     assert wo_speech.startswith("| w/o speech | — [")

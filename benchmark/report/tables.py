@@ -190,7 +190,10 @@ def _delta_cell(table: Table, cell: Cell, digits: int) -> TextCell:
     text = fmt(cell.delta, digits, signed=True)
     if cell.paired is None:
         return table.cell(text, [cell.paired_note] if cell.paired_note else [])
-    return table.cell(f"{text} ({fmt_p(cell.paired.p)})")
+    notes = []
+    if min(cell.paired.n_runs) < 2:  # no seed-level test: the p speaks of these trained models only
+        notes.append("one run of an arm: p covers the evaluation items, not training seeds (no seed-level test)")
+    return table.cell(f"{text} ({fmt_p(cell.paired.p)})", notes)
 
 
 def _paper_cell(table: Table, cell: Cell, ref_id: str | None, reference: dict[str, RefEntry], digits: int) -> TextCell:

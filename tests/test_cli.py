@@ -160,6 +160,7 @@ def test_cfg_job_hydra_all_resolve_package_and_info(capsys: pytest.CaptureFixtur
     assert code == 0 and "tokenizer/discrete" in out and "task/avsd" in out, out
 
 
+@pytest.mark.e2e  # a real run end to end: the CI's e2e step (pytest -m e2e)
 @pytest.mark.skipif(shutil.which("java") is None, reason="TVC scoring needs java")
 def test_multirun_runs_prints_its_table_and_a_rerun_submits_nothing(tmp_path: Path) -> None:
     fast = ["train.max_steps=20", "train.eval_every=20", "train.progress=false", "launcher=debug"]

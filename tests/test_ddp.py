@@ -16,6 +16,7 @@ from benchmark.config.compose import compose
 from benchmark.data.mini import ensure_mini
 
 
+@pytest.mark.e2e  # a real run end to end: the CI's e2e step (pytest -m e2e)
 @pytest.mark.timeout(300)
 def test_two_process_ddp_run_on_cpu(tmp_path: Path) -> None:
     mini = ensure_mini(Path(str(compose([]).paths.cache)).expanduser())  # the shared mini data, built once

@@ -27,7 +27,7 @@ def test_estimate_prints_and_records_the_cost_and_submits_nothing(
     # nothing planned into run folders, no code snapshot, no submitit folder, no plan.json
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sweeps"]
     sweep_dir = tmp_path / "sweeps" / "tokenization_ablation"
-    assert sorted(p.name for p in sweep_dir.iterdir()) == ["summary.json"]
+    assert sorted(p.name for p in sweep_dir.iterdir() if not p.name.startswith(".")) == ["summary.json"]  # .*.lock
     est = json.loads((sweep_dir / "summary.json").read_text())["estimate"]
     assert est["runs_to_do"] == 4 and len(est["runs"]) == 4 and est["runs_excluded"] == 0
     assert len(est["shapes"]) == 1 and est["shapes"][0]["steps_timed"] == 1  # one representative run

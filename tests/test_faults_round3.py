@@ -321,7 +321,15 @@ def shlex_join(args: list[str]) -> str:
 def _blocked_on_fifo(cmd: list[str], fifo: Path) -> subprocess.CompletedProcess:
     """Run ``cmd`` until it blocks reading ``fifo`` (inside its main), then Ctrl-C it."""
     os.mkfifo(fifo)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # as from a terminal: a background job of a non-interactive shell (e.g. CI started with `&`) inherits
+    # SIGINT ignored, and Python then installs no KeyboardInterrupt handler at all
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 120
     fd = None
     while fd is None and time.time() < deadline:

@@ -19,6 +19,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.e2e  # real sweeps under real signals (about 2 min): the CI's e2e step
+
 STEPS = [
     "sweep=head_ablation",
     "sweep.seeds=[0]",

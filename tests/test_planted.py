@@ -105,6 +105,7 @@ def test_real_data_gets_no_column_and_unknown_tasks_raise(tvqa_root: Path) -> No
         item_ceilings(tvqa_root.parent / "tvqa", "tvqa_test_public", arm(ALL))
 
 
+@pytest.mark.e2e  # a real run end to end: the CI's e2e step (pytest -m e2e)
 def test_a_quick_mini_run_writes_the_ceiling_column(tmp_path: Path, tvqa_root: Path) -> None:
     args = [*QUICK, "modality=no_video", f"results.root={tmp_path}"]
     proc = subprocess.run([sys.executable, "-m", "benchmark.run", *args], capture_output=True, text=True, timeout=600)

@@ -122,6 +122,7 @@ def test_avsd_removing_video_lowers_exactly_the_answers_that_need_it(mini_root: 
         assert all(table[u] == full[u] for u in full if u not in needing)
 
 
+@pytest.mark.e2e  # a real run end to end: the CI's e2e step (pytest -m e2e)
 @java
 @needs_java
 def test_a_quick_mini_tvc_run_writes_the_ceiling_column(tmp_path: Path, mini_root: Path) -> None:

@@ -26,6 +26,7 @@ import pandas as pd
 
 from ablations.registry import all_studies, task_spec
 from ablations.spec import Column, Study
+from benchmark.data.planted import CEILING_COLUMN as CEILING
 from benchmark.errors import SubmissionError
 from benchmark.report.cells import arm_runs, column_rows, scale_of, study_plan, summarize_runs
 from benchmark.report.inference import Inference, compare_arms, seeds_for_power
@@ -42,7 +43,6 @@ from benchmark.report.verdicts import (
 from benchmark.results.collect import Collection
 
 __all__ = ["DEFAULT_CLAIMS", "ClaimTest", "ClaimVerdict", "evaluate_claims", "load_claims", "load_ledger"]
-CEILING = "ceiling"
 
 
 @dataclass

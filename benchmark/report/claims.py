@@ -29,7 +29,7 @@ from ablations.spec import Column, Study
 from benchmark.data.planted import CEILING_COLUMN as CEILING
 from benchmark.errors import SubmissionError
 from benchmark.report.cells import arm_runs, column_rows, scale_of, study_plan, summarize_runs
-from benchmark.report.inference import Inference, compare_arms, seeds_for_power
+from benchmark.report.inference import ArmRun, Inference, compare_arms, seeds_for_power
 from benchmark.report.ledger import DEFAULT_CLAIMS, Claim, load_claims, load_ledger
 from benchmark.report.studies import arm_task_name, default_arms
 from benchmark.report.verdicts import (
@@ -88,18 +88,19 @@ class ClaimVerdict:
     note: str = ""
 
 
-def _planted(arm: pd.DataFrame, ref: pd.DataFrame, arm_units: list, ref_units: list, scale: float) -> float | None:
-    """Mean over draws of (mean ceiling of the arm − of the compared arm), None when not recorded."""
-    out = []
-    for draw in sorted({d for d, _ in arm_units}):
-        a = [t for (d, _), t in zip(arm_units, arm) if d == draw]
-        b = [t for (d, _), t in zip(ref_units, ref) if d == draw]
-        if not a or not b or CEILING not in a[0] or CEILING not in b[0]:
-            return None
-        if a[0][CEILING].isna().any() or b[0][CEILING].isna().any():
-            return None
-        out.append((float(a[0][CEILING].mean()) - float(b[0][CEILING].mean())) * scale)
-    return float(np.mean(out)) if out else None
+def _planted(arm: list[ArmRun], ref: list[ArmRun], scale: float) -> dict[int, float]:
+    """Per data draw, the mean ceiling of the arm − of the compared arm (the ``ceiling`` column is the same
+    for every seed of a draw: the first run's is used); a draw where either arm did not record it is left out."""
+    out = {}
+    for draw in sorted({r.draw for r in arm}):
+        a = next((r.table for r in arm if r.draw == draw), None)
+        b = next((r.table for r in ref if r.draw == draw), None)
+        if a is None or b is None or CEILING not in a or CEILING not in b:
+            continue
+        if a[CEILING].isna().any() or b[CEILING].isna().any():
+            continue
+        out[draw] = (float(a[CEILING].mean()) - float(b[CEILING].mean())) * scale
+    return out
 
 
 class _Evaluator:
@@ -158,18 +159,14 @@ class _Evaluator:
             result.note = f"no paired test: {err}"
             return result
         result.delta_min = self.protocol.delta_min(data, task_spec(task).name, ref_cell.summary.mean)
-        if claim.kind == "harness_check":
-            tables = ([r.table for r in arm], [r.table for r in ref])
-            result.planted = _planted(*tables, arm_cell.units, ref_cell.units, scale)
-        draws = sorted({d for d, _ in arm_cell.units})
+        planted = _planted(arm, ref, scale) if claim.kind == "harness_check" else {}
+        draws = sorted({r.draw for r in arm})
+        if planted and len(planted) == len(draws):  # pooled only when every draw recorded its ceilings
+            result.planted = float(np.mean(list(planted.values())))
         if len(draws) > 1:
             for draw in draws:
                 one = ([r for r in arm if r.draw == draw], [r for r in ref if r.draw == draw])
-                planted = None
-                if claim.kind == "harness_check":
-                    units = [u for u in arm_cell.units if u[0] == draw], [u for u in ref_cell.units if u[0] == draw]
-                    planted = _planted([r.table for r in one[0]], [r.table for r in one[1]], *units, scale)
-                result.per_draw.append(DrawTest(draw, self.compare(*one, metric, scale), "", planted))
+                result.per_draw.append(DrawTest(draw, self.compare(*one, metric, scale), "", planted.get(draw)))
         return result
 
     def decide(self, claim: Claim, tests: list[ClaimTest]) -> None:

@@ -206,15 +206,15 @@ def _draw_distribution(d: _Draw, metric: str, scale: float, n_boot: int, rng: np
     return a - b
 
 
+def _seed_averaged(rows: dict[int, np.ndarray], metric: str, scale: float) -> float:
+    """Corpus metric of one side's seed-averaged rows over all items (no resampling)."""
+    seeds = sorted(rows)
+    ones = np.ones((1, rows[seeds[0]].shape[0]))
+    return float(_side_values(rows, np.full((1, len(seeds)), 1.0 / len(seeds)), seeds, ones, metric, scale)[0])
+
+
 def _observed(d: _Draw, metric: str, scale: float) -> float:
-    ones = np.ones((1, len(d.cluster_of)))
-
-    def value(rows: dict[int, np.ndarray]) -> float:
-        seeds = sorted(rows)
-        w = np.full((1, len(seeds)), 1.0 / len(seeds))
-        return float(_side_values(rows, w, seeds, ones, metric, scale)[0])
-
-    return value(d.arm) - value(d.ref)
+    return _seed_averaged(d.arm, metric, scale) - _seed_averaged(d.ref, metric, scale)
 
 
 def _run_value(rows: np.ndarray, metric: str, scale: float) -> float:
@@ -461,11 +461,7 @@ def estimate_arm(
         per_draw.append(_side_values(d.arm, _unit_weights(rng, n_boot, len(seeds)), seeds, item_w, metric, scale))
     draw_w = _unit_weights(rng, n_boot, len(draws)) if len(draws) > 1 else np.ones((n_boot, 1))
     boot = np.sum(draw_w.T * np.stack(per_draw), axis=0)
-    ones = [np.ones((1, len(d.cluster_of))) for d in draws]
-    means = [
-        float(_side_values(d.arm, np.full((1, len(d.arm)), 1.0 / len(d.arm)), sorted(d.arm), w, metric, scale)[0])
-        for d, w in zip(draws, ones)
-    ]
+    means = [_seed_averaged(d.arm, metric, scale) for d in draws]
     mean = float(np.mean(means))
     values = [_run_value(r, metric, scale) for d in draws for r in d.arm.values()]
     k = len(values)

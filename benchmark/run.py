@@ -27,10 +27,10 @@ from omegaconf import DictConfig, OmegaConf
 from benchmark.cli import help_text, parse_args, parse_overrides, refuse_sweeps, show_config, show_info
 from benchmark.config.compose import compose
 from benchmark.config.schema import LauncherKind
-from benchmark.errors import cli_errors
-from benchmark.results.rundir import RunDir
-from benchmark.runner.runlog import RUN_LOG, console_level_flags, setup_console
+from benchmark.console import cli_errors, console_level_flags, setup_console
+from benchmark.results.rundir import LOCKED, RunDir
 from benchmark.runner.trackers import require_tracker
+from benchmark.sweep.ports import RunnerPorts
 
 USAGE = __doc__
 
@@ -41,7 +41,7 @@ def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
     from benchmark.results.rundir import check_writable
     from benchmark.results.store import ResultsStore
     from benchmark.runner.distributed import global_rank
-    from benchmark.runner.job import LOCKED, execute_run
+    from benchmark.runner.job import execute_run
     from benchmark.runner.signals import Interrupted
     from benchmark.runner.trackers import log_missing_final
     from benchmark.sweep.plan import plan_entry, record_plan
@@ -75,7 +75,7 @@ def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
         return 1
     if state != "DONE":
         status = run.read_status()
-        print(f"run {state}: {status.get('reason')}\n  see {run.path / RUN_LOG}", file=sys.stderr)
+        print(f"run {state}: {status.get('reason')}\n  see {run.log_file}", file=sys.stderr)
         return 1
     _print_metrics(run)
     return 0
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.multirun and not (args.cfg or args.info):
         from benchmark.sweep.multirun import run_multirun
 
-        return run_multirun(parsed, overrides)
+        return run_multirun(parsed, overrides, runner_ports())
     refuse_sweeps(parsed, overrides, showing=bool(args.cfg or args.info))
     if not _has_group(overrides, "sweep") and any(_key(a).startswith("sweep.") for a in overrides):
         overrides = ["sweep=single", *overrides]  # e.g. sweep.dry_run=true on one run: a one-run study
@@ -124,8 +124,17 @@ def main(argv: list[str] | None = None) -> int:
     if cfg.sweep is not None:
         from benchmark.sweep.sweep import run_sweep
 
-        return run_sweep(cfg, overrides)
+        return run_sweep(cfg, overrides, runner_ports())
     return _single_run(cfg, overrides)
+
+
+def runner_ports() -> RunnerPorts:
+    """The runner's parts a sweep uses (this entry point composes the sweep and the runner)."""
+    from benchmark.runner.calibrate import calibrate
+    from benchmark.runner.job import RunWorker
+    from benchmark.runner.trackers import log_missing_final
+
+    return RunnerPorts(worker=RunWorker, calibrate=calibrate, log_missing_final=log_missing_final)
 
 
 def _key(override: str) -> str:

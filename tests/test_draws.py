@@ -16,13 +16,13 @@ import pytest
 from quick_run import QUICK
 
 from benchmark.config.compose import Composer, compose
+from benchmark.data.root import data_root
 from benchmark.errors import ConfigError
 from benchmark.results.collect import collect
 from benchmark.results.rundir import run_key
 from benchmark.results.store import ResultsStore
 from benchmark.run import main as run_main
 from benchmark.runner.evaluate import example_clusters
-from benchmark.runner.job import data_root
 from benchmark.sweep.plan import plan_sweep
 
 

@@ -11,6 +11,7 @@ import pytest
 from benchmark.config.compose import Composer, compose
 from benchmark.results.store import ResultsStore
 from benchmark.run import main as run_main
+from benchmark.runner.calibrate import calibrate
 from benchmark.sweep.estimate import estimate_sweep, run_seconds
 from benchmark.sweep.plan import plan_sweep
 
@@ -42,7 +43,7 @@ def test_done_runs_are_excluded_and_the_formula_counts_every_validation(tmp_path
     planned = plan_sweep(cfg, overrides, Composer())
     states = {p.key: "TODO" for p in planned}
     states[planned[0].key] = "DONE"
-    rec = estimate_sweep(cfg, planned, states, ResultsStore(tmp_path).sweep("x"))
+    rec = estimate_sweep(cfg, planned, states, ResultsStore(tmp_path).sweep("x"), calibrate)
     assert rec["runs_to_do"] == 3 and rec["runs_excluded"] == 1
     assert planned[0].key not in {r["key"] for r in rec["runs"]}
     cal = {"setup_s": 2.0, "step_s": 0.1, "predict_batch_s": 0.5, "dev_size": 100, "eval_size": 300}

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import torch
 
-from benchmark.results.rundir import env_info
-from benchmark.runner.hostinfo import _cpuinfo, cpu_configuration
+from benchmark.provenance import _cpuinfo, cpu_configuration, env_info
 
 ENV_OF_CHILD = """
 import json, torch
 torch.set_num_threads(1)
-from benchmark.results.rundir import env_info
+from benchmark.provenance import env_info
 print(json.dumps(env_info()["host_cpu"]))
 """
 

@@ -1,4 +1,4 @@
-"""Logging (benchmark/runner/runlog.py): each run's run.log, the console (stderr; -v / -q), sweeps' pointers
+"""Logging (benchmark/runner/runlog.py, benchmark/console.py): each run's run.log, the console (stderr; -v / -q), sweeps' pointers
 to the run.log of failed runs, and the INFO lines of collect and paper_tables."""
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from quick_run import QUICK
 import paper_tables
 from benchmark import collect
 from benchmark.config.compose import compose
+from benchmark.console import console_level_flags, setup_console
+from benchmark.results.rundir import RunDir
 from benchmark.results.store import ResultsStore
-from benchmark.runner.runlog import RUN_LOG, console_level_flags, log, run_log, setup_console
+from benchmark.runner.runlog import log, run_log
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -31,7 +33,7 @@ def test_a_run_writes_its_own_run_log_with_training_progress(tmp_path: Path) -> 
     assert proc.returncode == 0, proc.stderr[-3000:]
     cfg = compose(args)
     run = ResultsStore.of(cfg).run_for(cfg)
-    lines = (run.path / RUN_LOG).read_text().splitlines()
+    lines = run.log_file.read_text().splitlines()
     entries = [json.loads(x) for x in run.train_log.read_text().splitlines()]
     steps = [e["step"] for e in entries if "loss" in e]
     assert steps == [3, 6, 9, 12]
@@ -54,7 +56,7 @@ def test_a_failed_run_keeps_its_traceback_in_run_log_and_the_sweep_points_at_it(
         proc = _cli(*args, env=env)
         assert proc.returncode == 1, proc.stderr[-3000:]
         (run,) = [p for p in (tmp_path / "tvqa").iterdir() if p.is_dir()]
-        log_file = run / RUN_LOG
+        log_file = RunDir(run).log_file
         assert "  FAILED tvqa / run / seed 0: config key 'model.name_or_path'" in proc.stdout
         assert proc.stdout.count(f"         {log_file}\n") == 1  # the summary points at the run's log
         assert "single: 0/1 done, 0 running, 0 pending, 1 failed" in proc.stderr  # the sweep's status line
@@ -75,7 +77,7 @@ def test_run_log_appends_and_lets_through_info_even_when_the_console_is_quiet(
                 logging.getLogger("benchmark.sweep.sweep").info("an info line")
                 logging.getLogger("benchmark.runner.checkpoint").warning("a warning")
         log.info("after: in no run.log")
-        lines = (tmp_path / RUN_LOG).read_text().splitlines()
+        lines = RunDir(tmp_path).log_file.read_text().splitlines()
         assert [line.split(": ", 1)[1] for line in lines] == [
             *("attempt 1", "an info line", "a warning"),
             *("attempt 2", "an info line", "a warning"),

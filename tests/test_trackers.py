@@ -24,7 +24,7 @@ from benchmark.errors import MissingDependencyError
 from benchmark.results.rundir import RunDir, run_key
 from benchmark.results.store import ResultsStore
 from benchmark.run import main as run_main
-from benchmark.runner.trackers import SCALARS_CSV, TENSORBOARD_DIR, CsvTracker, TensorBoardTracker, scalars_of, tracking
+from benchmark.runner.trackers import CsvTracker, TensorBoardTracker, scalars_of, tracking
 from benchmark.runner.trainlog import TrainLog
 
 
@@ -70,8 +70,8 @@ def test_an_unknown_logger_is_refused_naming_the_key() -> None:
 def test_tensorboard_run_writes_event_files_with_the_train_log_scalars(tmp_path: Path) -> None:
     pytest.importorskip("tensorboard", reason="pip install 'vx2text-bench[tensorboard]' (in the dev extra)")
     run = _run(tmp_path, "logger=tensorboard")
-    assert list((run.path / TENSORBOARD_DIR).glob("events.out.tfevents.*"))
-    got, want = _events(run.path / TENSORBOARD_DIR), _expected(run)
+    assert list(run.tensorboard_dir.glob("events.out.tfevents.*"))
+    got, want = _eventsrun.tensorboard_dir, _expected(run)
     assert set(got) == set(want)
     for key, value in want.items():
         assert got[key] == pytest.approx(value, rel=1e-6), key  # event files hold float32
@@ -79,11 +79,11 @@ def test_tensorboard_run_writes_event_files_with_the_train_log_scalars(tmp_path:
 
 def test_csv_run_writes_the_train_log_scalars(tmp_path: Path) -> None:
     run = _run(tmp_path, "logger=csv")
-    with open(run.path / SCALARS_CSV, newline="") as fh:
+    with open(run.scalars_file, newline="") as fh:
         rows = list(csv.DictReader(fh))
     got = {(r["name"], int(r["step"])): float(r["value"]) for r in rows}
     assert len(got) == len(rows) and got == _expected(run)  # every scalar once, exactly (repr of the float)
-    assert not (run.path / TENSORBOARD_DIR).exists()
+    assert not run.tensorboard_dir.exists()
 
 
 def _feed(run_dir: Path, steps: range, loss: float) -> None:
@@ -110,11 +110,11 @@ def test_a_resumed_run_replaces_what_it_redoes_in_csv_and_tensorboard(tmp_path: 
             _feed(run_dir, range(4, 7), loss=100.0)  # steps 4-6 redone (other values: other RNG draws)
         entries = [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines()]
         assert [e["loss"] for e in entries if "loss" in e] == [1.0, 2.0, 3.0, 104.0, 105.0, 106.0]
-    with open(tmp_path / "csv" / "tvqa" / "x__0123456789ab" / SCALARS_CSV, newline="") as fh:
+    with open(RunDir(tmp_path / "csv" / "tvqa" / "x__0123456789ab").scalars_file, newline="") as fh:
         rows = list(csv.DictReader(fh))
     losses = [(int(r["step"]), float(r["value"])) for r in rows if r["name"] == "train/loss"]
     assert losses == [(1, 1.0), (2, 2.0), (3, 3.0), (4, 104.0), (5, 105.0), (6, 106.0)]
-    events = _events(tmp_path / "tensorboard" / "tvqa" / "x__0123456789ab" / TENSORBOARD_DIR)
+    events = _events(RunDir(tmp_path / "tensorboard" / "tvqa" / "x__0123456789ab").tensorboard_dir)
     assert sorted((s, v) for (tag, s), v in events.items() if tag == "train/loss") == losses
 
 

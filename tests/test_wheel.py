@@ -145,7 +145,7 @@ from benchmark.fingerprint import mini_generator_fingerprint, tiny_builder_finge
 from benchmark.report.claims import DEFAULT_CLAIMS
 from benchmark.report.reference import DEFAULT_REFERENCE
 from benchmark.resources import CODE_ROOT
-from benchmark.results.rundir import git_state
+from benchmark.provenance import git_state
 print(json.dumps({
     "modules": [benchmark.__file__, ablations.__file__, paper_tables.__file__],
     "files": [str(config_dir() / "config.yaml"), str(DEFAULT_REFERENCE), str(DEFAULT_CLAIMS)],

@@ -29,7 +29,9 @@ from benchmark.config.schema import (
     Family,
     HeadKind,
     TaskKind,
+    TrackerKind,
 )
+from benchmark.console import parse_level
 from benchmark.errors import ConfigError, short_repr
 
 PATH_COMPONENT_KEYS = ("task.name", "model.name", "sweep.name")
@@ -95,13 +97,11 @@ def _check_finite(cfg: DictConfig) -> None:
 
 
 def _check_logging(cfg: DictConfig) -> None:
-    from benchmark.runner.runlog import parse_level
-    from benchmark.runner.trackers import KINDS
-
     parse_level(_select(cfg, "logging.level") or "INFO")
     kind = _select(cfg, "logger.kind")
-    if kind is not None and kind not in KINDS:
-        raise ConfigError("logger.kind", f"expected one of {', '.join(KINDS)}, got {short_repr(kind)}")
+    kinds = [k.value for k in TrackerKind]
+    if kind is not None and kind not in kinds:
+        raise ConfigError("logger.kind", f"expected one of {', '.join(kinds)}, got {short_repr(kind)}")
     mode = _select(cfg, "logger.mode")
     if mode is not None and mode not in ("offline", "online"):
         raise ConfigError("logger.mode", f"expected offline or online, got {short_repr(mode)}")

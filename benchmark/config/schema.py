@@ -107,6 +107,16 @@ class LauncherKind(str, Enum):
     slurm = "slurm"  # submitit SlurmExecutor, job arrays
 
 
+class TrackerKind(str, Enum):
+    """The experiment trackers of ``logger.kind`` (a str in :class:`LoggerConfig`: checked against these names)."""
+
+    none = "none"
+    csv = "csv"  # scalars.csv in the run directory
+    tensorboard = "tensorboard"
+    wandb = "wandb"
+    mlflow = "mlflow"
+
+
 @dataclass
 class ClassifierConfig:
     """A modality classifier producing logits over a label vocabulary."""
@@ -345,7 +355,7 @@ class LoggerConfig:
     """An experiment tracker fed with train_log.jsonl's scalars, the config and the final metrics
     (configs/logger/, :mod:`benchmark.runner.trackers`)."""
 
-    kind: str = "none"  # none | csv | tensorboard | wandb | mlflow
+    kind: str = "none"  # a TrackerKind name: none | csv | tensorboard | wandb | mlflow
     project: str = "vx2text-bench"  # W&B project / MLflow experiment
     entity: str | None = None  # W&B entity (team or user)
     mode: str = "offline"  # W&B: offline | online (WANDB_MODE overrides it)

@@ -11,8 +11,8 @@ import argparse
 import json
 from collections.abc import Sequence
 
+from benchmark.console import cli_errors
 from benchmark.data.inspect import FORMATS, inspect_path
-from benchmark.errors import cli_errors
 
 
 @cli_errors
@@ -44,9 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _check(overrides: list[str]) -> int:
     from benchmark.config.compose import compose
     from benchmark.data.check import check_task_data
+    from benchmark.data.root import data_root
     from benchmark.data.tasks import TaskData
     from benchmark.errors import HarnessError
-    from benchmark.runner.job import data_root
 
     bad = [a for a in overrides if "=" not in a]
     if bad:

@@ -30,7 +30,7 @@ from omegaconf import OmegaConf
 
 from benchmark.atomic import atomic_write_json
 from benchmark.config.compose import compose, semantic_config
-from benchmark.results.rundir import run_key
+from benchmark.results.rundir import RunDir, run_key
 
 TASKS = ("avsd", "tvqa", "tvc")
 CAPTION_COLUMNS = (
@@ -73,32 +73,32 @@ def make_runs(root: Path, n_runs: int, rows: int, seed: int = 0) -> None:
         for tree in (full, semantic):
             tree["seed"], tree["tokenizer"]["k"] = seed_, k
         key = run_key(semantic)
-        run = root / task / f"{full['model']['name']}-all-relaxed-k{k}-gen-s{seed_}__{key}"
-        run.mkdir(parents=True)
-        (run / "config.yaml").write_text(yaml.dump(full, Dumper=dumper, sort_keys=False))
-        (run / "key.json").write_text(json.dumps({"key": key, "semantic": semantic}, indent=2))
+        run = RunDir(root / task / f"{full['model']['name']}-all-relaxed-k{k}-gen-s{seed_}__{key}")
+        run.path.mkdir(parents=True)
+        run.config_file.write_text(yaml.dump(full, Dumper=dumper, sort_keys=False))
+        run.key_file.write_text(json.dumps({"key": key, "semantic": semantic}, indent=2))
         state = "FAILED" if i % 20 == 7 else "RUNNING" if i % 20 == 13 else "DONE"
         status = {"state": state, "attempts": 1, "job_ids": [str(1000 + i)], "updated": 1.0e9 + i}
         if state == "FAILED":
             status.update(reason="non-finite loss at step 120", traceback="Traceback ...\nRunFailedError")
-        atomic_write_json(run / "status.json", status)
-        atomic_write_json(run / "env.json", env)
+        atomic_write_json(run.status_file, status)
+        atomic_write_json(run.env_file, env)
         log = [
             {"step": s, "loss": 5.0 / (1 + s / 100), "lr": 1e-3, "tau": 1.0, "tokens_per_s": 900.0}
             for s in range(0, 600, 20)
         ]
         main_metric = full["task"]["main_metric"]
         log += [{"step": s, "dev": {main_metric: float(rng.random())}} for s in (150, 300, 450, 600)]
-        (run / "train_log.jsonl").write_text("".join(json.dumps(line) + "\n" for line in log))
+        run.train_log.write_text("".join(json.dumps(line) + "\n" for line in log))
         if state != "DONE":
             continue
-        _per_example(task, rows, rng).to_parquet(run / "per_example.parquet", index=False)
+        _per_example(task, rows, rng).to_parquet(run.per_example_file, index=False)
         names = (
             ["accuracy"] if task == "tvqa" else ["Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr"]
         )
         metrics = {m: float(rng.random()) for m in names}
         atomic_write_json(
-            run / "metrics.json",
+            run.metrics_file,
             {
                 "task": task,
                 "split": "eval",
@@ -120,15 +120,17 @@ def make_runs(root: Path, n_runs: int, rows: int, seed: int = 0) -> None:
 def naive_collect(root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The baseline: the index and per-example tables the obvious way (no key.json, no threads)."""
     rows, frames = [], []
-    for config in sorted(root.glob("*/*/config.yaml")):
-        run = config.parent
+    for config in sorted(RunDir(folder).config_file for folder in root.glob("*/*")):
+        if not config.is_file():
+            continue
+        run = RunDir(config.parent)
         row: dict[str, Any] = {"cfg": yaml.safe_load(config.read_text()), "run": run.name}
-        for name in ("status", "metrics", "env"):
-            if (run / f"{name}.json").exists():
-                row[name] = json.loads((run / f"{name}.json").read_text())
+        for name, path in (("status", run.status_file), ("metrics", run.metrics_file), ("env", run.env_file)):
+            if path.exists():
+                row[name] = json.loads(path.read_text())
         rows.append(row)
-        if (run / "per_example.parquet").exists():
-            frames.append(pd.read_parquet(run / "per_example.parquet").assign(run=run.name))
+        if run.per_example_file.exists():
+            frames.append(pd.read_parquet(run.per_example_file).assign(run=run.name))
     return pd.json_normalize(rows), pd.concat(frames, ignore_index=True)
 
 

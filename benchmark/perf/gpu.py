@@ -40,7 +40,8 @@ from typing import Any
 
 import torch
 
-from benchmark.errors import ConfigError, cli_errors
+from benchmark.console import cli_errors
+from benchmark.errors import ConfigError
 from benchmark.perf import _device as dev
 from benchmark.perf import model as base
 from benchmark.perf import padding
@@ -180,8 +181,8 @@ def _generation(bench: Bench, rows: int, beams: int, repeats: int) -> dict[str, 
 
 def _real_lengths(bench: Bench, lengths: dict[str, list[int]], n: int) -> dict[str, Any]:
     """Vx2Text eager steps on ``n`` random vs ``n`` length-bucketed batches of the real AVSD lengths."""
+    from benchmark.data.batching import batch_plan
     from benchmark.model.assembly import IGNORE_INDEX
-    from benchmark.runner.train import batch_plan
 
     b, args = bench.batch, bench.args
     src = [min(x, args.source) for x in lengths["source"]]

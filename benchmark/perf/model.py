@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.errors import ConfigError, cli_errors
+from benchmark.console import cli_errors
+from benchmark.errors import ConfigError
 
 SHAPES = {
     "t5-small": {"d_model": 512, "layers": 6, "heads": 8, "d_ff": 2048, "vocab_size": 32128},

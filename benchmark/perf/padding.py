@@ -10,7 +10,7 @@ a real WordPiece vocabulary (all-MiniLM-L6-v2's, i.e. bert-base-uncased, when th
 is installed; whitespace words otherwise: the output names which). T5's SentencePiece vocabulary is
 not available offline; its counts differ by a few per cent, not the shape of the distribution.
 
-Batches are the trainer's own :func:`benchmark.runner.train.batch_plan` keyed by the trainer's cheap length
+Batches are the trainer's own :func:`benchmark.data.batching.batch_plan` keyed by the trainer's cheap length
 proxy (``SampleSpec.approx_length``): ``bucket=False`` (random batches, each padded to its longest
 sample) against ``bucket=True`` (``train.bucket_by_length``, the default). The padding fraction is
 ``1 - real tokens / padded tokens`` over an epoch, averaged over three epochs. With ``--multiple``
@@ -37,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.errors import ConfigError, cli_errors
+from benchmark.console import cli_errors
+from benchmark.errors import ConfigError
 
 # task -> (real folder, file used as the training split). AVSD's DSTC7 valid file has every answer
 # disclosed; TVQA+ val carries answer_idx (read by the TVQA reader's TVQA+ branch).
@@ -100,11 +101,11 @@ def task_lengths(task: str, root: Path | None, train_file: str | None) -> dict[s
     of :func:`load_tokenizer`. Cached per process (the result is read-only by convention).
     """
     from benchmark.config.schema import CONTINUOUS_MODALITIES
+    from benchmark.data.root import data_root
     from benchmark.data.tasks import TaskData
     from benchmark.model.assembly import IGNORE_INDEX, Collator
     from benchmark.model.backbones import FamilySpecials
     from benchmark.model.collator_settings import CollatorSettings, SourceLayout
-    from benchmark.runner.job import data_root
 
     tokenizer = load_tokenizer()[0]
     cfg = _task_config(task, root, train_file)
@@ -158,7 +159,7 @@ def padding_fraction(lengths: Sequence[int], batches: Sequence[Sequence[int]], m
 
 def measure_task(lengths: dict[str, list[int]], batch: int, multiple: int, epochs: int = 3) -> dict[str, Any]:
     """Padding fractions of random vs bucketed batches (source and target), averaged over ``epochs``."""
-    from benchmark.runner.train import batch_plan
+    from benchmark.data.batching import batch_plan
 
     out: dict[str, Any] = {"samples": len(lengths["source"])}
     for bucket, name in ((False, "before"), (True, "after")):

@@ -36,6 +36,7 @@ from ablations.spec import Column, Study
 from benchmark.atomic import atomic_write_json, read_json
 from benchmark.config.compose import config_dir
 from benchmark.errors import DataFormatError, HarnessError
+from benchmark.provenance import cpu_configuration
 from benchmark.report.baseline_rule import (
     ALPHA_FAMILY,
     FLOORS,
@@ -50,7 +51,6 @@ from benchmark.report.reference import task_scale
 from benchmark.resources import find_baseline, shipped_baselines
 from benchmark.results.collect import Collection
 from benchmark.results.store import ResultsStore
-from benchmark.runner.hostinfo import cpu_configuration
 
 ENTRY_FIELDS = (
     "task",

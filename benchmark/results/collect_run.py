@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmark.atomic import loads
-from benchmark.results.rundir import STATES, label_modalities, run_key
+from benchmark.results.rundir import STATES, RunDir, label_modalities, run_key
 from benchmark.results.store import ResultsStore
 
 INVALID = "INVALID"
@@ -182,8 +182,8 @@ def _read_curves(path: Path, key: str, done: bool, problems: list[str]) -> list[
     return rows
 
 
-def _read_status(path: Path, row: dict[str, Any], problems: list[str]) -> str:
-    status = load_json(path / "status.json", problems)
+def _read_status(run: RunDir, row: dict[str, Any], problems: list[str]) -> str:
+    status = load_json(run.status_file, problems)
     if status is not None and not isinstance(status, dict):
         problems.append("status.json: expected an object")
     status = status if isinstance(status, dict) else {}
@@ -201,16 +201,16 @@ def _read_status(path: Path, row: dict[str, Any], problems: list[str]) -> str:
     return state
 
 
-def _read_config(path: Path, row: dict[str, Any], problems: list[str]) -> None:
+def _read_config(run: RunDir, row: dict[str, Any], problems: list[str]) -> None:
     key = row["key"]
-    keyfile = load_json(path / "key.json", problems)
+    keyfile = load_json(run.key_file, problems)
     semantic = keyfile.get("semantic") if isinstance(keyfile, dict) else None
     if keyfile is not None and not isinstance(semantic, dict):
         problems.append("key.json: expected an object with a 'semantic' object")
     if isinstance(keyfile, dict) and keyfile.get("key") not in (None, key):
         problems.append(f"key.json: key {keyfile.get('key')!r} differs from the folder's {key!r}")
     if not isinstance(semantic, dict):
-        semantic = _semantic_from_yaml(path / "config.yaml", problems)
+        semantic = _semantic_from_yaml(run.config_file, problems)
     if semantic is None:
         problems.append("no usable key.json or config.yaml: the run cannot be matched to a configuration")
         return
@@ -238,8 +238,8 @@ def data_draw(semantic: dict[str, Any]) -> tuple[str | None, int | None]:
     return (None if name is None else str(name)), draw
 
 
-def _read_env(path: Path, row: dict[str, Any], problems: list[str]) -> None:
-    env = load_json(path / "env.json", problems)
+def _read_env(run: RunDir, row: dict[str, Any], problems: list[str]) -> None:
+    env = load_json(run.env_file, problems)
     if isinstance(env, dict):
         row["git_commit"], row["git_dirty"] = env.get("git_commit"), env.get("git_dirty")
         row.update({f"env.{name}": env.get(name) for name in ENV_FIELDS if name in env})
@@ -274,9 +274,9 @@ def _read_per_example(path: Path, key: str, problems: list[str]) -> pa.Table | N
     return table.add_column(0, "key", pa.array([key] * table.num_rows, pa.string()))
 
 
-def _read_planned(path: Path, row: dict[str, Any], problems: list[str]) -> None:
+def _read_planned(run: RunDir, row: dict[str, Any], problems: list[str]) -> None:
     """What the run was planned as (planned.json, written at plan time): studies, comparison table, overlay."""
-    data = load_json(path / "planned.json", problems)
+    data = load_json(run.planned_file, problems)
     plans = data.get("plans") if isinstance(data, dict) else None
     if data is not None and not isinstance(plans, list):
         problems.append("planned.json: expected an object with a 'plans' list")
@@ -292,20 +292,21 @@ def _read_planned(path: Path, row: dict[str, Any], problems: list[str]) -> None:
 def read_run(path: Path, store: ResultsStore) -> RunRecord:
     """Read one run directory into a row (never raises for a bad file: the row lists the problem)."""
     problems: list[str] = []
-    task, alias, key = store.identity(path)
+    run = RunDir(path)
+    task, alias, key = store.identity(run)
     row: dict[str, Any] = {"key": key, "alias": alias, "task": task}
-    row["run_dir"] = store.relative(path)
-    state = _read_status(path, row, problems)
-    _read_config(path, row, problems)
-    _read_planned(path, row, problems)
-    if (path / "metrics.json").is_file():
-        state = "DONE" if _read_metrics(path / "metrics.json", row, problems) else INVALID
+    row["run_dir"] = store.relative(run)
+    state = _read_status(run, row, problems)
+    _read_config(run, row, problems)
+    _read_planned(run, row, problems)
+    if run.metrics_file.is_file():
+        state = "DONE" if _read_metrics(run.metrics_file, row, problems) else INVALID
         row["reason"] = "metrics.json unusable" if state == INVALID else row["reason"]
     row["state"] = state
-    _read_env(path, row, problems)
-    record = RunRecord(row, curves=_read_curves(path / "train_log.jsonl", key, state == "DONE", problems))
+    _read_env(run, row, problems)
+    record = RunRecord(row, curves=_read_curves(run.train_log, key, state == "DONE", problems))
     if state == "DONE":
-        record.per_example = _read_per_example(path / "per_example.parquet", key, problems)
+        record.per_example = _read_per_example(run.per_example_file, key, problems)
     row["per_example_rows"] = 0 if record.per_example is None else record.per_example.num_rows
     row["problems"] = "; ".join(problems)
     return record

@@ -22,7 +22,6 @@ from omegaconf import OmegaConf
 from benchmark.atomic import atomic_write_json, read_json
 from benchmark.errors import HarnessError
 
-DATA_FILE = "data.json"
 
 
 class SemanticChange(HarnessError):
@@ -89,7 +88,7 @@ def recorded_data(run: Any) -> dict[str, Any] | None:
     """
     from benchmark.data.fingerprint import DataChanged
 
-    path = run.path / DATA_FILE
+    path = run.data_file
     try:
         record = read_json(path)
     except FileNotFoundError:
@@ -122,7 +121,7 @@ def check_data(run: Any, cfg: Any, record: bool = False) -> dict[str, Any] | Non
     previous = recorded_data(run)
     check_same_data(previous, current, run.path)
     if record and previous is None:
-        atomic_write_json(run.path / DATA_FILE, current)
+        atomic_write_json(run.data_file, current)
     return current
 
 

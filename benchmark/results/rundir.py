@@ -13,8 +13,16 @@ that run alone)::
     per_example.parquet  per-example scores of the eval split (paired tests, bootstrap) and each item's
                        cluster (its video: TVQA clip, TVC video, AVSD dialog image_id)
     metrics.json       written last and atomically: a valid one means DONE
+    run.log            the harness's log records of every attempt (appended)
+    data.json          real data: the fingerprint of the data the run read (checked on a rerun)
+    planned.json       what the run was planned as: study, arm, role, experiment overlay
+    scalars.csv        logger=csv: one step,name,value row per scalar
+    tensorboard/       logger=tensorboard: event files
+    tracker_final.json the tracker has the final metrics (logger other than none)
     launch.json        submission records, written by the sweep driver (not by the run)
     .lock              held (flock) by the process working on the run
+
+:class:`RunDir` is the one table of these names: every writer and reader goes through its properties.
 """
 
 from __future__ import annotations
@@ -25,13 +33,8 @@ import hashlib
 import json
 import os
 import math
-import platform
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +45,15 @@ from benchmark.config.compose import effective_modalities
 from benchmark.config.load import typed_config
 from benchmark.config.schema import HeadKind, Schedule, TokenizerKind
 from benchmark.errors import ConfigError
-from benchmark.runner.hostinfo import host_info
-from benchmark.resources import configs_dir
 
 STATES = ("PENDING", "RUNNING", "DONE", "FAILED", "PREEMPTED")
+LOCKED = "LOCKED"  # not a state of status.json: another process is working on the run
 KEY_LENGTH = 12
+# the files of ckpt/ (benchmark.runner.checkpoint writes them into any checkpoint folder it is given)
+LATEST_CHECKPOINT = "latest.pt"
+PREVIOUS_CHECKPOINT = "previous.pt"
+BEST_CHECKPOINT = "best.pt"
+INCOMING_CHECKPOINT = ".incoming.pt"  # a save in progress
 
 
 def run_key(semantic: dict[str, Any]) -> str:
@@ -132,11 +139,50 @@ class RunDir:
         return self.path / "predictions"
 
     @property
+    def best_checkpoint(self) -> Path:
+        return self.ckpt_dir / BEST_CHECKPOINT
+
+    @property
     def launch_file(self) -> Path:
         return self.path / "launch.json"
 
     @property
+    def log_file(self) -> Path:
+        return self.path / "run.log"
+
+    @property
+    def data_file(self) -> Path:
+        return self.path / "data.json"
+
+    @property
+    def planned_file(self) -> Path:
+        return self.path / "planned.json"
+
+    @property
+    def scalars_file(self) -> Path:
+        return self.path / "scalars.csv"
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.path / "tensorboard"
+
+    @property
+    def tracker_final_file(self) -> Path:
+        return self.path / "tracker_final.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / ".lock"
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def name(self) -> str:
+        """The folder's name, ``<alias>__<key>``."""
+        return self.path.name
+
+    @property
     def key(self) -> str:
+        """The run key: the folder name's part after the last ``__``."""
         return self.path.name.rsplit("__", 1)[-1]
 
     # ------------------------------------------------------------------ state
@@ -229,9 +275,8 @@ class RunDir:
         found = [p for name in self.OWN_FILES for p in self.path.glob(f".{name}.*.tmp")]
         for folder in (self.ckpt_dir, self.predictions_dir):
             if folder.is_dir():
-                found += [
-                    p for p in folder.glob(".*") if p.is_file() and (p.suffix == ".tmp" or p.name == ".incoming.pt")
-                ]
+                leftover = [p for p in folder.glob(".*") if p.suffix == ".tmp" or p.name == INCOMING_CHECKPOINT]
+                found += [p for p in leftover if p.is_file()]
         for path in found:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
@@ -267,7 +312,7 @@ class RunDir:
         The kernel drops the lock when the holder dies, so a crashed run never blocks its rerun.
         """
         self.path.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path / ".lock", "a+")  # noqa: SIM115 - held for the duration of the block
+        fh = open(self.lock_file, "a+")  # noqa: SIM115 - held for the duration of the block
         try:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -283,7 +328,7 @@ class RunDir:
 
     def is_locked(self) -> bool:
         """True while some process holds the run's lock (i.e. it is being worked on right now)."""
-        if not (self.path / ".lock").exists():
+        if not self.lock_file.exists():
             return False
         with self.lock() as acquired:
             return not acquired
@@ -310,80 +355,3 @@ def check_writable(root: str | Path, key: str = "results.root") -> None:
         probe.unlink()
     except OSError as err:
         raise ConfigError(key, f"{root} is not a writable folder: {err.strerror or err}") from None
-
-
-def _git(args: list[str], cwd: Path) -> str | None:
-    try:
-        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip()
-
-
-def git_state(repo: Path) -> dict[str, Any]:
-    """Commit and dirty flag of the git checkout at ``repo`` (None when it is not one)."""
-    if configs_dir(repo) != Path(repo) / "configs":  # an installed wheel: a git tree around it is another project's
-        return {"git_commit": None, "git_dirty": None}
-    status = _git(["status", "--porcelain", "--untracked-files=no"], repo)
-    return {"git_commit": _git(["rev-parse", "HEAD"], repo), "git_dirty": None if status is None else bool(status)}
-
-
-def _java_version() -> str | None:
-    try:
-        out = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    lines = (out.stderr or out.stdout).strip().splitlines()
-    return lines[0] if lines else None
-
-
-_PACKAGES = (
-    "vx2text-bench",
-    "torch",
-    "transformers",
-    "tokenizers",
-    "submitit",
-    "hydra-core",
-    "omegaconf",
-    "numpy",
-    "pandas",
-    "pycocoevalcap",
-    "scipy",
-    "h5py",
-)
-
-
-def env_info() -> dict[str, Any]:
-    """What produced a result: git commit and dirty flag, packages, torch/CUDA, GPU, Java, host and its CPU kernels."""
-    import torch
-
-    repo = Path(__file__).resolve().parents[2]
-    snapshot = repo / "snapshot.json"  # written by benchmark.sweep.launch.snapshot_code
-    git = read_json(snapshot) if snapshot.is_file() else git_state(repo)
-    versions = {}
-    for name in _PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    info: dict[str, Any] = {
-        "git_commit": git.get("git_commit"),
-        "git_dirty": git.get("git_dirty"),
-        "code_path": str(repo),
-        "code_source": git.get("source", str(repo)),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "host": socket.gethostname(),
-        "packages": versions,
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "cuda_available": torch.cuda.is_available(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "gpu_count": torch.cuda.device_count() if torch.cuda.is_available() else 0,
-        "java": _java_version(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-        "host_cpu": host_info(),  # CPU model, vector extensions, kernels, threads, math libraries
-    }
-    return info

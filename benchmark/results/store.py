@@ -32,6 +32,7 @@ from benchmark.results.rundir import RunDir, run_alias, run_key
 
 DEFAULT_ROOT: str = ResultsConfig.root  # the schema's default of results.root
 SWEEPS = "sweeps"
+MLRUNS = "mlruns"  # logger=mlflow: the default tracking store
 RUN_SEPARATOR = "__"  # <alias>__<key>
 
 
@@ -114,6 +115,11 @@ class ResultsStore:
                 f"results folder {path}: {what} (expected the results root of a sweep, e.g. {DEFAULT_ROOT})"
             )
         return cls(path)
+
+    @classmethod
+    def holding(cls, run: RunDir) -> ResultsStore:
+        """The store a run directory lies in (``<root>/<task>/<alias>__<key>``)."""
+        return cls(run.path.resolve().parent.parent)
 
     def __repr__(self) -> str:
         return f"ResultsStore({str(self.root)!r})"
@@ -209,6 +215,11 @@ class ResultsStore:
     @property
     def sweeps_dir(self) -> Path:
         return self.root / SWEEPS
+
+    @property
+    def mlruns_dir(self) -> Path:
+        """logger=mlflow's default tracking store (``logger.tracking_uri`` unset)."""
+        return self.root / MLRUNS
 
     def sweep(self, study: str) -> SweepDir:
         """The folder of study ``study`` (not created)."""

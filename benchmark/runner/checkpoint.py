@@ -6,20 +6,16 @@ A crash at any point leaves at least one complete checkpoint; a load falls back 
 latest is missing or unreadable (with a warning naming both). ``ckpt/best.pt`` holds the weights
 selected on the dev metric.
 
-Every load is ``torch.load(weights_only=True)``: a checkpoint holds tensors and plain data only, so
-a crafted ``.pt`` (planted as ``ckpt/latest.pt`` or given as ``eval_only.checkpoint``) cannot run
-code; it is refused with one line naming the file. The numpy RNG state is stored as plain data;
-checkpoints written before that (a numpy array inside) load through an allow-list of the three numpy
-globals that rebuild an array, none of which can call anything else.
+Every load is :func:`benchmark.safe_load.safe_load` (``torch.load(weights_only=True)``): a crafted
+``.pt`` cannot run code. The numpy RNG state is stored as plain data. The file names are
+:mod:`benchmark.results.rundir`'s.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import pickle
 import random
-import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,12 +26,10 @@ import torch
 
 from benchmark.atomic import atomic_write
 from benchmark.errors import HarnessError
+from benchmark.results.rundir import BEST_CHECKPOINT, INCOMING_CHECKPOINT, LATEST_CHECKPOINT, PREVIOUS_CHECKPOINT
+from benchmark.safe_load import safe_load
 
 log = logging.getLogger(__name__)
-
-LATEST = "latest.pt"
-PREVIOUS = "previous.pt"
-BEST = "best.pt"
 
 
 class CheckpointMismatchError(HarnessError):
@@ -65,39 +59,6 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-# What rebuilds a numpy array (the numpy RNG state of checkpoints written before it was stored as plain data):
-# ``_reconstruct`` only allocates an array of an allow-listed class; object arrays would need other globals.
-_NUMPY_ARRAY_GLOBALS: list[Any] = [
-    np._core.multiarray._reconstruct,
-    (np._core.multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),  # as numpy 1.x pickled it
-    np.ndarray,
-    np.dtype,
-    type(np.dtype(np.uint32)),
-]
-
-
-def _load_error(err: BaseException) -> str:
-    """One line saying why ``torch.load`` refused or failed on a file."""
-    text = " ".join(str(err).split())
-    if isinstance(err, pickle.UnpicklingError) and "weights_only" in text.replace(" ", "_").lower():
-        found = re.search(r"(?:unsupported|Unsupported global:) GLOBAL (\S+)", text)
-        what = f" ({found.group(1)})" if found else ""
-        return f"refused to unpickle it: it holds objects other than tensors and plain data{what}, which could run code"
-    first = text.split(". ")[0][:160]
-    return f"unreadable ({type(err).__name__}: {first}); truncated or not a checkpoint"
-
-
-def safe_load(path: str | Path) -> Any:
-    """``torch.load(path, weights_only=True)`` onto the CPU; :class:`HarnessError` naming the file if refused."""
-    try:
-        with torch.serialization.safe_globals(_NUMPY_ARRAY_GLOBALS):
-            return torch.load(Path(path), map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise HarnessError(f"{path}: no such checkpoint file") from None
-    except Exception as err:
-        raise HarnessError(f"{path}: {_load_error(err)}") from None
-
-
 def _save(path: Path, payload: Mapping[str, Any]) -> None:
     atomic_write(path, lambda fh: torch.save(dict(payload), fh), mode="wb")
 
@@ -106,11 +67,11 @@ def save_checkpoint(ckpt_dir: str | Path, payload: Mapping[str, Any]) -> Path:
     """Save a training checkpoint as ``latest.pt``, keeping the former one as ``previous.pt``."""
     ckpt_dir = Path(ckpt_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    tmp = ckpt_dir / ".incoming.pt"
+    tmp = ckpt_dir / INCOMING_CHECKPOINT
     _save(tmp, {**payload, "saved_at": time.time()})
-    latest = ckpt_dir / LATEST
+    latest = ckpt_dir / LATEST_CHECKPOINT
     if latest.exists():
-        os.replace(latest, ckpt_dir / PREVIOUS)
+        os.replace(latest, ckpt_dir / PREVIOUS_CHECKPOINT)
     os.replace(tmp, latest)
     return latest
 
@@ -145,7 +106,7 @@ def load_checkpoint(ckpt_dir: str | Path, semantic: Mapping[str, Any] | None = N
     """
     ckpt_dir = Path(ckpt_dir)
     errors: list[str] = []
-    for name in (LATEST, PREVIOUS):
+    for name in (LATEST_CHECKPOINT, PREVIOUS_CHECKPOINT):
         path = ckpt_dir / name
         if not path.is_file():
             continue
@@ -178,7 +139,7 @@ def load_checkpoint(ckpt_dir: str | Path, semantic: Mapping[str, Any] | None = N
 
 def save_best(ckpt_dir: str | Path, model_state: Mapping[str, Any], step: int, metric: float) -> Path:
     """Save the selected weights (``best.pt``) atomically."""
-    path = Path(ckpt_dir) / BEST
+    path = Path(ckpt_dir) / BEST_CHECKPOINT
     _save(path, {"model": dict(model_state), "step": step, "metric": metric})
     return path
 

@@ -28,8 +28,9 @@ import torch
 from benchmark.atomic import NoSpaceError, atomic_write_json, no_space
 from benchmark.data.planted import add_ceiling
 from benchmark.errors import HarnessError, unwrap_worker_error
+from benchmark.provenance import env_info
 from benchmark.results.rerun import attempt_settings, check_data
-from benchmark.results.rundir import RunDir, env_info
+from benchmark.results.rundir import LOCKED, RunDir
 from benchmark.runner.checkpoint import load_weights
 from benchmark.runner.distributed import DistInfo, global_rank, init_distributed, shutdown_distributed
 from benchmark.runner.evaluate import (
@@ -50,20 +51,6 @@ from benchmark.runner.signals import Interrupted, StopFlag, stop_with_driver
 from benchmark.runner.trackers import log_missing_final, tracking
 
 log = logging.getLogger(__name__)
-
-LOCKED = "LOCKED"  # another process is working on the run
-
-
-def data_root(cfg: Any) -> Path:
-    """The task's data root: ``data.root``, or the mini benchmark generated in the cache on first use."""
-    if cfg.data.root is not None:
-        return Path(os.path.expanduser(str(cfg.data.root)))
-    from benchmark.data.mini import ensure_mini
-
-    root = ensure_mini(
-        Path(os.path.expanduser(str(cfg.paths.cache))), seed=cfg.data.mini.seed, scale=cfg.data.mini.scale
-    )
-    return Path(root) / str(cfg.task.name)
 
 
 def _seed_everything(seed: int) -> None:
@@ -95,7 +82,7 @@ def _train_and_select(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistIn
     )
     resumed = trainer.resume()
     state = trainer.fit()
-    best = run.ckpt_dir / "best.pt"
+    best = run.best_checkpoint
     if best.is_file():
         weights, _ = load_weights(best)
         model.load_state_dict(weights)
@@ -140,6 +127,7 @@ def _evaluate(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistInfo, trai
 def _run_body(run: RunDir, cfg: Any, stop: StopFlag) -> None:
     from benchmark.data.check import check_task_data
     from benchmark.data.released import check_modalities_present
+    from benchmark.data.root import data_root
     from benchmark.data.tasks import TaskData
     from benchmark.model import ModelTask, build_model
     from benchmark.model.backbones import locate_backbone

@@ -22,8 +22,9 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from benchmark.envvars import DRIVER_PID
+
 HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR2)
-DRIVER_PID = "VX2T_SWEEP_DRIVER_PID"  # set by a local sweep for its workers: the driver's pid
 PR_SET_PDEATHSIG = 1
 
 

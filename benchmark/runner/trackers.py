@@ -29,14 +29,15 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from benchmark.atomic import atomic_write_json, atomic_write_text, open_append, read_json
+from benchmark.config.schema import TrackerKind
 from benchmark.errors import ConfigError, MissingDependencyError
+from benchmark.results.rundir import RunDir
+from benchmark.results.store import ResultsStore
 from benchmark.runner.trainlog import entries_to
 
 log = logging.getLogger(__name__)
 
-KINDS = ("none", "csv", "tensorboard", "wandb", "mlflow")
-SCALARS_CSV = "scalars.csv"  # logger=csv, in the run directory
-TENSORBOARD_DIR = "tensorboard"  # logger=tensorboard, in the run directory
+KINDS = tuple(k.value for k in TrackerKind)
 
 
 def scalars_of(entry: Mapping[str, Any]) -> dict[str, float]:
@@ -100,7 +101,7 @@ class CsvTracker(Tracker):
     """``<run dir>/scalars.csv``: one ``step,name,value`` row per scalar (the config is config.yaml beside it)."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.path = Path(run_dir) / SCALARS_CSV
+        self.path = RunDir(run_dir).scalars_file
         if not self.path.exists():
             atomic_write_text(self.path, "step,name,value\n")
 
@@ -124,7 +125,7 @@ class TensorBoardTracker(Tracker):
     """Event files under ``<run dir>/tensorboard/`` (``tensorboard --logdir <results root>`` shows every run)."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.folder = Path(run_dir) / TENSORBOARD_DIR
+        self.folder = RunDir(run_dir).tensorboard_dir
         _require("tensorboard", "tensorboard")
         self._writer_type = _require("torch.utils.tensorboard", "tensorboard").SummaryWriter
         self.writer = self._writer_type(log_dir=str(self.folder))
@@ -154,12 +155,13 @@ class WandbTracker(Tracker):
 
     def __init__(self, run_dir: Path, cfg: Any) -> None:
         wandb = _require("wandb", "wandb")
-        folder = Path(os.environ.get("WANDB_DIR") or Path(run_dir))
+        run = RunDir(run_dir)
+        folder = Path(os.environ.get("WANDB_DIR") or run.path)
         self.run = wandb.init(
             project=str(cfg.logger.project),
             entity=cfg.logger.get("entity"),
-            id=Path(run_dir).name.rsplit("__", 1)[-1],
-            name=Path(run_dir).name,
+            id=run.key,
+            name=run.name,
             dir=str(folder),
             mode=os.environ.get("WANDB_MODE") or str(cfg.logger.mode),
             resume="allow",
@@ -188,21 +190,22 @@ class MlflowTracker(Tracker):
 
     def __init__(self, run_dir: Path, cfg: Any) -> None:
         mlflow = _require("mlflow", "mlflow")
-        uri = str(cfg.logger.get("tracking_uri") or (Path(run_dir).resolve().parent.parent / "mlruns").as_uri())
+        run = RunDir(run_dir)
+        uri = str(cfg.logger.get("tracking_uri") or ResultsStore.holding(run).mlruns_dir.as_uri())
         if uri.startswith("file:"):  # MLflow >= 3.7 refuses its file store unless asked for it
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         self.client = mlflow.tracking.MlflowClient(tracking_uri=uri)
         name = str(cfg.logger.project)
         experiment = self.client.get_experiment_by_name(name)
         exp_id = experiment.experiment_id if experiment else self.client.create_experiment(name)
-        key = Path(run_dir).name.rsplit("__", 1)[-1]
+        key = run.key
         found = self.client.search_runs([exp_id], filter_string=f"tags.`{self.TAG}` = '{key}'", max_results=1)
         if found:
             self.run_id = found[0].info.run_id
             self.client.update_run(self.run_id, status="RUNNING")
         else:
-            tags = {self.TAG: key, "mlflow.runName": Path(run_dir).name}
-            self.run_id = self.client.create_run(exp_id, tags=tags, run_name=Path(run_dir).name).info.run_id
+            tags = {self.TAG: key, "mlflow.runName": run.name}
+            self.run_id = self.client.create_run(exp_id, tags=tags, run_name=run.name).info.run_id
         self._metric = mlflow.entities.Metric
         self._param = mlflow.entities.Param
 
@@ -299,12 +302,10 @@ def tracking(cfg: Any, run_dir: Path) -> Iterator[Tracker]:
         guard.call("close")
 
 
-FINAL_LOGGED = "tracker_final.json"  # in the run directory: the tracker has the final metrics
-
-
 def _log_final(guard: _Guard, kind: str, run_dir: Path) -> None:
-    """Give the tracker metrics.json's final metrics, and record that it has them (:data:`FINAL_LOGGED`)."""
-    metrics_file = run_dir / "metrics.json"
+    """Give the tracker metrics.json's final metrics, and record that it has them (tracker_final.json)."""
+    run = RunDir(run_dir)
+    metrics_file = run.metrics_file
     if kind == "none" or not metrics_file.is_file():
         return
     try:
@@ -316,19 +317,19 @@ def _log_final(guard: _Guard, kind: str, run_dir: Path) -> None:
     if metrics:
         guard.call("log_final", metrics, steps)
     if guard.on:
-        atomic_write_json(run_dir / FINAL_LOGGED, {"logger": kind, "time": time.time()})
+        atomic_write_json(run.tracker_final_file, {"logger": kind, "time": time.time()})
 
 
 def log_missing_final(cfg: Any, run_dir: Path) -> bool:
     """A DONE run whose process was killed between metrics.json and the tracker's final write: give the
     tracker the final metrics now. Returns whether it logged them."""
     kind = logger_kind(cfg)
-    run_dir = Path(run_dir)
-    if kind == "none" or (run_dir / FINAL_LOGGED).is_file() or not (run_dir / "metrics.json").is_file():
+    run = RunDir(run_dir)
+    if kind == "none" or run.tracker_final_file.is_file() or not run.metrics_file.is_file():
         return False
-    guard = _Guard(open_tracker(cfg, run_dir), kind)
+    guard = _Guard(open_tracker(cfg, run.path), kind)
     try:
-        _log_final(guard, kind, run_dir)
+        _log_final(guard, kind, run.path)
     finally:
         guard.call("close")
-    return (run_dir / FINAL_LOGGED).is_file()
+    return run.tracker_final_file.is_file()

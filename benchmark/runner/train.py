@@ -17,16 +17,16 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from benchmark.data.batching import batch_plan
 from benchmark.errors import RunFailedError
 from benchmark.model.shapes import PaddedCollate
 from benchmark.results.rundir import RunDir
@@ -61,27 +61,6 @@ def _raise_if_bad(bad_step: torch.Tensor, bad_loss: torch.Tensor | None) -> None
     if step:
         value = float(bad_loss.item()) if bad_loss is not None else float("nan")
         raise NonFiniteLossError(f"non-finite loss {value} at step {step}")
-
-
-def batch_plan(lengths: Sequence[int], batch_size: int, *, seed: int, epoch: int, bucket: bool) -> list[list[int]]:
-    """The micro-batches of one epoch: a pure function of (seed, epoch).
-
-    With ``bucket``, indices are shuffled, cut into pools of 50 batches, sorted by length inside a
-    pool (so padding is small) and the batch order is shuffled again.
-    """
-    rng = np.random.default_rng([seed, epoch])
-    order = rng.permutation(len(lengths))
-    if bucket:
-        pool = batch_size * 50
-        chunks = []
-        for start in range(0, len(order), pool):
-            chunk = order[start : start + pool]
-            chunks.append(chunk[np.argsort([lengths[i] for i in chunk], kind="stable")])
-        order = np.concatenate(chunks) if chunks else order
-    batches = [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
-    if bucket:
-        batches = [batches[i] for i in rng.permutation(len(batches))]
-    return batches
 
 
 def param_groups(model: torch.nn.Module, lr: float, weight_decay: float, classifier_mult: float) -> list[dict]:

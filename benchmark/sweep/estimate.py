@@ -2,7 +2,8 @@
 
 The study is planned as usual; runs already DONE (or running elsewhere) are left out. The runs left
 are grouped by *shape* (task, language model, head, batch size and source length): one representative
-run per shape is calibrated on the launcher's resources, i.e. its data and model are built, then
+run per shape is calibrated on the launcher's resources (:func:`benchmark.runner.calibrate.calibrate`,
+handed in by the entry point: the sweep does not import the runner), i.e. its data and model are built, then
 ``sweep.estimate_steps`` training steps are timed (after one warm-up step) and
 ``sweep.estimate_batches`` prediction batches of the evaluation split. ``local`` and ``debug``
 calibrate in this process, on this machine; ``slurm`` submits the calibration as ONE job with the
@@ -21,18 +22,16 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
 
-from benchmark.config.load import typed_config
 from benchmark.config.schema import LauncherKind
 from benchmark.errors import ConfigError
 from benchmark.results.store import SweepDir
+from benchmark.sweep.ports import Calibrate
 
 log = logging.getLogger(__name__)
 
@@ -46,98 +45,6 @@ def shape_of(resolved: dict[str, Any]) -> tuple[str, ...]:
         str(resolved["train"]["batch_size"]),
         str(resolved["model"]["assembly"]["max_source_len"]),
     )
-
-
-def calibrate_one(resolved: dict[str, Any], steps: int, batches: int) -> dict[str, Any]:
-    """Time ``steps`` training steps and ``batches`` prediction batches of one run config (nothing written)."""
-    import torch
-
-    cfg = typed_config(resolved)
-    # the threads a run gets: train.threads, else the launcher's cpus_per_task (as RunWorker sets them)
-    threads = int(cfg.train.threads) or int(cfg.launcher.cpus_per_task)
-    previous_threads = torch.get_num_threads()
-    if threads > 0:
-        torch.set_num_threads(threads)
-    try:
-        return _calibrate(cfg, steps, batches)
-    finally:
-        torch.set_num_threads(previous_threads)
-
-
-def _calibrate(cfg: DictConfig, steps: int, batches: int) -> dict[str, Any]:
-    import functools
-
-    import torch
-    from torch.utils.data import DataLoader
-
-    from benchmark.data.samples import SampleSet
-    from benchmark.data.tasks import TaskData
-    from benchmark.model import ModelTask, build_model
-    from benchmark.runner.distributed import pick_device
-    from benchmark.runner.evaluate import predict
-    from benchmark.runner.job import _seed_everything, data_root
-    from benchmark.runner.train import batch_plan, param_groups
-
-    t0 = time.perf_counter()
-    _seed_everything(int(cfg.seed))
-    data = TaskData(cfg, data_root(cfg))
-    train_set = data.samples("train")
-    cache = Path(os.path.expanduser(str(cfg.paths.cache)))
-    model = build_model(cfg, ModelTask.from_task_data(cfg, data), cache, data.corpus)
-    device = pick_device(str(cfg.train.device))
-    model = model.to(device)
-    tc = cfg.train
-    opt = torch.optim.AdamW(
-        param_groups(model, tc.lr, tc.weight_decay, tc.classifier_lr_mult),
-        lr=tc.lr,
-        **({"fused": True} if device.type == "cuda" else {}),
-    )
-    prec = str(tc.precision)
-    dtype = torch.bfloat16 if prec == "bf16" or (prec == "auto" and device.type == "cuda") else None
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    setup_s = time.perf_counter() - t0
-
-    lengths = [train_set.approx_length(i) for i in range(len(train_set))]
-    plan = batch_plan(lengths, int(tc.batch_size), seed=int(cfg.seed), epoch=0, bucket=bool(tc.bucket_by_length))
-    plan = plan[: steps + 1]
-    loader = DataLoader(train_set, batch_sampler=plan, collate_fn=functools.partial(model.collate, train=True))
-    model.train()
-    times = []
-    for i, batch in enumerate(loader):
-        sync()
-        t = time.perf_counter()
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            loss = model(batch.to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sync()
-        if i > 0 or len(plan) == 1:  # the first step warms up
-            times.append(time.perf_counter() - t)
-    ebs = int(tc.eval_batch_size)
-    eval_set = data.samples("eval")
-    subset = SampleSet("eval", eval_set.specs[: batches * ebs], eval_set.features)
-    n_batches = math.ceil(len(subset) / ebs)
-    t = time.perf_counter()
-    predict(model, subset, ebs, device)
-    sync()
-    predict_s = (time.perf_counter() - t) / max(1, n_batches)
-    return {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "setup_s": setup_s,
-        "step_s": sum(times) / len(times) if times else 0.0,
-        "steps_timed": len(times),
-        "predict_batch_s": predict_s,
-        "batches_timed": n_batches,
-        "train_size": len(train_set),
-        "dev_size": len(data.samples("dev")),
-        "eval_size": len(eval_set),
-    }
-
-
-def calibrate(configs: list[dict[str, Any]], steps: int, batches: int) -> list[dict[str, Any]]:
-    """:func:`calibrate_one` for each config, in order (the body of the Slurm calibration job)."""
-    return [calibrate_one(c, steps, batches) for c in configs]
 
 
 def run_seconds(resolved: dict[str, Any], cal: dict[str, Any]) -> float:
@@ -159,7 +66,9 @@ def devices_per_run(launcher: DictConfig) -> tuple[int, str]:
     return max(1, int(launcher.cpus_per_task)), "CPU core"
 
 
-def _calibrate_on_launcher(cfg: DictConfig, configs: list[dict[str, Any]], sweep_dir: SweepDir) -> list[dict[str, Any]]:
+def _calibrate_on_launcher(
+    cfg: DictConfig, configs: list[dict[str, Any]], sweep_dir: SweepDir, calibrate: Calibrate
+) -> list[dict[str, Any]]:
     steps, batches = int(cfg.sweep.estimate_steps), int(cfg.sweep.estimate_batches)
     if cfg.launcher.kind != LauncherKind.slurm:
         return calibrate(configs, steps, batches)
@@ -172,8 +81,11 @@ def _calibrate_on_launcher(cfg: DictConfig, configs: list[dict[str, Any]], sweep
     return job.result()
 
 
-def estimate_sweep(cfg: DictConfig, planned: Sequence[Any], states: dict[str, str], sweep_dir: SweepDir) -> dict:
-    """Calibrate, print per-run and total device-hours of the runs still to do, and return the record."""
+def estimate_sweep(
+    cfg: DictConfig, planned: Sequence[Any], states: dict[str, str], sweep_dir: SweepDir, calibrate: Calibrate
+) -> dict:
+    """Calibrate (with the runner's ``calibrate``, handed in by the caller), print per-run and total
+    device-hours of the runs still to do, and return the record."""
     for key in ("estimate_steps", "estimate_batches"):
         if int(cfg.sweep[key]) < 1:
             raise ConfigError(f"sweep.{key}", f"must be >= 1, got {cfg.sweep[key]}")
@@ -182,7 +94,8 @@ def estimate_sweep(cfg: DictConfig, planned: Sequence[Any], states: dict[str, st
     for p in todo:
         shapes.setdefault(shape_of(p.resolved), p)
     t0 = time.perf_counter()
-    cals = _calibrate_on_launcher(cfg, [p.resolved for p in shapes.values()], sweep_dir) if shapes else []
+    configs = [p.resolved for p in shapes.values()]
+    cals = _calibrate_on_launcher(cfg, configs, sweep_dir, calibrate) if shapes else []
     by_shape = dict(zip(shapes, cals))
     n_dev, unit = devices_per_run(cfg.launcher)
     runs = []

@@ -1,6 +1,7 @@
 """Launching runs through submitit: local (LocalExecutor), debug (in-process) or Slurm (job arrays).
 
-The launcher knows nothing of models: it submits :class:`benchmark.runner.job.RunWorker` objects holding
+The launcher knows nothing of models: it submits the workers its caller's factory builds
+(:class:`benchmark.runner.job.RunWorker`, handed in by the entry point) holding
 run directories. Before submitting, the code is snapshotted (``benchmark/``, ``ablations/``,
 ``configs/`` copied into a content-addressed folder) and jobs import from the snapshot, so edits
 made after submission do not change queued jobs. Slurm parameters are checked with
@@ -26,15 +27,15 @@ from omegaconf import DictConfig
 
 from benchmark.atomic import atomic_write_json
 from benchmark.config.schema import LauncherKind
+from benchmark.envvars import DRIVER_PID
 from benchmark.errors import ConfigError, MissingDependencyError
+from benchmark.provenance import SNAPSHOT_INFO, git_state
 from benchmark.resources import configs_dir
-from benchmark.results.rundir import RunDir, git_state
-from benchmark.runner.job import RunWorker
-from benchmark.runner.signals import DRIVER_PID
+from benchmark.results.rundir import RunDir
+from benchmark.sweep.ports import WorkerFactory
 
 REPO = Path(__file__).resolve().parents[2]
 SNAPSHOT_DIRS = ("benchmark", "ablations", "configs")
-SNAPSHOT_INFO = "snapshot.json"
 
 
 def _source_files(root: Path) -> list[Path]:
@@ -156,9 +157,9 @@ def make_executor(launcher: DictConfig, folder: Path, snapshot: Path | None) -> 
 
 
 def submit(
-    launcher: DictConfig, runs: Sequence[RunDir], folder: Path, snapshot: Path | None
+    launcher: DictConfig, runs: Sequence[RunDir], folder: Path, snapshot: Path | None, worker: WorkerFactory
 ) -> list[tuple[submitit.Job, list[RunDir]]]:
-    """Submit the runs; returns each job with the runs it will work on.
+    """Submit the runs as jobs of ``worker``; returns each job with the runs it will work on.
 
     local: ``local_parallelism`` workers share the whole list (each run is claimed through its lock);
     debug: one in-process worker; slurm: one array task per run.
@@ -170,12 +171,12 @@ def submit(
     attempts = int(launcher.max_requeues) + 1
     threads = int(launcher.cpus_per_task)
     if kind == LauncherKind.slurm:
-        workers = [RunWorker([p], threads=threads, max_attempts=attempts, submission=submission) for p in paths]
+        workers = [worker([p], threads=threads, max_attempts=attempts, submission=submission) for p in paths]
         with executor.batch():  # one Slurm job array
-            jobs = [executor.submit(worker) for worker in workers]
+            jobs = [executor.submit(each) for each in workers]
         return [(job, [run]) for job, run in zip(jobs, runs)]
     if kind == LauncherKind.debug:
-        job = executor.submit(RunWorker(paths, threads=0, max_attempts=attempts, submission=submission))
+        job = executor.submit(worker(paths, threads=0, max_attempts=attempts, submission=submission))
         return [(job, list(runs))]
     env = snapshot_env(snapshot) if snapshot else {}
     env[DRIVER_PID] = str(os.getpid())  # workers stop when this driver is gone, even after a SIGKILL
@@ -187,7 +188,7 @@ def submit(
             os.chdir(snapshot)  # see _slurm_parameters: the working directory comes first on sys.path
         n = local_parallelism(launcher, len(paths))
         jobs = [
-            executor.submit(RunWorker(paths, threads=threads, max_attempts=attempts, submission=submission))
+            executor.submit(worker(paths, threads=threads, max_attempts=attempts, submission=submission))
             for _ in range(n)
         ]
     finally:

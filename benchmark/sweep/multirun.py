@@ -27,6 +27,7 @@ from ablations._common import MAIN_COLUMNS, check_axes
 from ablations.spec import Arm, Column, FigureSpec, Study, TableSpec
 from benchmark.config.compose import CONFIG_GROUPS, Composer, compose, config_dir, split_overrides
 from benchmark.errors import ConfigError
+from benchmark.sweep.ports import RunnerPorts
 
 # Keys that are settings of how runs are made, not of what they compute: never an axis, not in the name.
 NOT_AXES = ("sweep", "launcher", "results", "paths")
@@ -201,8 +202,9 @@ def plan_study(plan: Mapping[str, Any]) -> Study:
     return _study(str(plan.get("study")), axes_text, arms, tasks, names, rows)
 
 
-def run_multirun(parsed: Sequence[Override], raw: Sequence[str]) -> int:
-    """Plan and run the grid of a ``-m`` command line as an ad-hoc study (``benchmark.sweep.sweep.run_sweep``)."""
+def run_multirun(parsed: Sequence[Override], raw: Sequence[str], runner: RunnerPorts) -> int:
+    """Plan and run the grid of a ``-m`` command line as an ad-hoc study (``benchmark.sweep.sweep.run_sweep``)
+    with the runner's parts (``runner``, from the entry point)."""
     from benchmark.sweep.sweep import run_sweep
 
     grid = parse_grid(parsed, raw)
@@ -218,4 +220,4 @@ def run_multirun(parsed: Sequence[Override], raw: Sequence[str]) -> int:
     cfg = compose([*overrides, f"task={tasks[0]}"])  # checked on a task of the grid (each arm is checked too)
     draws = f" x {len(cfg.sweep.draws)} data draws" if len(cfg.sweep.draws) > 1 else ""
     print(f"multirun {name}: {len(study.table.rows)} arms x {len(tasks)} tasks{draws} x {len(cfg.sweep.seeds)} seeds")
-    return run_sweep(cfg, overrides, study=study)
+    return run_sweep(cfg, overrides, runner, study=study)

@@ -12,7 +12,7 @@ import re
 import time
 from typing import Any
 
-from benchmark.runner.job import LOCKED
+from benchmark.results.rundir import LOCKED
 from benchmark.sweep.state import launch_records, update_launch_records
 from benchmark.text import printable
 

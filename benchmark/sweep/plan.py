@@ -182,9 +182,6 @@ def plan_sweep(
     return planned
 
 
-PLANNED_FILE = "planned.json"
-
-
 def experiment_of(overrides: Sequence[str]) -> str | None:
     """The experiment overlay chosen on the command line (the last ``experiment=`` wins)."""
     chosen = [ov.split("=", 1)[1] for ov in overrides if ov.split("=", 1)[0].lstrip("+~") == "experiment"]
@@ -229,4 +226,4 @@ def record_plan(run: RunDir, entry: dict[str, Any]) -> None:
         return {"plans": [*plans, {**entry, "time": time.time()}][-20:]}
 
     run.path.mkdir(parents=True, exist_ok=True)
-    update_json(run.path / PLANNED_FILE, update)
+    update_json(run.planned_file, update)

@@ -28,12 +28,12 @@ from ablations.spec import Study
 from benchmark.config.compose import Composer
 from benchmark.errors import ConfigError, MissingDependencyError
 from benchmark.results.rerun import check_done_runs
-from benchmark.results.rundir import check_writable
+from benchmark.results.rundir import RunDir, check_writable
 from benchmark.results.store import ResultsStore, SweepDir
-from benchmark.runner.runlog import RUN_LOG
 from benchmark.sweep.launch import snapshot_code, submit
 from benchmark.sweep.outcome import NOT_STARTED, RESUMABLE, finalise
 from benchmark.sweep.plan import PlannedRun, plan_sweep
+from benchmark.sweep.ports import RunnerPorts
 from benchmark.sweep.state import classify, update_launch_records
 from benchmark.text import printable
 
@@ -143,17 +143,15 @@ def _stop_local(jobs: list, timeout_s: float = 120.0) -> None:
         time.sleep(0.5)
 
 
-def _log_missing_finals(done: Sequence[PlannedRun]) -> None:
+def _log_missing_finals(done: Sequence[PlannedRun], runner: RunnerPorts) -> None:
     """DONE runs whose tracker lost the final metrics to a kill (no tracker_final.json) get them now."""
-    from benchmark.runner.trackers import FINAL_LOGGED, log_missing_final
-
     for p in done:
         kind = (p.resolved.get("logger") or {}).get("kind", "none")
-        if kind in (None, "none") or (p.run.path / FINAL_LOGGED).exists():
+        if kind in (None, "none") or p.run.tracker_final_file.exists():
             continue
         with contextlib.suppress(Exception), p.run.lock() as held:  # best effort; a held run is its owner's
             if held:
-                log_missing_final(p.run.load_config(), p.run.path)
+                runner.log_missing_final(p.run.load_config(), p.run.path)
 
 
 def _draws(planned: Sequence[PlannedRun]) -> list[int | None]:
@@ -171,16 +169,16 @@ def _print_plan(planned: Sequence[PlannedRun], states: dict[str, str]) -> None:
         print(f"{task:<6} {p.arm.label:<22} {draw}{p.seed:>4}  {p.key}  {state:<5}  {p.run.path.name}")
 
 
-def run_sweep(cfg: DictConfig, overrides: Sequence[str], study: Study | None = None) -> int:
-    """Plan, submit and follow one study (``cfg.sweep.name``, or ``study``: an ad-hoc ``-m`` grid); returns
-    the process exit code."""
+def run_sweep(cfg: DictConfig, overrides: Sequence[str], runner: RunnerPorts, study: Study | None = None) -> int:
+    """Plan, submit and follow one study (``cfg.sweep.name``, or ``study``: an ad-hoc ``-m`` grid) with the
+    runner's parts (``runner``, from the entry point); returns the process exit code."""
     study = study or get_study(str(cfg.sweep.name))
     name = study.name
     store = ResultsStore.of(cfg)
     planned = plan_sweep(cfg, overrides, Composer(), study=study)
     states = classify(planned)
     check_done_runs(planned)  # a DONE run on other data is refused, never counted as done
-    _log_missing_finals([p for p in planned if states[p.key] == "DONE"])
+    _log_missing_finals([p for p in planned if states[p.key] == "DONE"], runner)
     todo = [p for p in planned if states[p.key] == "TODO"]
     already = sum(1 for s in states.values() if s == "DONE")
     alive = [p for p in planned if states[p.key] == "ALIVE"]
@@ -201,7 +199,7 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str], study: Study | None = N
     check_writable(store.root)
     sweep_dir = store.sweep(name)
     if cfg.sweep.estimate:
-        return _estimate_only(cfg, study, planned, states=states, sweep_dir=sweep_dir, todo=len(todo))
+        return _estimate_only(cfg, study, planned, states=states, sweep_dir=sweep_dir, todo=len(todo), runner=runner)
     sweep_dir.write_plan(
         {
             "study": name,
@@ -211,7 +209,9 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str], study: Study | None = N
         },
     )
     with _stop_signals():
-        return _sweep_jobs(cfg, study, planned, overrides, todo=todo, alive=alive, already=already, sweep_dir=sweep_dir)
+        return _sweep_jobs(
+            cfg, study, planned, overrides, todo=todo, alive=alive, already=already, sweep_dir=sweep_dir, runner=runner
+        )
 
 
 def _sweep_jobs(
@@ -224,6 +224,7 @@ def _sweep_jobs(
     alive: list[PlannedRun],
     already: int,
     sweep_dir: SweepDir,
+    runner: RunnerPorts,
 ) -> int:
     """Prepare, submit and wait for the runs to do, then summarise (under :func:`_stop_signals`)."""
     name, store, kind = study.name, ResultsStore.of(cfg), _kind(cfg)
@@ -243,7 +244,7 @@ def _sweep_jobs(
             snapshot = None if kind == "debug" else snapshot_code(sweep_dir.code_dir)
             folder = sweep_dir.submitit_dir
             with _children_ignore_sigint() if kind == "local" else contextlib.nullcontext():
-                jobs = submit(cfg.launcher, [p.run for p in todo], folder, snapshot)
+                jobs = submit(cfg.launcher, [p.run for p in todo], folder, snapshot, runner.worker)
             _record_submissions(jobs, kind, folder)
         watched = todo + alive
         if jobs and not cfg.sweep.wait:
@@ -291,11 +292,12 @@ def _estimate_only(
     states: dict[str, str],
     sweep_dir: SweepDir,
     todo: int,
+    runner: RunnerPorts,
 ) -> int:
     """``sweep.estimate=true``: calibrate and print the cost, record it in summary.json, submit nothing."""
     from benchmark.sweep.estimate import estimate_sweep
 
-    record = estimate_sweep(cfg, planned, states, sweep_dir)
+    record = estimate_sweep(cfg, planned, states, sweep_dir, runner.calibrate)
     path = sweep_dir.summary_file
     try:
         summary = sweep_dir.read_summary()
@@ -384,7 +386,7 @@ def _summarise(
     for r in remarks:
         print(f"  {where(r)}: {r['note']}")
     for f in failures:
-        see = Path(f["run_dir"]) / RUN_LOG  # the run's own log (a run that never started has none)
+        see = RunDir(f["run_dir"]).log_file  # the run's own log (a run that never started has none)
         see = see if see.is_file() else f["run_dir"]
         print(f"  FAILED {where(f)}: {f['reason']}\n         {see}")
     print(f"sweep {name}: {len(planned)} runs, {already} already done, {submitted} submitted, {len(failures)} failed")

@@ -1,6 +1,10 @@
-"""What on this machine can change CPU results: processor, vector extensions, kernels, threads, math libraries.
+"""What produced a result (each run's ``env.json``): code, packages, Java, torch/CUDA, and the host's CPU kernels.
 
-A 600-step CPU training takes a different floating-point path when torch dispatches other vector
+:func:`env_info` is the record: the git commit and dirty flag of the code (or of the snapshot a sweep
+ran, :data:`SNAPSHOT_INFO`), package versions, torch/CUDA and the GPU, Java, and :func:`host_info`.
+
+What on this machine can change CPU results: processor, vector extensions, kernels, threads, math
+libraries. A 600-step CPU training takes a different floating-point path when torch dispatches other vector
 kernels (``ATEN_CPU_CAPABILITY``, the processor's extensions), when the BLAS picks other code paths
 (``MKL_ENABLE_INSTRUCTIONS``, ``ONEDNN_MAX_CPU_ISA``) or when the thread count splits reductions
 differently; the results then differ as they do between seeds. ``host_info()`` records all of it in
@@ -12,7 +16,17 @@ from __future__ import annotations
 import os
 import platform
 import re
+import socket
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
 from typing import Any
+
+from benchmark.atomic import read_json
+from benchmark.resources import CODE_ROOT, configs_dir
+
+SNAPSHOT_INFO = "snapshot.json"  # in a code snapshot (benchmark.sweep.launch.snapshot_code): where it came from
 
 # Vector-extension flags worth recording (the full /proc/cpuinfo flag list is hundreds of entries).
 _FLAG_PATTERN = re.compile(
@@ -117,3 +131,80 @@ def cpu_configuration(info: dict[str, Any]) -> str:
     # the capability and the thread count are already in the label
     parts += [f"{k}={v}" for k, v in sorted(env.items()) if v and k != "ATEN_CPU_CAPABILITY" and "THREADS" not in k]
     return " ".join(parts)
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def git_state(repo: Path) -> dict[str, Any]:
+    """Commit and dirty flag of the git checkout at ``repo`` (None when it is not one)."""
+    if configs_dir(repo) != Path(repo) / "configs":  # an installed wheel: a git tree around it is another project's
+        return {"git_commit": None, "git_dirty": None}
+    status = _git(["status", "--porcelain", "--untracked-files=no"], repo)
+    return {"git_commit": _git(["rev-parse", "HEAD"], repo), "git_dirty": None if status is None else bool(status)}
+
+
+def _java_version() -> str | None:
+    try:
+        out = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = (out.stderr or out.stdout).strip().splitlines()
+    return lines[0] if lines else None
+
+
+_PACKAGES = (
+    "vx2text-bench",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "submitit",
+    "hydra-core",
+    "omegaconf",
+    "numpy",
+    "pandas",
+    "pycocoevalcap",
+    "scipy",
+    "h5py",
+)
+
+
+def env_info() -> dict[str, Any]:
+    """What produced a result: git commit and dirty flag, packages, torch/CUDA, GPU, Java, host and its CPU kernels."""
+    import torch
+
+    repo = CODE_ROOT
+    snapshot = repo / SNAPSHOT_INFO  # written by benchmark.sweep.launch.snapshot_code
+    git = read_json(snapshot) if snapshot.is_file() else git_state(repo)
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    info: dict[str, Any] = {
+        "git_commit": git.get("git_commit"),
+        "git_dirty": git.get("git_dirty"),
+        "code_path": str(repo),
+        "code_source": git.get("source", str(repo)),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "host": socket.gethostname(),
+        "packages": versions,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cuda_available": torch.cuda.is_available(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "gpu_count": torch.cuda.device_count() if torch.cuda.is_available() else 0,
+        "java": _java_version(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "host_cpu": host_info(),  # CPU model, vector extensions, kernels, threads, math libraries
+    }
+    return info

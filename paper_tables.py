@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from benchmark.atomic import exclusive_writer
-from benchmark.console import cli_errors
+from benchmark.errors import cli_errors
 from benchmark.report.baseline import ResultsRoot, check_baseline, check_header, write_baseline
 from benchmark.report.reference import DEFAULT_REFERENCE, load_reference
 from benchmark.report.render import find_study, render_all

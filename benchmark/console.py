@@ -7,30 +7,26 @@ console handler writes to stderr: info lines plain, ``warning: ...`` and ``error
 
 Lines of the run's own logger (:data:`RUN_LOGGER`: training steps and validations, attempts, a
 failure's traceback) belong to the run's ``run.log`` (:func:`benchmark.runner.runlog.run_log`): the
-console shows them only at DEBUG (``-v``). :func:`cli_errors` wraps a command's ``main``: a
-:class:`~benchmark.errors.HarnessError` is one line on stderr and a non-zero exit.
+console shows them only at DEBUG (``-v``). A command's ``main`` sets the console up through
+:func:`benchmark.errors.cli_errors`. Standard library only (the errors module imports this one).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
-from collections.abc import Callable
-from typing import TypeVar
-
-from benchmark.errors import ConfigError, HarnessError, os_error_line
 
 ROOT = "benchmark"
 RUN_LOGGER = "benchmark.runner.runlog"  # the run's own lines (its run.log; the console at -v)
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
-def parse_level(value: object, key: str = "logging.level") -> int:
-    """A level name (DEBUG, INFO, WARNING, ERROR; any case) as its number; ConfigError naming ``key`` otherwise."""
+def level_number(value: object) -> int:
+    """A level name (DEBUG, INFO, WARNING, ERROR; any case) as its number; ValueError saying what is expected
+    otherwise (:mod:`benchmark.config.checks` reports it as ``logging.level``'s ConfigError)."""
     name = str(value).upper()  # logging.level is a str in the schema
     if name not in LEVELS:
-        raise ConfigError(key, f"expected one of {', '.join(LEVELS)}, got '{value}'")
+        raise ValueError(f"expected one of {', '.join(LEVELS)}, got '{value}'")
     return int(logging.getLevelName(name))
 
 
@@ -78,7 +74,7 @@ def sync_level() -> None:
 
 def setup_console(level: object = "INFO") -> None:
     """Show the harness's records at ``level`` and above on stderr (idempotent: one console handler)."""
-    number = parse_level(level)
+    number = level_number(level)
     handler = _console()
     if handler is None:
         handler = _ConsoleHandler()
@@ -93,40 +89,3 @@ def console_level_flags(args: list[str]) -> list[str]:
     """``-v``/``--verbose`` and ``-q``/``--quiet`` as ``logging.level`` overrides (DEBUG, WARNING)."""
     flags = {"-v": "DEBUG", "--verbose": "DEBUG", "-q": "WARNING", "--quiet": "WARNING"}
     return [f"logging.level={flags[a]}" if a in flags else a for a in args]
-
-
-F = TypeVar("F", bound=Callable[..., int | None])
-
-
-def cli_errors(func: F) -> F:
-    """Decorate a CLI ``main``: report :class:`HarnessError` as one line and exit non-zero.
-
-    Ctrl-C is one line and exit 130; an ``OSError`` (a full disk: "no space left on <path>", a folder
-    not writable) is one line and exit 1. Other exceptions are bugs and keep their traceback. The
-    harness's log records go to stderr at INFO (:func:`setup_console`; a
-    command may change the level).
-    """
-
-    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
-        setup_console("INFO")
-        try:
-            return func(*args, **kwargs)
-        except HarnessError as err:
-            if os.environ.get("VX2T_TRACEBACK"):
-                raise
-            print(f"error: {err}", file=sys.stderr)
-            raise SystemExit(err.exit_code) from None
-        except KeyboardInterrupt:
-            if os.environ.get("VX2T_TRACEBACK"):
-                raise
-            print("interrupted", file=sys.stderr)
-            raise SystemExit(130) from None
-        except OSError as err:  # the environment (a full disk, a folder not writable), not a bug
-            if os.environ.get("VX2T_TRACEBACK"):
-                raise
-            print(f"error: {os_error_line(err)}", file=sys.stderr)
-            raise SystemExit(1) from None
-
-    wrapper.__name__ = func.__name__
-    wrapper.__doc__ = func.__doc__
-    return wrapper  # type: ignore[return-value]

@@ -1,15 +1,20 @@
-"""Error types with messages a user can act on.
+"""Error types with messages a user can act on, and the CLI convention for reporting them.
 
 Every error raised for bad *input* (a data file, a submission, a config value) names where the
 problem is (file, line or record, config key) and what was expected. CLIs print the one-line
-message and exit non-zero (:func:`benchmark.console.cli_errors`); ``VX2T_TRACEBACK=1`` shows the
-traceback too.
+message and exit non-zero; ``VX2T_TRACEBACK=1`` shows the traceback too.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+from benchmark.console import setup_console
 
 
 class HarnessError(Exception):
@@ -76,6 +81,43 @@ def describe(value: object) -> str:
     kinds = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "object"}
     kind = "null" if value is None else kinds.get(type(value), type(value).__name__)
     return kind if value is None else f"{kind} {short_repr(value, 40)}"
+
+
+F = TypeVar("F", bound=Callable[..., int | None])
+
+
+def cli_errors(func: F) -> F:
+    """Decorate a CLI ``main``: report :class:`HarnessError` as one line and exit non-zero.
+
+    Ctrl-C is one line and exit 130; an ``OSError`` (a full disk: "no space left on <path>", a folder
+    not writable) is one line and exit 1. Other exceptions are bugs and keep their traceback. The
+    harness's log records go to stderr at INFO (:func:`benchmark.console.setup_console`; a
+    command may change the level).
+    """
+
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        setup_console("INFO")
+        try:
+            return func(*args, **kwargs)
+        except HarnessError as err:
+            if os.environ.get("VX2T_TRACEBACK"):
+                raise
+            print(f"error: {err}", file=sys.stderr)
+            raise SystemExit(err.exit_code) from None
+        except KeyboardInterrupt:
+            if os.environ.get("VX2T_TRACEBACK"):
+                raise
+            print("interrupted", file=sys.stderr)
+            raise SystemExit(130) from None
+        except OSError as err:  # the environment (a full disk, a folder not writable), not a bug
+            if os.environ.get("VX2T_TRACEBACK"):
+                raise
+            print(f"error: {os_error_line(err)}", file=sys.stderr)
+            raise SystemExit(1) from None
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper  # type: ignore[return-value]
 
 
 def os_error_line(err: OSError) -> str:

@@ -27,7 +27,8 @@ from omegaconf import DictConfig, OmegaConf
 from benchmark.cli import help_text, parse_args, parse_overrides, refuse_sweeps, show_config, show_info
 from benchmark.config.compose import compose
 from benchmark.config.schema import LauncherKind
-from benchmark.console import cli_errors, console_level_flags, setup_console
+from benchmark.console import console_level_flags, setup_console
+from benchmark.errors import cli_errors
 from benchmark.results.rundir import LOCKED, RunDir
 from benchmark.runner.trackers import require_tracker
 from benchmark.sweep.ports import RunnerPorts

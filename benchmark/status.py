@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmark.console import cli_errors
-from benchmark.errors import HarnessError
+from benchmark.errors import HarnessError, cli_errors
 from benchmark.results.store import DEFAULT_ROOT, ResultsStore
 from benchmark.sweep.status import RunState, counts_line, plan_runs, run_lines, update_states
 

@@ -1,5 +1,5 @@
-"""Logging (benchmark/runner/runlog.py, benchmark/console.py): each run's run.log, the console (stderr; -v / -q), sweeps' pointers
-to the run.log of failed runs, and the INFO lines of collect and paper_tables."""
+"""Logging (benchmark/runner/runlog.py, benchmark/console.py): each run's run.log, the console (stderr;
+-v / -q), sweeps' pointers to the run.log of failed runs, and the INFO lines of collect and paper_tables."""
 
 from __future__ import annotations
 

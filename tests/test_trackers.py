@@ -71,7 +71,7 @@ def test_tensorboard_run_writes_event_files_with_the_train_log_scalars(tmp_path:
     pytest.importorskip("tensorboard", reason="pip install 'vx2text-bench[tensorboard]' (in the dev extra)")
     run = _run(tmp_path, "logger=tensorboard")
     assert list(run.tensorboard_dir.glob("events.out.tfevents.*"))
-    got, want = _eventsrun.tensorboard_dir, _expected(run)
+    got, want = _events(run.tensorboard_dir), _expected(run)
     assert set(got) == set(want)
     for key, value in want.items():
         assert got[key] == pytest.approx(value, rel=1e-6), key  # event files hold float32

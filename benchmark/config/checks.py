@@ -31,7 +31,7 @@ from benchmark.config.schema import (
     TaskKind,
     TrackerKind,
 )
-from benchmark.console import parse_level
+from benchmark.console import level_number
 from benchmark.errors import ConfigError, short_repr
 
 PATH_COMPONENT_KEYS = ("task.name", "model.name", "sweep.name")
@@ -97,7 +97,10 @@ def _check_finite(cfg: DictConfig) -> None:
 
 
 def _check_logging(cfg: DictConfig) -> None:
-    parse_level(_select(cfg, "logging.level") or "INFO")
+    try:
+        level_number(_select(cfg, "logging.level") or "INFO")
+    except ValueError as err:
+        raise ConfigError("logging.level", str(err)) from None
     kind = _select(cfg, "logger.kind")
     kinds = [k.value for k in TrackerKind]
     if kind is not None and kind not in kinds:

@@ -11,8 +11,8 @@ import argparse
 import json
 from collections.abc import Sequence
 
-from benchmark.console import cli_errors
 from benchmark.data.inspect import FORMATS, inspect_path
+from benchmark.errors import cli_errors
 
 
 @cli_errors

@@ -34,8 +34,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from benchmark.console import cli_errors
-from benchmark.errors import ConfigError, DataFormatError, describe
+from benchmark.errors import ConfigError, DataFormatError, cli_errors, describe
 from benchmark.metrics import cli
 from benchmark.metrics.bootstrap import bootstrap_ci, describe_ci
 from benchmark.metrics.coco import CAPTION_METRICS, check_java, score_captions

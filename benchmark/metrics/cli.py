@@ -3,7 +3,7 @@
 Output: the metrics one per line like the official scripts (``CIDEr: 0.651``), or with ``--json`` one
 JSON object of exactly the official keys at full precision. ``--out FILE`` also writes the full result
 (CIs, breakdowns, warnings) and ``--per-example FILE.parquet`` the per-example table, both atomically.
-Warnings go to stderr. Bad input is reported by :func:`benchmark.console.cli_errors` as one line with a
+Warnings go to stderr. Bad input is reported by :func:`benchmark.errors.cli_errors` as one line with a
 non-zero exit, before anything is written.
 """
 

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.console import cli_errors
-from benchmark.errors import DataFormatError, describe
+from benchmark.errors import DataFormatError, cli_errors, describe
 from benchmark.metrics import cli
 from benchmark.metrics.bootstrap import bootstrap_ci, describe_ci
 from benchmark.metrics.coco import CAPTION_METRICS, check_java, score_captions

@@ -29,8 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.console import cli_errors
-from benchmark.errors import DataFormatError, describe
+from benchmark.errors import DataFormatError, cli_errors, describe
 from benchmark.metrics import cli
 from benchmark.metrics.bootstrap import bootstrap_ci, describe_ci
 from benchmark.metrics.inputs import (

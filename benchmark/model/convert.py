@@ -42,9 +42,8 @@ from typing import Any
 import torch
 
 from benchmark.atomic import atomic_write
-from benchmark.console import cli_errors
 from benchmark.data.labels import read_labels
-from benchmark.errors import DataFormatError, HarnessError
+from benchmark.errors import DataFormatError, HarnessError, cli_errors
 from benchmark.fingerprint import file_sha256
 from benchmark.model.classifiers import refuse_non_finite
 from benchmark.safe_load import safe_load

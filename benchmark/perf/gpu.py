@@ -40,8 +40,7 @@ from typing import Any
 
 import torch
 
-from benchmark.console import cli_errors
-from benchmark.errors import ConfigError
+from benchmark.errors import ConfigError, cli_errors
 from benchmark.perf import _device as dev
 from benchmark.perf import model as base
 from benchmark.perf import padding

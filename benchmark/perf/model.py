@@ -34,8 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.console import cli_errors
-from benchmark.errors import ConfigError
+from benchmark.errors import ConfigError, cli_errors
 
 SHAPES = {
     "t5-small": {"d_model": 512, "layers": 6, "heads": 8, "d_ff": 2048, "vocab_size": 32128},

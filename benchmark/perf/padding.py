@@ -37,8 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.console import cli_errors
-from benchmark.errors import ConfigError
+from benchmark.errors import ConfigError, cli_errors
 
 # task -> (real folder, file used as the training split). AVSD's DSTC7 valid file has every answer
 # disclosed; TVQA+ val carries answer_idx (read by the TVQA reader's TVQA+ branch).

@@ -53,7 +53,7 @@ import pyarrow.parquet as pq
 
 from benchmark.atomic import atomic_write_bytes, atomic_write_json, exclusive_writer, read_json, refuse_symlink
 from benchmark.results.collect_run import INVALID, RunRecord, load_json, read_run
-from benchmark.console import cli_errors
+from benchmark.errors import cli_errors
 from benchmark.text import printable
 from benchmark.results.store import DEFAULT_ROOT, ResultsStore
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from benchmark.atomic import open_append
-from benchmark.console import ROOT, RUN_LOGGER, parse_level, sync_level
+from benchmark.console import ROOT, RUN_LOGGER, level_number, sync_level
 from benchmark.results.rundir import RunDir
 
 
@@ -37,7 +37,7 @@ def run_log(run_dir: str | Path, level: object = "INFO") -> Iterator[Path]:
     path = RunDir(run_dir).log_file
     handler = _AppendHandler(path, mode="a", encoding="utf-8", delay=True)
     handler.stream = handler._open()  # now: a link planted as run.log is an error here, not later
-    handler.setLevel(min(parse_level(level), logging.INFO))  # a run's file always keeps its progress
+    handler.setLevel(min(level_number(level), logging.INFO))  # a run's file always keeps its progress
     handler.setFormatter(logging.Formatter(FILE_FORMAT))
     logger = logging.getLogger(ROOT)
     logger.addHandler(handler)

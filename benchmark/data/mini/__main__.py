@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from benchmark.console import cli_errors
 from benchmark.data.mini.cache import TASKS, generate, read_manifest
+from benchmark.errors import cli_errors
 
 
 @cli_errors

@@ -5,7 +5,8 @@ owns the study's default tasks, its arms and its axis defaults (``Study.axes``).
 holds only run-time settings (seeds, dry run, axis overrides); ``sweep=<name>`` on the command line chooses
 both. The planner (:mod:`benchmark.sweep.plan`) and the report (:mod:`benchmark.report`) look studies up here
 only, so a study is found by one name everywhere. :func:`task_spec` says what a task config choice is
-(its task name, offered modalities and protocol) to the report, which never reads ``configs/``.
+(its task name, offered modalities and protocol, from the dataset records of :mod:`benchmark.datasets`)
+to the report, which never reads ``configs/``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from ablations._common import TASKS
 from ablations.spec import Study, TaskSpec
+from benchmark.datasets import choice, choice_names
 from benchmark.errors import ConfigError
 
 # modules of ablations/ that are not studies
@@ -48,14 +49,15 @@ def all_studies() -> list[Study]:
     return [get_study(name) for name in study_names()]
 
 
-def task_spec(choice: str) -> TaskSpec:
-    """What the task config choice ``choice`` (e.g. ``avsd_dstc8``) is; KeyError naming the known ones."""
+def task_spec(name: str) -> TaskSpec:
+    """What the task config choice ``name`` (e.g. ``avsd_dstc8``) is; KeyError naming the known ones."""
     try:
-        return TASKS[choice]
-    except KeyError:
-        raise KeyError(f"unknown task '{choice}' (known: {', '.join(TASKS)})") from None
+        found = choice(name)
+    except ConfigError:
+        raise KeyError(f"unknown task '{name}' (known: {', '.join(choice_names())})") from None
+    return TaskSpec(found.dataset.name, found.dataset.modalities, found.protocol)
 
 
 def task_choices() -> list[str]:
-    """Every task config choice the studies and tables know."""
-    return list(TASKS)
+    """Every task config choice the studies and tables know (those of the registered datasets)."""
+    return choice_names()

@@ -28,6 +28,7 @@ from benchmark.config.schema import (
     CONTINUOUS_MODALITIES,
     RootConfig,
 )
+from benchmark.datasets import datasets
 from benchmark.errors import ConfigError
 from benchmark.fingerprint import mini_generator_fingerprint
 from benchmark.resources import configs_dir
@@ -112,6 +113,15 @@ def _register_schema() -> None:
         _registered = True
 
 
+def _offer_dataset_configs() -> None:
+    """Offer the task config of each registered dataset that gives one (:attr:`Dataset.task_config`, a
+    dataset without ``configs/task/<name>.yaml``) as the option ``task=<name>``, in Hydra's config store."""
+    store = ConfigStore.instance()
+    for record in datasets():
+        if record.task_config is not None:
+            store.store(group="task", name=record.name, node=dict(record.task_config))
+
+
 def _override_key(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
 
@@ -161,6 +171,7 @@ class Composer:
     def _compose_groups(self, groups: Sequence[str]) -> DictConfig:
         key = tuple(groups)
         if key not in self._cache:
+            _offer_dataset_configs()
             GlobalHydra.instance().clear()
             try:
                 with initialize_config_dir(config_dir=str(self.directory), version_base="1.3"):
@@ -176,6 +187,7 @@ class Composer:
     def group_option(self, overrides: Sequence[str], group: str) -> str | None:
         """The option of config group ``group`` that ``overrides`` select (an overlay may choose it)."""
         groups, _ = split_overrides(overrides)
+        _offer_dataset_configs()
         GlobalHydra.instance().clear()
         try:
             with initialize_config_dir(config_dir=str(self.directory), version_base="1.3"):

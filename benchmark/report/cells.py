@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ablations.registry import task_spec
 from ablations.spec import Arm, Column, Study
+from benchmark.datasets import SCALES, dataset_of
 from benchmark.errors import SubmissionError
 from benchmark.report.inference import BOOT_SEED, N_BOOT, ArmRun, Inference, compare_arms
-from benchmark.report.reference import SCALES, TASK_SCALE
 from benchmark.report.stats import SeedSummary, has_columns, seed_summary
 from benchmark.report.studies import arm_task_name, default_arms
 from benchmark.results.collect import Collection
@@ -75,12 +74,12 @@ class StudyCells:
 
 def task_name_of(task: str) -> str:
     """The task name of a task name or a task config choice (``avsd_dstc8`` -> ``avsd``)."""
-    return task if task in TASK_SCALE else task_spec(task).name
+    return dataset_of(task).name
 
 
 def scale_of(task: str) -> float:
     """The multiplier of a task's reported numbers (AVSD 1, TVQA / TVC 100); ``task`` may be a config choice."""
-    return SCALES[TASK_SCALE.get(task_name_of(task), "fraction")]
+    return SCALES[dataset_of(task).scale]
 
 
 def _state_note(state: str, reason: object, problems: object) -> str:

@@ -24,10 +24,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure  # no pyplot: no global figure state, no display backend
 
 from benchmark.atomic import atomic_write
+from benchmark.datasets import dataset_of
 from benchmark.report.cells import StudyCells, scale_of, task_name_of
 from benchmark.report.reference import task_scale
 
-TASK_TITLES = {"avsd": "AVSD", "tvqa": "TVQA", "tvc": "TVC"}
 SCALE_UNITS = {"fraction": "fraction", "percent": "%", "x100": "×100"}
 NOTES = {
     "bars": "bars: mean over seeds · error bars: 95% bootstrap CI over examples (mean over seeds) · dots: seeds"
@@ -46,7 +46,7 @@ DEV_LOGGED_SCALE = {"accuracy": 100.0}
 
 def metric_name(task: str, header: str) -> str:
     """The metric part of a table header: ``TVC CIDEr-D`` -> ``CIDEr-D``, ``TVQA acc. (%)`` -> ``acc. (%)``."""
-    prefix = TASK_TITLES.get(task_name_of(task), "") + " "
+    prefix = dataset_of(task).title + " "
     return header[len(prefix) :] if header.startswith(prefix) and len(header) > len(prefix) else header
 
 
@@ -228,7 +228,7 @@ def curves_axes(sc: StudyCells, data: pd.DataFrame, tasks: list[str]) -> Figure:
                     legend=legend_ax is None,
                 )
                 legend_ax = legend_ax or ax
-            ax.set_title(f"{TASK_TITLES.get(task, task)}: {title}", fontsize=10)
+            ax.set_title(f"{dataset_of(task).title}: {title}", fontsize=10)
             ax.set_xlabel("training step")
             ax.set_ylabel(ylabel if i == 0 else f"dev {ylabel}")
     if legend_ax is not None and legend_ax.get_legend() is not None:

@@ -2,7 +2,7 @@
 
 A study's arms normally come from its sweep plan (``study_runs``). Without a plan, :func:`default_arms`
 asks the study (:mod:`ablations.registry`) for the arms of its default tasks, with the modalities each
-task offers from the study specs' task list (``ablations/_common.py`` ``TASKS``), so that the table can
+task offers from the dataset records (:mod:`benchmark.datasets`, through ``task_spec``), so that the table can
 still tell "not run" from "not applicable to this task". Nothing here reads ``configs/``.
 """
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from hydra.core.override_parser.types import Glob, Override
 
-from ablations._common import MAIN_COLUMNS, check_axes
+from ablations._common import check_axes, main_column
 from ablations.spec import Arm, Column, FigureSpec, Study, TableSpec
 from benchmark.config.compose import CONFIG_GROUPS, Composer, compose, config_dir, split_overrides
 from benchmark.errors import ConfigError
@@ -153,14 +153,13 @@ def _study(
     task_names: Mapping[str, str],
     rows: Sequence[str],
 ) -> Study:
-    """An ad-hoc study: one table column per task (its headline metric), one row per arm."""
-    main = {c.task: c for c in MAIN_COLUMNS}
+    """An ad-hoc study: one table column per task (its dataset's headline metric), one row per arm; an
+    unknown task is a ConfigError naming the registered datasets."""
     columns = []
     for t in tasks:
-        column = main.get(task_names.get(t, t))
-        metric = column.metric if column else "accuracy"
-        label = column.label if column and t == column.task else f"{t} {metric}"
-        columns.append(Column(t, metric, label))
+        column = main_column(task_names.get(t, t))
+        label = column.label if t == column.task else f"{t} {column.metric}"
+        columns.append(Column(t, column.metric, label))
     return Study(
         name=name,
         paper_table=f"none (multirun grid: {axes_text})",

@@ -47,6 +47,7 @@ from benchmark.report.baseline_rule import (
 )
 from benchmark.report.cells import column_rows, study_plan, summarize_runs, task_name_of
 from benchmark.report.reference import task_scale
+from benchmark.report.studies import table_rows
 from benchmark.resources import find_baseline, shipped_baselines
 from benchmark.results.collect import Collection
 from benchmark.results.store import ResultsStore
@@ -169,7 +170,7 @@ def baseline_entries(roots: list[ResultsRoot], study: Study) -> list[dict[str, A
     columns, missing = [], []
     for column in study.table.columns:
         per_arm: dict[str, list[list[float]]] = {}
-        for arm in study.table.rows:
+        for arm in table_rows(study, [str(a) for plan in plans for a in plan["arm"]]):
             cells = [_cell_values(plan, column, arm) for plan in plans]
             if all(why == NOT_PLANNED for _, why in cells):
                 continue  # the arm is not planned on this task (not applicable, or not in this sweep)

@@ -127,9 +127,17 @@ def _config_error(err: BaseException, overrides: Sequence[str]) -> ConfigError:
     return ConfigError(key, msg)
 
 
-def _hydra_group(override: str) -> str:
-    """A group choice as Hydra spells it: ``layout=x`` -> ``layout@model.assembly=x`` (see GROUP_PACKAGES)."""
+STUDY_SWEEP = "_study"  # configs/sweep/_study.yaml: the run-time settings of a study without its own file
+
+
+def _hydra_group(override: str, directory: Path | None = None) -> str:
+    """A group choice as Hydra spells it: ``layout=x`` -> ``layout@model.assembly=x`` (see GROUP_PACKAGES);
+    ``sweep=<study>`` -> ``sweep=_study`` unless ``configs/sweep/<study>.yaml`` exists (``sweep.name`` is
+    still ``<study>``: :func:`_name_sweep`), so a study needs no file of its own under ``configs/``."""
     key, sep, value = override.partition("=")
+    own_file = (directory or config_dir()) / "sweep" / f"{value}.yaml"
+    if key == "sweep" and value and value != "null" and not own_file.is_file():
+        return f"sweep={STUDY_SWEEP}"
     package = GROUP_PACKAGES.get(key)
     return f"{key}@{package}{sep}{value}" if package and sep else override
 
@@ -163,8 +171,9 @@ class Composer:
         if key not in self._cache:
             GlobalHydra.instance().clear()
             try:
+                spelled = [_hydra_group(g, self.directory) for g in groups]
                 with initialize_config_dir(config_dir=str(self.directory), version_base="1.3"):
-                    cfg = hydra_compose(config_name="config", overrides=[_hydra_group(g) for g in groups])
+                    cfg = hydra_compose(config_name="config", overrides=spelled)
             except Exception as err:  # Hydra raises a zoo of exception types
                 raise _config_error(err, groups) from None
             finally:
@@ -179,7 +188,8 @@ class Composer:
         GlobalHydra.instance().clear()
         try:
             with initialize_config_dir(config_dir=str(self.directory), version_base="1.3"):
-                cfg = hydra_compose(config_name="config", overrides=list(groups), return_hydra_config=True)
+                spelled = [_hydra_group(g, self.directory) for g in groups]
+                cfg = hydra_compose(config_name="config", overrides=spelled, return_hydra_config=True)
         except Exception as err:  # Hydra raises a zoo of exception types
             raise _config_error(err, groups) from None
         finally:

@@ -30,11 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-
 from ablations.spec import Column, Study
 from benchmark.atomic import atomic_write_json, read_json
-from benchmark.config.compose import config_dir
 from benchmark.errors import DataFormatError, HarnessError
 from benchmark.report.baseline_rule import (
     ALPHA_FAMILY,
@@ -151,22 +148,10 @@ def _configuration(root: ResultsRoot, study: str) -> dict[str, Any]:
     }
 
 
-def _n_ci(study: str) -> int:
-    """Seeds of the study's CI sweep (configs/sweep/<study>.yaml), the n of the stored bands."""
-    path = config_dir() / "sweep" / f"{study}.yaml"
-    try:
-        seeds = OmegaConf.load(path).get("seeds")
-    except OSError:
-        raise BaselineError(f"{path}: no sweep config for study {study} (its seeds set the n of the bands)") from None
-    if not seeds:
-        raise BaselineError(f"{path}: expected a non-empty 'seeds' list")
-    return len(seeds)
-
-
 def baseline_entries(roots: list[ResultsRoot], study: Study) -> list[dict[str, Any]]:
     """One band per (column task, arm, metric) of the study's table; BaselineError if a cell has no result."""
     plans = [study_plan(r.collection, study.name) for r in roots]
-    n_ci = _n_ci(study.name)
+    n_ci = len(study.seeds)  # the seeds of the study's CI sweep: the n of the stored bands
     columns, missing = [], []
     for column in study.table.columns:
         per_arm: dict[str, list[list[float]]] = {}

@@ -219,5 +219,5 @@ def run_multirun(parsed: Sequence[Override], raw: Sequence[str]) -> int:
     cfg = compose([*overrides, f"task={tasks[0]}"])  # checked on a task of the grid (each arm is checked too)
     draws = f" x {len(cfg.sweep.draws)} data draws" if len(cfg.sweep.draws) > 1 else ""
     n_arms = len(study.arms(tasks[:1], {}, {}))
-    print(f"multirun {name}: {n_arms} arms x {len(tasks)} tasks{draws} x {len(cfg.sweep.seeds)} seeds")
+    print(f"multirun {name}: {n_arms} arms x {len(tasks)} tasks{draws} x {len(cfg.sweep.seeds or study.seeds)} seeds")
     return run_sweep(cfg, overrides, study=study)

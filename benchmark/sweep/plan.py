@@ -149,7 +149,7 @@ def plan_sweep(
     axes = OmegaConf.to_container(cfg.sweep.axes, resolve=True) or {}
     arms = study.arms(tasks, axes, offered)  # type: ignore[arg-type]
     check_arm_labels(study.name, arms, axes)
-    seeds = [int(s) for s in cfg.sweep.seeds]
+    seeds = [int(s) for s in (study.seeds if cfg.sweep.seeds is None else cfg.sweep.seeds)]
     if single and any(ov.split("=", 1)[0] == "seed" for ov in overrides):
         seeds = [int(cfg.seed)]  # a single run's seed=N (e.g. routed to Slurm) is its seed
     if not seeds:

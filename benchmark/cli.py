@@ -133,9 +133,11 @@ def refuse_sweeps(parsed: list[Override], raw: list[str], showing: bool = False)
 
 # ------------------------------------------------------------------------------------------- help
 def group_options() -> dict[str, list[str]]:
-    """Config group -> its options (``configs/<group>/*.yaml``), for the groups of the root config."""
+    """Config group -> its options (``configs/<group>/*.yaml``), for the groups of the root config (``sweep``
+    even without files: its options are the studies, see :func:`help_text`)."""
     root = config_dir()
-    return {g: sorted(p.stem for p in (root / g).glob("*.yaml")) for g in CONFIG_GROUPS if (root / g).is_dir()}
+    groups = [g for g in CONFIG_GROUPS if (root / g).is_dir() or g == "sweep"]
+    return {g: sorted(p.stem for p in (root / g).glob("*.yaml")) for g in groups}
 
 
 def default_choices() -> dict[str, str | None]:
@@ -162,8 +164,8 @@ def help_text(usage: str) -> str:
         "Config groups (group=option; * marks the default; configs/<group>/<option>.yaml):",
     ]
     for group, options in group_options().items():
-        if group == "sweep":  # its options are the studies (configs/sweep/_study.yaml serves those without a file)
-            options = sorted({*(o for o in options if not o.startswith("_")), *(s.name for s in all_studies())})
+        if group == "sweep":  # its options are the studies (those without a configs/sweep/<study>.yaml too)
+            options = sorted({*options, *(s.name for s in all_studies())})
         shown = [f"{o}*" if o == defaults.get(group) else o for o in options]
         lines += textwrap.wrap(", ".join(shown), 110, initial_indent=f"  {group:<11} ", subsequent_indent=" " * 14)
     lines += ["", "Studies (sweep=<study>; ablations/<study>.py):"]

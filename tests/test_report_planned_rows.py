@@ -69,6 +69,7 @@ def test_a_plan_written_before_arm_overrides_renders_the_same_table(ks_2_4: Path
     assert rows == ["K=2", "K=4"] and old == new
 
 
+@pytest.mark.filterwarnings("ignore:.*:RuntimeWarning")  # one seed per arm: no std
 def test_an_arm_the_plan_has_on_other_tasks_only_is_not_applicable_there(tmp_path: Path) -> None:
     """modality_ablation on avsd and tvqa: "w/o speech" is planned on TVQA only; the AVSD cell says n/a,
     the TVC column (not planned) says "not run" where the study has the arm."""

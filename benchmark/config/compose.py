@@ -107,6 +107,7 @@ def _register_schema() -> None:
     global _registered
     if not _registered:
         ConfigStore.instance().store(name="schema", node=RootConfig)
+        ConfigStore.instance().store(group="sweep", name=STUDY_SWEEP, node={"dry_run": False})
         if not OmegaConf.has_resolver("path_join"):
             OmegaConf.register_new_resolver("path_join", _path_join)
         _registered = True
@@ -127,13 +128,15 @@ def _config_error(err: BaseException, overrides: Sequence[str]) -> ConfigError:
     return ConfigError(key, msg)
 
 
-STUDY_SWEEP = "_study"  # configs/sweep/_study.yaml: the run-time settings of a study without its own file
+# The sweep node of a study without a file of its own: the run-time settings' defaults are the schema's
+# (SweepConfig); the study (ablations/<study>.py) owns its tasks, arms, axis defaults and seeds.
+STUDY_SWEEP = "_study"
 
 
 def _hydra_group(override: str, directory: Path | None = None) -> str:
     """A group choice as Hydra spells it: ``layout=x`` -> ``layout@model.assembly=x`` (see GROUP_PACKAGES);
-    ``sweep=<study>`` -> ``sweep=_study`` unless ``configs/sweep/<study>.yaml`` exists (``sweep.name`` is
-    still ``<study>``: :func:`_name_sweep`), so a study needs no file of its own under ``configs/``."""
+    ``sweep=<study>`` -> ``sweep=_study`` (a node of the config store) unless ``configs/sweep/<study>.yaml``
+    exists (``sweep.name`` is still ``<study>``: :func:`_name_sweep`): a study needs no file under ``configs/``."""
     key, sep, value = override.partition("=")
     own_file = (directory or config_dir()) / "sweep" / f"{value}.yaml"
     if key == "sweep" and value and value != "null" and not own_file.is_file():

@@ -360,8 +360,8 @@ class EvalOnlyConfig:
 
 @dataclass
 class SweepConfig:
-    """Run-time settings of a study (``configs/sweep/_study.yaml``, or ``configs/sweep/<study>.yaml`` where one
-    exists); the study itself is ``ablations/<study>.py``."""
+    """Run-time settings of a study (these defaults, or ``configs/sweep/<study>.yaml`` where one exists); the
+    study itself, with its seeds, is ``ablations/<study>.py``."""
 
     name: str = MISSING  # the study: the choice of the sweep group (sweep=<study>), filled in at composition
     tasks: list[str] = field(default_factory=list)  # empty: the study's default tasks

@@ -1,12 +1,13 @@
 """The study registry: every study of the harness, found by its name, and the tasks the studies name.
 
 A study is the module ``ablations/<name>.py`` that defines ``STUDY = Study(name="<name>", ...)``: the module
-owns the study's default tasks, its arms and its axis defaults (``Study.axes``). ``configs/sweep/<name>.yaml``
-holds only run-time settings (seeds, dry run, axis overrides); ``sweep=<name>`` on the command line chooses
-both. The planner (:mod:`benchmark.sweep.plan`) and the report (:mod:`benchmark.report`) look studies up here
-only, so a study is found by one name everywhere. :func:`task_spec` says what a task config choice is
-(its task name, offered modalities and protocol, from the dataset records of :mod:`benchmark.datasets`)
-to the report, which never reads ``configs/``.
+owns the study's default tasks, its arms, its axis defaults (``Study.axes``) and its seeds (``Study.seeds``);
+``sweep=<name>`` on the command line chooses it, with the run-time settings' defaults of the schema
+(``SweepConfig``; ``configs/sweep/<name>.yaml`` only where a study wants a file of its own). The planner
+(:mod:`benchmark.sweep.plan`) and the report (:mod:`benchmark.report`) look studies up here only, so a study
+is found by one name everywhere. :func:`task_spec` says what a task config choice is (its task name, offered
+modalities and protocol, from the dataset records of :mod:`benchmark.datasets`) to the report, which never
+reads ``configs/``.
 """
 
 from __future__ import annotations

@@ -19,22 +19,17 @@ def _plan(*overrides: str):
     return plan_sweep(compose(ovs), ovs)
 
 
-def test_every_study_plans_and_names_its_paper_table() -> None:
-    expected = {
-        "modality_ablation": 23,
-        "tokenization_ablation": 12,
-        "head_ablation": 6,
-        "lm_ablation": 9,
-        "topk_ablation": 12,
-        "ci_small": 18,
-        "main_results": 4,
-        "pretrained_lm": 6,
-    }
-    for study, n in expected.items():
-        runs = _plan(f"sweep={study}")
-        assert len(runs) == n, study
-        assert len({r.key for r in runs}) == n
-    assert set(expected) | {"single"} == set(study_names())
+def test_every_study_plans_its_arms_times_its_seeds_with_one_label_per_arm() -> None:
+    """Every study module of ablations/ (no list to edit: a new study is one file): its default plan has
+    each arm once per seed of the study, a distinct key each, and one label per arm on each task."""
+    for name in study_names():
+        study = get_study(name)
+        runs = _plan(f"sweep={name}", *([] if study.default_tasks else ["task=tvqa"]))
+        arms = {(r.task, r.arm.label): r.arm.overrides for r in runs}
+        assert len(runs) == len(arms) * len(study.seeds), name
+        assert len({r.key for r in runs}) == len(runs), name
+        assert {r.seed for r in runs} == set(study.seeds), name
+        assert study.paper_table and study.description, name
 
 
 def test_modality_arms_follow_what_each_task_offers() -> None:
@@ -105,15 +100,22 @@ def test_one_registry_names_each_study_by_its_sweep_choice() -> None:
     from benchmark.config.schema import SweepConfig
 
     run_time = set(SweepConfig.__dataclass_fields__) - {"name"}
+    for sweep_file in (config_dir() / "sweep").glob("*.yaml"):  # the shared _study.yaml, a study's own file
+        keys = set(yaml.safe_load(sweep_file.read_text()) or {})
+        assert keys <= run_time - {"seeds"}, f"{sweep_file.name}: {keys} (seeds live in the study)"
     for name in study_names():
         study = get_study(name)
         assert study.name == name
-        sweep_file = config_dir() / "sweep" / f"{name}.yaml"
-        keys = set(yaml.safe_load(sweep_file.read_text()) or {})
-        assert keys <= run_time, f"{sweep_file.name}: {keys - run_time} are not run-time settings"
-        assert compose([f"sweep={name}"]).sweep.name == name
+        cfg = compose([f"sweep={name}"])
+        assert cfg.sweep.name == name and cfg.sweep.seeds is None  # the planner takes the study's seeds
     with pytest.raises(ConfigError, match="unknown study 'nope'"):
         get_study("nope")
+
+
+def test_a_study_carries_its_seeds_and_sweep_seeds_override_them() -> None:
+    assert {r.seed for r in _plan("sweep=ci_small", "task=tvqa")} == {0, 1, 2}  # Study.seeds
+    assert {r.seed for r in _plan("sweep=ci_small", "task=tvqa", "sweep.seeds=[5]")} == {5}
+    assert {r.seed for r in _plan("sweep=topk_ablation", "task=tvqa")} == {0}
 
 
 def test_axis_overrides_replace_the_study_defaults_and_unknown_axes_fail() -> None:

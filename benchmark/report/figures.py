@@ -81,7 +81,7 @@ def _panel_data(sc: StudyCells, task: str) -> tuple[pd.DataFrame, pd.DataFrame, 
     """Per arm (in table order): mean, CI; the seeds' values; and the arms without a result (with why)."""
     column = sc.panels[task]
     arms, missing = [], []
-    for label in sc.study.table.rows:
+    for label in sc.rows:
         cell = sc.cell(label, column)
         if cell.status == "ok":
             s = cell.summary
@@ -166,7 +166,7 @@ def study_figure(sc: StudyCells, path: Path) -> Path | None:
 
 def _study_figure(sc: StudyCells, path: Path) -> Path:
     tasks = list(sc.study.figure.metric_per_task)
-    n_arms = len(sc.study.table.rows)
+    n_arms = len(sc.rows)
     width = max(4.2, 0.55 * n_arms + 1.8) if sc.study.figure.kind == "bars" else 4.6
     stacked = width * len(tasks) > 16  # too wide side by side: one panel per row
     shape = (len(tasks), 1) if stacked else (1, len(tasks))
@@ -195,7 +195,7 @@ def curves_axes(sc: StudyCells, data: pd.DataFrame, tasks: list[str]) -> Figure:
     """The learning-curves figure: per task a column with the training loss over the dev metric."""
     fig = Figure(figsize=(5.2 * len(tasks) + 2.5, 7.0))
     axes = fig.subplots(2, len(tasks), squeeze=False)
-    order = [r for r in sc.study.table.rows if r in set(data["arm"])]
+    order = [r for r in sc.rows if r in set(data["arm"])]
     colours, dashes = arm_styles(order)
     legend_ax = None  # the first panel drawn carries the legend (every arm, by hue_order); moved out below
     for j, task in enumerate(tasks):

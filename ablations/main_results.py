@@ -22,7 +22,7 @@ def arms(tasks: Sequence[str], axes: dict[str, Any], offered: Mapping[str, Seque
 
 # The full model as the main comparisons (benchmark/report/comparisons.py) select it when no run was planned
 # as a paper row: the knobs the ablations vary, at the values of the default config (configs/config.yaml;
-# tests/test_report_tables.py checks that they agree). Spelled out here, so that a later change of a default
+# tests/report/test_report_tables.py checks that they agree). Spelled out here, so that a later change of a default
 # does not silently drop older runs from the comparisons.
 FULL_MODEL = {
     "tokenizer.kind": "relaxed",

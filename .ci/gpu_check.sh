@@ -20,7 +20,7 @@
 #                     steps, generation, real lengths, then compiled steps); the record is rewritten
 #                     after each phase, so a time-out (in compilation, say) still leaves the rest
 #   perf_gpu.log      its stderr
-#   pytest_gpu.txt    pytest -m gpu tests/test_gpu.py
+#   pytest_gpu.txt    pytest -m gpu tests/perf/test_gpu.py
 # Budget: at most 5 min for the benchmark (compiling T5-base took 94 s for the bare model alone on an
 # H200) and 3 min for the tests, each capped by `timeout`: one call of ~9 min fits a 15-minute lease with
 # the machine's start, not a second full one (rerun only the part that failed).
@@ -87,7 +87,7 @@ echo "perf gpu exit $?"
 tail -n 5 "$OUT/perf_gpu.log"
 
 echo "=== pytest -m gpu (<= 180 s)"
-timeout 180 $PY -m pytest -m gpu -v -rs -p no:cacheprovider --timeout 120 tests/test_gpu.py >"$OUT/pytest_gpu.txt" 2>&1
+timeout 180 $PY -m pytest -m gpu -v -rs -p no:cacheprovider --timeout 120 tests/perf/test_gpu.py >"$OUT/pytest_gpu.txt" 2>&1
 echo "pytest exit $?"
 tail -n 25 "$OUT/pytest_gpu.txt"
 ls -la "$OUT"

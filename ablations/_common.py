@@ -1,31 +1,23 @@
-"""Helpers shared by the study modules: the tasks, task columns and axis checks."""
+"""Helpers shared by the study modules: the headline task columns and axis checks."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ablations.spec import Column, TaskSpec
+from ablations.spec import Column
+from benchmark.datasets import dataset
 from benchmark.errors import ConfigError
 
-# The headline metric of each task, as in the paper's tables.
-MAIN_COLUMNS = (
-    Column("avsd", "CIDEr", "AVSD CIDEr"),
-    Column("tvqa", "accuracy", "TVQA acc. (%)"),
-    Column("tvc", "CIDEr", "TVC CIDEr-D"),
-)
-_AVSD = ("video", "audio", "caption", "history")
-_TV = ("video", "audio", "speech")
-# Every task config of the harness (configs/task/<choice>.yaml; avsd_dstc8 is AVSD scored on the DSTC8
-# test set): what the study specs and the tables know of a task (tests/test_plan.py checks it against configs/).
-TASKS = {
-    "avsd": TaskSpec("avsd", _AVSD, "dstc7"),
-    "avsd_dstc8": TaskSpec("avsd", _AVSD, "dstc8"),
-    "tvqa": TaskSpec("tvqa", _TV, "accuracy"),
-    "tvqa_test_public": TaskSpec("tvqa", _TV, "accuracy"),
-    "tvc": TaskSpec("tvc", _TV, "tvc"),
-    "tvc_test_public": TaskSpec("tvc", _TV, "tvc"),
-}
+
+def main_column(task: str) -> Column:
+    """The headline column of the task name ``task``: its record's main metric and headline label."""
+    record = dataset(task)
+    return Column(record.name, record.main_metric, record.headline)
+
+
+# The headline metric of each task of the paper, as in its tables (from the dataset records).
+MAIN_COLUMNS = tuple(main_column(t) for t in ("avsd", "tvqa", "tvc"))
 
 
 def axis(axes: Mapping[str, Any], name: str, defaults: Mapping[str, Any], kind: type | tuple[type, ...]) -> Any:

@@ -71,9 +71,9 @@ STUDY = Study(
     table=TableSpec(
         title="Pretrained language model (TVQA)",
         columns=tuple(c for c in MAIN_COLUMNS if c.task == "tvqa"),
-        rows=tuple(label(m, tok) for m in MODELS for tok in TOKENIZERS),
     ),
     figure=FigureSpec(kind="bars", metric_per_task={"tvqa": "accuracy"}, x_label="language model, tokenizer"),
     expected="With a pretrained language model, language-space tokens beat a continuous projection.",
     axes=AXES,
+    seeds=(0,),
 )

@@ -1,11 +1,13 @@
 """The study registry: every study of the harness, found by its name, and the tasks the studies name.
 
 A study is the module ``ablations/<name>.py`` that defines ``STUDY = Study(name="<name>", ...)``: the module
-owns the study's default tasks, its arms and its axis defaults (``Study.axes``). ``configs/sweep/<name>.yaml``
-holds only run-time settings (seeds, dry run, axis overrides); ``sweep=<name>`` on the command line chooses
-both. The planner (:mod:`benchmark.sweep.plan`) and the report (:mod:`benchmark.report`) look studies up here
-only, so a study is found by one name everywhere. :func:`task_spec` says what a task config choice is
-(its task name, offered modalities and protocol) to the report, which never reads ``configs/``.
+owns the study's default tasks, its arms, its axis defaults (``Study.axes``) and its seeds (``Study.seeds``);
+``sweep=<name>`` on the command line chooses it, with the run-time settings' defaults of the schema
+(``SweepConfig``; ``configs/sweep/<name>.yaml`` only where a study wants a file of its own). The planner
+(:mod:`benchmark.sweep.plan`) and the report (:mod:`benchmark.report`) look studies up here only, so a study
+is found by one name everywhere. :func:`task_spec` says what a task config choice is (its task name, offered
+modalities and protocol, from the dataset records of :mod:`benchmark.datasets`) to the report, which never
+reads ``configs/``.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from ablations._common import TASKS
 from ablations.spec import Study, TaskSpec
+from benchmark.datasets import choice, choice_names
 from benchmark.errors import ConfigError
 
 # modules of ablations/ that are not studies
@@ -48,14 +50,15 @@ def all_studies() -> list[Study]:
     return [get_study(name) for name in study_names()]
 
 
-def task_spec(choice: str) -> TaskSpec:
-    """What the task config choice ``choice`` (e.g. ``avsd_dstc8``) is; KeyError naming the known ones."""
+def task_spec(name: str) -> TaskSpec:
+    """What the task config choice ``name`` (e.g. ``avsd_dstc8``) is; KeyError naming the known ones."""
     try:
-        return TASKS[choice]
-    except KeyError:
-        raise KeyError(f"unknown task '{choice}' (known: {', '.join(TASKS)})") from None
+        found = choice(name)
+    except ConfigError:
+        raise KeyError(f"unknown task '{name}' (known: {', '.join(choice_names())})") from None
+    return TaskSpec(found.dataset.name, found.dataset.modalities, found.protocol)
 
 
 def task_choices() -> list[str]:
-    """Every task config choice the studies and tables know."""
-    return list(TASKS)
+    """Every task config choice the studies and tables know (those of the registered datasets)."""
+    return choice_names()

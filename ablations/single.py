@@ -25,7 +25,8 @@ STUDY = Study(
     description="The configuration given on the command line.",
     arms=arms,
     default_tasks=(),  # the task of the command line or of its experiment overlay
-    table=TableSpec(title="Single run", columns=MAIN_COLUMNS, rows=("run",)),
+    table=TableSpec(title="Single run", columns=MAIN_COLUMNS),
     figure=FigureSpec(kind="bars", metric_per_task={c.task: c.metric for c in MAIN_COLUMNS}),
     expected="n/a",
+    seeds=(0,),
 )

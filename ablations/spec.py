@@ -1,9 +1,12 @@
 """What a study is: its grid (arms), the paper table it mirrors, its table, figure and expected outcome.
 
 One module per study in ``ablations/`` defines ``STUDY = Study(...)``, found by its name through
-:mod:`ablations.registry`. The sweep runner plans ``arms × seeds`` from it; ``paper_tables.py`` renders
-``table`` and ``figure`` from the collected results. An arm's ``label`` is its row in the table;
-``role="reference"`` marks the arm the others are compared with (paired test on per-example scores).
+:mod:`ablations.registry`: a new study is that one file (plus its golden tables). The sweep runner plans
+``arms × seeds`` from it (``Study.seeds``; ``sweep.seeds=[...]`` overrides them); ``paper_tables.py``
+renders ``table`` and ``figure`` from the collected results. An arm's ``label`` is its row in the table:
+the table has one row per planned arm (``TableSpec.rows`` only orders them), and a plan refuses two
+different arms with one label on one task. ``role="reference"`` marks the arm the others are compared
+with (paired test on per-example scores).
 """
 
 from __future__ import annotations
@@ -46,7 +49,9 @@ class Column:
 class TableSpec:
     title: str
     columns: tuple[Column, ...]
-    rows: tuple[str, ...]  # arm labels in display order
+    # an ordering hint: the rows are the planned arms' labels, those named here first and in this order
+    # (e.g. when the tasks plan different arms); the others follow in the order they were planned
+    rows: tuple[str, ...] = ()
     # paper numbers shown beside ours: (row label, column label) -> id in results/paper_reference.yaml
     paper: dict[tuple[str, str], str] = field(default_factory=dict)
     note: str = ""
@@ -77,3 +82,5 @@ class Study:
     paper_rows: bool = False
     # the axes of the grid with their defaults (``sweep.axes.<name>=...`` overrides one; the arms check it)
     axes: Mapping[str, Any] = field(default_factory=dict)
+    # the training seeds of each arm (``sweep.seeds=[...]`` on the command line overrides them)
+    seeds: tuple[int, ...] = (0,)

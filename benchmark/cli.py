@@ -133,9 +133,11 @@ def refuse_sweeps(parsed: list[Override], raw: list[str], showing: bool = False)
 
 # ------------------------------------------------------------------------------------------- help
 def group_options() -> dict[str, list[str]]:
-    """Config group -> its options (``configs/<group>/*.yaml``), for the groups of the root config."""
+    """Config group -> its options (``configs/<group>/*.yaml``), for the groups of the root config (``sweep``
+    even without files: its options are the studies, see :func:`help_text`)."""
     root = config_dir()
-    return {g: sorted(p.stem for p in (root / g).glob("*.yaml")) for g in CONFIG_GROUPS if (root / g).is_dir()}
+    groups = [g for g in CONFIG_GROUPS if (root / g).is_dir() or g == "sweep"]
+    return {g: sorted(p.stem for p in (root / g).glob("*.yaml")) for g in groups}
 
 
 def default_choices() -> dict[str, str | None]:
@@ -162,6 +164,8 @@ def help_text(usage: str) -> str:
         "Config groups (group=option; * marks the default; configs/<group>/<option>.yaml):",
     ]
     for group, options in group_options().items():
+        if group == "sweep":  # its options are the studies (those without a configs/sweep/<study>.yaml too)
+            options = sorted({*options, *(s.name for s in all_studies())})
         shown = [f"{o}*" if o == defaults.get(group) else o for o in options]
         lines += textwrap.wrap(", ".join(shown), 110, initial_indent=f"  {group:<11} ", subsequent_indent=" " * 14)
     lines += ["", "Studies (sweep=<study>; ablations/<study>.py):"]
@@ -180,7 +184,7 @@ def show_config(args: Args) -> int:
         return _show_job_legacy(args.overrides)
     docs: list[DictConfig] = []
     if args.cfg != "hydra":
-        docs.append(compose(args.overrides, validate_config=False))
+        docs.append(with_study_seeds(compose(args.overrides, validate_config=False)))
     if args.cfg in ("hydra", "all"):
         docs.append(OmegaConf.create({"hydra": _hydra_config(args.overrides)}))
     nodes: list[Any] = docs
@@ -194,6 +198,17 @@ def show_config(args: Args) -> int:
         text = OmegaConf.to_yaml(node, resolve=resolve) if OmegaConf.is_config(node) else f"{node}\n"
         print(text, end="")
     return 0
+
+
+def with_study_seeds(cfg: DictConfig) -> DictConfig:
+    """``cfg`` with ``sweep.seeds`` filled in from its study (``Study.seeds``) when the command line left them
+    to it, so ``--cfg sweep=<study>`` shows the seeds the sweep will run; unchanged otherwise."""
+    from ablations.registry import get_study, study_names
+
+    sweep = cfg.get("sweep")
+    if sweep is not None and sweep.get("seeds") is None and sweep.get("name") in study_names():
+        sweep.seeds = list(get_study(str(sweep.name)).seeds)
+    return cfg
 
 
 def _hydra_config(overrides: list[str]) -> DictConfig:
@@ -224,7 +239,7 @@ def _show_job_legacy(overrides: list[str]) -> int:
     from benchmark.config.checks import validate
     from benchmark.config.compose import compose
 
-    cfg = compose(overrides, validate_config=False)
+    cfg = with_study_seeds(compose(overrides, validate_config=False))
     unset: list[str] = []
     if cfg.data.root is None and cfg.data.name != "mini":
         unset.append(

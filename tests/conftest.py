@@ -1,4 +1,10 @@
-"""Shared pytest fixtures.
+"""Shared pytest fixtures, and the tiers.
+
+Tests mirror the package (``tests/<layer>/``); ``tests/e2e/`` holds the end-to-end cases (real sweeps, signals,
+Slurm jobs, fault injection), which this file marks ``e2e``: the default tier (``pytest``) leaves them out and
+``.ci/run`` runs them as their own step (``pytest -m e2e``). The support modules beside this file
+(``locations``, ``skips``, ``model_kit``, ``quick_run``, ``report_fixtures``, ``real_layout``, ``slurm_support``)
+are importable by name from every test folder.
 
 The real dataset samples and reference files live beside the repository in ``../shared`` (override
 with ``VX2T_SHARED``); tests that need them skip cleanly when it is absent.
@@ -6,18 +12,23 @@ with ``VX2T_SHARED``); tests that need them skip cleanly when it is absent.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from locations import shared_dir
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-def shared_dir() -> Path:
-    """The shared reference folder: ``$VX2T_SHARED``, else ``<repo>/../shared``."""
-    env = os.environ.get("VX2T_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test under ``tests/e2e/`` ``e2e`` (one that is already ``slow``, the wheel, stays in its tier)."""
+    for item in items:
+        if item.path.is_relative_to(E2E) and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,7 @@ from benchmark.config.schema import (
     CONTINUOUS_MODALITIES,
     RootConfig,
 )
+from benchmark.datasets import datasets
 from benchmark.errors import ConfigError
 from benchmark.fingerprint import mini_generator_fingerprint
 from benchmark.resources import configs_dir
@@ -107,9 +108,19 @@ def _register_schema() -> None:
     global _registered
     if not _registered:
         ConfigStore.instance().store(name="schema", node=RootConfig)
+        ConfigStore.instance().store(group="sweep", name=STUDY_SWEEP, node={"dry_run": False})
         if not OmegaConf.has_resolver("path_join"):
             OmegaConf.register_new_resolver("path_join", _path_join)
         _registered = True
+
+
+def _offer_dataset_configs() -> None:
+    """Offer the task config of each registered dataset that gives one (:attr:`Dataset.task_config`, a
+    dataset without ``configs/task/<name>.yaml``) as the option ``task=<name>``, in Hydra's config store."""
+    store = ConfigStore.instance()
+    for record in datasets():
+        if record.task_config is not None:
+            store.store(group="task", name=record.name, node=dict(record.task_config))
 
 
 def _override_key(override: str) -> str:
@@ -127,9 +138,19 @@ def _config_error(err: BaseException, overrides: Sequence[str]) -> ConfigError:
     return ConfigError(key, msg)
 
 
-def _hydra_group(override: str) -> str:
-    """A group choice as Hydra spells it: ``layout=x`` -> ``layout@model.assembly=x`` (see GROUP_PACKAGES)."""
+# The sweep node of a study without a file of its own: the run-time settings' defaults are the schema's
+# (SweepConfig); the study (ablations/<study>.py) owns its tasks, arms, axis defaults and seeds.
+STUDY_SWEEP = "_study"
+
+
+def _hydra_group(override: str, directory: Path | None = None) -> str:
+    """A group choice as Hydra spells it: ``layout=x`` -> ``layout@model.assembly=x`` (see GROUP_PACKAGES);
+    ``sweep=<study>`` -> ``sweep=_study`` (a node of the config store) unless ``configs/sweep/<study>.yaml``
+    exists (``sweep.name`` is still ``<study>``: :func:`_name_sweep`): a study needs no file under ``configs/``."""
     key, sep, value = override.partition("=")
+    own_file = (directory or config_dir()) / "sweep" / f"{value}.yaml"
+    if key == "sweep" and value and value != "null" and not own_file.is_file():
+        return f"sweep={STUDY_SWEEP}"
     package = GROUP_PACKAGES.get(key)
     return f"{key}@{package}{sep}{value}" if package and sep else override
 
@@ -161,10 +182,12 @@ class Composer:
     def _compose_groups(self, groups: Sequence[str]) -> DictConfig:
         key = tuple(groups)
         if key not in self._cache:
+            _offer_dataset_configs()
             GlobalHydra.instance().clear()
             try:
+                spelled = [_hydra_group(g, self.directory) for g in groups]
                 with initialize_config_dir(config_dir=str(self.directory), version_base="1.3"):
-                    cfg = hydra_compose(config_name="config", overrides=[_hydra_group(g) for g in groups])
+                    cfg = hydra_compose(config_name="config", overrides=spelled)
             except Exception as err:  # Hydra raises a zoo of exception types
                 raise _config_error(err, groups) from None
             finally:
@@ -176,10 +199,12 @@ class Composer:
     def group_option(self, overrides: Sequence[str], group: str) -> str | None:
         """The option of config group ``group`` that ``overrides`` select (an overlay may choose it)."""
         groups, _ = split_overrides(overrides)
+        _offer_dataset_configs()
         GlobalHydra.instance().clear()
         try:
             with initialize_config_dir(config_dir=str(self.directory), version_base="1.3"):
-                cfg = hydra_compose(config_name="config", overrides=list(groups), return_hydra_config=True)
+                spelled = [_hydra_group(g, self.directory) for g in groups]
+                cfg = hydra_compose(config_name="config", overrides=spelled, return_hydra_config=True)
         except Exception as err:  # Hydra raises a zoo of exception types
             raise _config_error(err, groups) from None
         finally:

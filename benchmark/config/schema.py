@@ -370,11 +370,12 @@ class EvalOnlyConfig:
 
 @dataclass
 class SweepConfig:
-    """Run-time settings of a study (``configs/sweep/<study>.yaml``); the study itself is ``ablations/<study>.py``."""
+    """Run-time settings of a study (these defaults, or ``configs/sweep/<study>.yaml`` where one exists); the
+    study itself, with its seeds, is ``ablations/<study>.py``."""
 
     name: str = MISSING  # the study: the choice of the sweep group (sweep=<study>), filled in at composition
     tasks: list[str] = field(default_factory=list)  # empty: the study's default tasks
-    seeds: list[int] = field(default_factory=lambda: [0])
+    seeds: list[int] | None = None  # null: the study's seeds (Study.seeds)
     draws: list[int] = field(default_factory=lambda: [0])  # data draws: data.mini.seed of each run (data=mini only)
     dry_run: bool = False
     wait: bool = True  # false: submit, print the job ids and return (Slurm; follow with python -m benchmark.status)

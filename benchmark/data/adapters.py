@@ -1,8 +1,10 @@
-"""Per-task sample building: AVSD dialogs, TVQA questions and TVC clips turned into SampleSpecs.
+"""Per-dataset sample building: AVSD dialogs, TVQA questions and TVC clips turned into SampleSpecs.
 
-One adapter per task kind reads its split files, builds the samples of each split, lists the text of
-its corpus and writes predictions in the task's official format; :class:`~benchmark.data.tasks.TaskData`
-chooses the adapter by ``task.kind`` and does everything that is common (paths, splits, features).
+One adapter per dataset (registered under its task name, :func:`register_adapter`; the dataset's facts
+are its record in :mod:`benchmark.datasets`) reads its split files, builds the samples of each split,
+lists the text of its corpus, writes predictions in the task's official format and cuts its reference
+file down to the evaluated items; :class:`~benchmark.data.tasks.TaskData` chooses the adapter by
+``task.name`` and does everything that is common (paths, splits, features).
 
 Samples per task (the task specifier is added by the model, not here):
 
@@ -25,10 +27,12 @@ A modality switched off leaves no trace in a sample (and its subtitle file is no
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchmark.atomic import atomic_write_json, atomic_write_text, read_json
 from benchmark.data import avsd, tvc, tvqa
 from benchmark.data.samples import SampleSet, SampleSpec
 from benchmark.data.subtitles import select_tvc, select_tvqa
@@ -87,6 +91,17 @@ class TaskAdapter:
     def write(self, samples: SampleSet, source: Path, predictions: Mapping[str, Any], out: Path) -> Path:
         """Write ``predictions`` (checked to cover ``samples.uids``) in the official format to ``out``."""
         raise NotImplementedError
+
+    def subset_references(self, ref_path: Path, samples: SampleSet, out: Path) -> Path:
+        """Write to ``out`` the references of exactly ``samples`` (the first N items of the eval split), in
+        the format of ``ref_path``. The default keeps the lines of a JSON-lines file whose
+        :attr:`reference_key` is a sample's uid."""
+        wanted = {str(u) for u in samples.uids}
+        lines = [ln for ln in Path(ref_path).read_text(encoding="utf-8").splitlines() if ln.strip()]
+        kept = [ln for ln in lines if str(json.loads(ln)[self.reference_key]) in wanted]
+        return atomic_write_text(out, "".join(ln + "\n" for ln in kept))
+
+    reference_key = "uid"  # the field of a JSON-lines reference record that holds the sample uid
 
     def _speech(self, vid: str, ts: Any, select: Any) -> dict[str, str]:
         if "speech" not in self.data.modalities:
@@ -170,8 +185,22 @@ class AvsdAdapter(TaskAdapter):
         split = self.load(source).subset([s.meta["dialog_index"] for s in samples.specs])
         return avsd.write_submission(split, [predictions[u] for u in samples.uids], out)
 
+    def subset_references(self, ref_path: Path, samples: SampleSet, out: Path) -> Path:
+        """The COCO-format references of the evaluated dialogs, renumbered 1..N in dialog order."""
+        coco = read_json(ref_path)
+        keep = [int(spec.meta["dialog_index"]) + 1 for spec in samples.specs]  # ids are 1..N in dialog order
+        new_id = {old: i + 1 for i, old in enumerate(keep)}
+        images = {img["id"]: img for img in coco["images"]}
+        coco["images"] = [dict(images[old], id=new_id[old]) for old in keep]
+        coco["annotations"] = [
+            dict(a, image_id=new_id[a["image_id"]]) for a in coco["annotations"] if a["image_id"] in new_id
+        ]
+        return atomic_write_json(out, coco, indent=None)
+
 
 class TvqaAdapter(TaskAdapter):
+    reference_key = "qid"
+
     def read(self, path: Path) -> list[TvqaQuestion]:
         return tvqa.read_questions(path)
 
@@ -214,6 +243,8 @@ class TvqaAdapter(TaskAdapter):
 
 
 class TvcAdapter(TaskAdapter):
+    reference_key = "clip_id"
+
     def read(self, path: Path) -> list[TvcClip]:
         return tvc.read_clips(path)
 
@@ -250,4 +281,27 @@ class TvcAdapter(TaskAdapter):
         return tvc.write_submission(clips, {int(u): predictions[u] for u in samples.uids}, out)
 
 
-ADAPTERS: dict[str, type[TaskAdapter]] = {"dialog": AvsdAdapter, "multiple_choice": TvqaAdapter, "caption": TvcAdapter}
+_ADAPTERS: dict[str, type[TaskAdapter]] = {}
+
+
+def register_adapter(name: str, adapter: type[TaskAdapter]) -> None:
+    """Make ``adapter`` the reader of the dataset ``name`` (its record's name in :mod:`benchmark.datasets`)."""
+    _ADAPTERS[name] = adapter
+
+
+def unregister_adapter(name: str) -> None:
+    """Forget the adapter of ``name`` (a test's toy dataset)."""
+    _ADAPTERS.pop(name, None)
+
+
+def adapter_for(name: str) -> type[TaskAdapter]:
+    """The adapter class of the dataset ``name``; :class:`ConfigError` naming the datasets that have one."""
+    try:
+        return _ADAPTERS[name]
+    except KeyError:
+        raise ConfigError("task.name", f"no reader for dataset '{name}' (registered: {', '.join(_ADAPTERS)})") from None
+
+
+register_adapter("avsd", AvsdAdapter)
+register_adapter("tvqa", TvqaAdapter)
+register_adapter("tvc", TvcAdapter)

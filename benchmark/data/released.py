@@ -15,11 +15,8 @@ from typing import Any
 from benchmark.config.compose import effective_modalities
 from benchmark.config.schema import CONTINUOUS_MODALITIES
 from benchmark.data.features import resolve
+from benchmark.datasets import dataset
 from benchmark.errors import ConfigError
-
-# Continuous modalities a release does not ship features for (task name -> modalities).
-NOT_RELEASED = {"tvqa": ("audio",), "tvc": ("audio",)}
-RELEASE_NAMES = {"avsd": "AVSD", "tvqa": "TVQA", "tvc": "TVC"}
 
 
 def check_modalities_present(cfg: Any, root: Path) -> None:
@@ -30,7 +27,7 @@ def check_modalities_present(cfg: Any, root: Path) -> None:
     annotations = [resolve(Path(root), str(v)) for v in (cfg.task.files.train, cfg.task.files.eval) if v]
     if not any(p.is_file() for p in annotations):
         return  # not this task's release at all (a wrong root): the data checks name the missing files
-    task = str(cfg.task.name)
+    record = dataset(str(cfg.task.name))  # its title, and the modalities its release does not ship
     for m in effective_modalities(cfg):
         if m not in CONTINUOUS_MODALITIES or m not in cfg.task.features:
             continue
@@ -38,8 +35,7 @@ def check_modalities_present(cfg: Any, root: Path) -> None:
         if not paths or any(p.exists() for p in paths):
             continue
         names = ", ".join(str(p) for p in paths)
-        release = RELEASE_NAMES.get(task, task)
-        why = f"{release} releases no {m} features; " if m in NOT_RELEASED.get(task, ()) else ""
+        why = f"{record.title} releases no {m} features; " if m in record.not_released else ""
         raise ConfigError(
             f"modality.{m}",
             f"{m} is on but its feature store is absent ({names}): {why}set modality.{m}=false, "

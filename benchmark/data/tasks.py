@@ -23,7 +23,7 @@ from omegaconf import DictConfig
 
 from benchmark.config.compose import effective_modalities
 from benchmark.config.schema import CONTINUOUS_MODALITIES
-from benchmark.data.adapters import ADAPTERS, TaskAdapter
+from benchmark.data.adapters import TaskAdapter, adapter_for
 from benchmark.data.features import ArrayCache, ModalityFeatures, modality_from_config, resolve
 from benchmark.data.labels import read_labels
 from benchmark.data.samples import SampleSet, holdout_by_video
@@ -46,7 +46,7 @@ class TaskData:
         self.root = Path(root)
         self.modalities: list[str] = effective_modalities(cfg)
         self.kind: str = cfg.task.kind.value
-        self._adapter: TaskAdapter = ADAPTERS[self.kind](self)
+        self._adapter: TaskAdapter = adapter_for(str(cfg.task.name))(self)
         self._cache = ArrayCache()
         self._sets: dict[str, SampleSet] = {}
         self._sources: dict[str, Path] = {}
@@ -201,12 +201,12 @@ class TaskData:
     def reference_path(self, split: str) -> Path:
         """The file the official scorer compares ``split``'s predictions against.
 
-        AVSD eval: ``files.eval_refs`` (else the eval file itself); otherwise the split's file (for a
+        eval: ``files.eval_refs`` when set (AVSD), else the eval file itself; otherwise the split's file (for a
         held-out dev split, the training file that contains it).
         """
         files = self.cfg.task.files
         if split == "eval":
-            if self.kind == "dialog" and files.eval_refs is not None:
+            if files.eval_refs is not None:
                 return self.file("task.files.eval_refs")
             return self.file("task.files.eval")
         if split == "dev" and files.dev is not None:
@@ -214,3 +214,15 @@ class TaskData:
         if split in ("dev", "train"):
             return self.file("task.files.train")
         raise ValueError(f"unknown split {split!r} (expected one of {', '.join(SPLITS)})")
+
+    def eval_references(self, out_dir: Path) -> Path:
+        """The references of exactly the evaluated items: :meth:`reference_path` of eval, or, when
+        ``data.max_eval`` keeps only the first N, a subset file written to ``out_dir`` in the same
+        official format (the official scorers require one prediction per reference item). CIDEr's idf
+        then comes from the subset: such scores are not comparable with full-split scores."""
+        ref_path = self.reference_path("eval")
+        if int(self.cfg.data.max_eval) <= 0:
+            return ref_path
+        samples = self.samples("eval")
+        out = Path(out_dir) / f"eval_refs_first{len(samples)}{ref_path.suffix}"
+        return self._adapter.subset_references(ref_path, samples, out)

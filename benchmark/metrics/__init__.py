@@ -3,7 +3,8 @@
 Public API (imported lazily, so ``python -m benchmark.metrics.avsd`` does not import its module twice):
 
 * :func:`score_avsd`, :func:`score_tvc`, :func:`score_tvqa` -> :class:`ScoreResult`, and
-  :func:`score` which picks one by a task's ``protocol`` (``dstc7``, ``dstc8``, ``tvc``, ``accuracy``);
+  :func:`score` which picks one by a task's ``protocol`` (:mod:`benchmark.metrics.scorers`, where a new
+  dataset registers its scorer);
 * :func:`aggregate` (the corpus value of a metric over any resample of a per-example table),
   :func:`bootstrap_ci`, :func:`paired_bootstrap`;
 * :func:`check_java`, :func:`score_captions` (pycocoevalcap scorers called directly);
@@ -15,11 +16,7 @@ Per-example column names are documented in :mod:`benchmark.metrics.result`.
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from benchmark.metrics.result import ScoreResult
+from typing import Any
 
 _EXPORTS = {
     "score_avsd": "benchmark.metrics.avsd",
@@ -35,32 +32,14 @@ _EXPORTS = {
     "CAPTION_METRICS": "benchmark.metrics.coco",
     "quick_caption_scores": "benchmark.metrics.quick",
     "quick_accuracy": "benchmark.metrics.quick",
+    "score": "benchmark.metrics.scorers",
+    "register_scorer": "benchmark.metrics.scorers",
 }
-PROTOCOLS = ("dstc7", "dstc8", "tvc", "accuracy")
 
-__all__ = [*_EXPORTS, "PROTOCOLS", "score"]
+__all__ = [*_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'benchmark.metrics' has no attribute {name!r}")
-
-
-def score(protocol: str, submission_path: str | Path, refs_path: str | Path, **kwargs: Any) -> ScoreResult:
-    """Score a submission with the official protocol named by a task config's ``protocol``."""
-    if protocol in ("dstc7", "dstc8"):
-        from benchmark.metrics.avsd import score_avsd
-
-        return score_avsd(submission_path, refs_path, protocol, **kwargs)
-    if protocol == "tvc":
-        from benchmark.metrics.tvc import score_tvc
-
-        return score_tvc(submission_path, refs_path, **kwargs)
-    if protocol == "accuracy":
-        from benchmark.metrics.tvqa import score_tvqa
-
-        return score_tvqa(submission_path, refs_path, **kwargs)
-    from benchmark.errors import ConfigError
-
-    raise ConfigError("task.protocol", f"expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")

@@ -18,7 +18,7 @@ How a raw-frame pipeline plugs in: the data layer emits ``Sample.features["video
 any other feature), the run sets ``task.features.video.classifier.arch=cnn3d`` and the training loop
 puts ``ModelTask.feature_dims["video"] = C*H*W`` and ``ModelTask.frame_shapes["video"] = (C, H, W)``;
 the classifier reshapes ``(N, T, C*H*W)`` back to ``(N, T, C, H, W)``. Everything downstream of the
-logits (tokenizers, assembly) is unchanged (``tests/test_model_vx2text.py`` trains such a model).
+logits (tokenizers, assembly) is unchanged (``tests/model/test_model_vx2text.py`` trains such a model).
 """
 
 from __future__ import annotations

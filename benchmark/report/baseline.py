@@ -30,11 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-
 from ablations.spec import Column, Study
 from benchmark.atomic import atomic_write_json, read_json
-from benchmark.config.compose import config_dir
 from benchmark.errors import DataFormatError, HarnessError
 from benchmark.provenance import cpu_configuration
 from benchmark.report.baseline_rule import (
@@ -48,6 +45,7 @@ from benchmark.report.baseline_rule import (
 )
 from benchmark.report.cells import column_rows, study_plan, summarize_runs, task_name_of
 from benchmark.report.reference import task_scale
+from benchmark.report.studies import table_rows
 from benchmark.resources import find_baseline, shipped_baselines
 from benchmark.results.collect import Collection
 from benchmark.results.store import ResultsStore
@@ -150,26 +148,14 @@ def _configuration(root: ResultsRoot, study: str) -> dict[str, Any]:
     }
 
 
-def _n_ci(study: str) -> int:
-    """Seeds of the study's CI sweep (configs/sweep/<study>.yaml), the n of the stored bands."""
-    path = config_dir() / "sweep" / f"{study}.yaml"
-    try:
-        seeds = OmegaConf.load(path).get("seeds")
-    except OSError:
-        raise BaselineError(f"{path}: no sweep config for study {study} (its seeds set the n of the bands)") from None
-    if not seeds:
-        raise BaselineError(f"{path}: expected a non-empty 'seeds' list")
-    return len(seeds)
-
-
 def baseline_entries(roots: list[ResultsRoot], study: Study) -> list[dict[str, Any]]:
     """One band per (column task, arm, metric) of the study's table; BaselineError if a cell has no result."""
     plans = [study_plan(r.collection, study.name) for r in roots]
-    n_ci = _n_ci(study.name)
+    n_ci = len(study.seeds)  # the seeds of the study's CI sweep: the n of the stored bands
     columns, missing = [], []
     for column in study.table.columns:
         per_arm: dict[str, list[list[float]]] = {}
-        for arm in study.table.rows:
+        for arm in table_rows(study, [str(a) for plan in plans for a in plan["arm"]]):
             cells = [_cell_values(plan, column, arm) for plan in plans]
             if all(why == NOT_PLANNED for _, why in cells):
                 continue  # the arm is not planned on this task (not applicable, or not in this sweep)

@@ -23,13 +23,12 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ablations.registry import task_spec
 from ablations.spec import Arm, Column, Study
+from benchmark.datasets import SCALES, dataset_of
 from benchmark.errors import SubmissionError
 from benchmark.report.inference import BOOT_SEED, N_BOOT, ArmRun, Inference, compare_arms
-from benchmark.report.reference import SCALES, TASK_SCALE
 from benchmark.report.stats import SeedSummary, has_columns, seed_summary
-from benchmark.report.studies import arm_task_name, default_arms
+from benchmark.report.studies import arm_task_name, default_arms, table_rows
 from benchmark.results.collect import Collection
 
 NOT_RUN = "NOT_RUN"  # planned, but the run directory does not exist
@@ -67,6 +66,7 @@ class StudyCells:
     )  # one row per DONE run and column: column, task, metric, arm, role, x, seed, key, value, ci_lo, ci_hi
     notes: list[str]  # study-level notes (no plan, arms unknown)
     panels: dict[str, Column] = field(default_factory=dict)  # figure panel (task) -> its column
+    rows: list[str] = field(default_factory=list)  # the table's rows: the planned arms' labels, in table order
 
     def cell(self, row: str, column: Column) -> Cell:
         """The cell of ``row`` in ``column``."""
@@ -75,12 +75,12 @@ class StudyCells:
 
 def task_name_of(task: str) -> str:
     """The task name of a task name or a task config choice (``avsd_dstc8`` -> ``avsd``)."""
-    return task if task in TASK_SCALE else task_spec(task).name
+    return dataset_of(task).name
 
 
 def scale_of(task: str) -> float:
     """The multiplier of a task's reported numbers (AVSD 1, TVQA / TVC 100); ``task`` may be a config choice."""
-    return SCALES[TASK_SCALE.get(task_name_of(task), "fraction")]
+    return SCALES[dataset_of(task).scale]
 
 
 def _state_note(state: str, reason: object, problems: object) -> str:
@@ -199,9 +199,13 @@ class _Builder:
         }
         if self.plan.empty:
             self.notes.append(f"no sweep plan for {study.name} (sweeps/{study.name}/plan.json): nothing run yet")
-        extra = sorted(set(self.plan["arm"]) - set(study.table.rows))
-        if extra:
-            self.notes.append(f"planned arms that the table does not show: {', '.join(map(str, extra))}")
+        self.rows = self._rows()
+
+    def _rows(self) -> list[str]:
+        """One row per planned arm; without a plan, per default arm (else the TableSpec's rows)."""
+        if not self.plan.empty:
+            return table_rows(self.study, self.plan["arm"].astype(str))
+        return table_rows(self.study, [a.label for a in self.defaults] or self.study.table.rows)
 
     @property
     def defaults(self) -> list[Arm]:
@@ -219,7 +223,9 @@ class _Builder:
 
     def cell(self, label: str, column: Column, rows: pd.DataFrame) -> Cell:
         runs = rows[rows["arm"] == label]
-        if runs.empty:  # not planned: does the study have this arm on this task at all?
+        if runs.empty and not rows.empty:  # the plan has this task without this arm: the study has none here
+            return Cell(label, column, "n/a", notes=["not applicable to this task"])
+        if runs.empty:  # the task is not planned: does the study have this arm on this task at all?
             defaults = self.defaults
             if defaults and not any(a.label == label and _arm_matches(a, column) for a in defaults):
                 return Cell(label, column, "n/a", notes=["not applicable to this task"])
@@ -253,10 +259,10 @@ class _Builder:
         for column in columns:
             rows = column_rows(self.plan, column)
             ref_label = references[column.label] = self.reference(rows, column)
-            for label in self.study.table.rows:
+            for label in self.rows:
                 cells[label, column.label] = self.cell(label, column, rows)
             ref = cells.get((ref_label, column.label)) if ref_label else None
-            for label in self.study.table.rows:
+            for label in self.rows:
                 cell = cells[label, column.label]
                 cell.is_reference = label == ref_label
                 if cell.status != "ok" or cell.is_reference:
@@ -273,7 +279,8 @@ class _Builder:
             task: next(c for c in columns if (c.task, c.metric) == (task, metric))
             for task, metric in self.study.figure.metric_per_task.items()
         }
-        return StudyCells(self.study, cells, references, self.runs_frame(columns), _dedupe(self.notes), panels)
+        runs = self.runs_frame(columns)
+        return StudyCells(self.study, cells, references, runs, _dedupe(self.notes), panels, self.rows)
 
     def runs_frame(self, columns: list[Column]) -> pd.DataFrame:
         frames = []
@@ -282,7 +289,7 @@ class _Builder:
             metric_col = f"m.{column.metric}"
             if metric_col not in rows:
                 continue
-            done = rows[(rows["state"] == "DONE") & rows[metric_col].notna() & rows["arm"].isin(self.study.table.rows)]
+            done = rows[(rows["state"] == "DONE") & rows[metric_col].notna() & rows["arm"].isin(self.rows)]
             frame = done.loc[:, ["arm", "role", "x", "seed", "key"]].copy()
             frame.insert(0, "column", column.label)
             frame.insert(1, "task", column.task)

@@ -156,7 +156,7 @@ def reproduction_table(results: list[ReproductionResult]) -> Table:
         "within ±m: the 90 % interval inside the margin; below / above by x [interval of ours − paper]."
     ]
     for r in results:
-        digits = 3 if r.paper is not None and r.paper.task == "avsd" else 2
+        digits = decimals(r.paper.task) if r.paper is not None else 2
         paper = DASH
         if r.paper is not None:
             paper = f"{r.paper.task} {r.paper.split} {r.paper.metric} {r.paper.value:g}" + (

@@ -24,10 +24,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure  # no pyplot: no global figure state, no display backend
 
 from benchmark.atomic import atomic_write
+from benchmark.datasets import dataset_of
 from benchmark.report.cells import StudyCells, scale_of, task_name_of
 from benchmark.report.reference import task_scale
 
-TASK_TITLES = {"avsd": "AVSD", "tvqa": "TVQA", "tvc": "TVC"}
 SCALE_UNITS = {"fraction": "fraction", "percent": "%", "x100": "×100"}
 NOTES = {
     "bars": "bars: mean over seeds · error bars: 95% bootstrap CI over examples (mean over seeds) · dots: seeds"
@@ -46,7 +46,7 @@ DEV_LOGGED_SCALE = {"accuracy": 100.0}
 
 def metric_name(task: str, header: str) -> str:
     """The metric part of a table header: ``TVC CIDEr-D`` -> ``CIDEr-D``, ``TVQA acc. (%)`` -> ``acc. (%)``."""
-    prefix = TASK_TITLES.get(task_name_of(task), "") + " "
+    prefix = dataset_of(task).title + " "
     return header[len(prefix) :] if header.startswith(prefix) and len(header) > len(prefix) else header
 
 
@@ -81,7 +81,7 @@ def _panel_data(sc: StudyCells, task: str) -> tuple[pd.DataFrame, pd.DataFrame, 
     """Per arm (in table order): mean, CI; the seeds' values; and the arms without a result (with why)."""
     column = sc.panels[task]
     arms, missing = [], []
-    for label in sc.study.table.rows:
+    for label in sc.rows:
         cell = sc.cell(label, column)
         if cell.status == "ok":
             s = cell.summary
@@ -166,7 +166,7 @@ def study_figure(sc: StudyCells, path: Path) -> Path | None:
 
 def _study_figure(sc: StudyCells, path: Path) -> Path:
     tasks = list(sc.study.figure.metric_per_task)
-    n_arms = len(sc.study.table.rows)
+    n_arms = len(sc.rows)
     width = max(4.2, 0.55 * n_arms + 1.8) if sc.study.figure.kind == "bars" else 4.6
     stacked = width * len(tasks) > 16  # too wide side by side: one panel per row
     shape = (len(tasks), 1) if stacked else (1, len(tasks))
@@ -195,7 +195,7 @@ def curves_axes(sc: StudyCells, data: pd.DataFrame, tasks: list[str]) -> Figure:
     """The learning-curves figure: per task a column with the training loss over the dev metric."""
     fig = Figure(figsize=(5.2 * len(tasks) + 2.5, 7.0))
     axes = fig.subplots(2, len(tasks), squeeze=False)
-    order = [r for r in sc.study.table.rows if r in set(data["arm"])]
+    order = [r for r in sc.rows if r in set(data["arm"])]
     colours, dashes = arm_styles(order)
     legend_ax = None  # the first panel drawn carries the legend (every arm, by hue_order); moved out below
     for j, task in enumerate(tasks):
@@ -228,7 +228,7 @@ def curves_axes(sc: StudyCells, data: pd.DataFrame, tasks: list[str]) -> Figure:
                     legend=legend_ax is None,
                 )
                 legend_ax = legend_ax or ax
-            ax.set_title(f"{TASK_TITLES.get(task, task)}: {title}", fontsize=10)
+            ax.set_title(f"{dataset_of(task).title}: {title}", fontsize=10)
             ax.set_xlabel("training step")
             ax.set_ylabel(ylabel if i == 0 else f"dev {ylabel}")
     if legend_ax is not None and legend_ax.get_legend() is not None:

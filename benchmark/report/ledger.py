@@ -29,6 +29,7 @@ from ablations.registry import all_studies, task_choices
 from ablations.spec import Study
 from benchmark.errors import DataFormatError
 from benchmark.report.reference import METRICS
+from benchmark.report.studies import study_labels
 from benchmark.resources import reference_dir
 
 DEFAULT_CLAIMS = reference_dir() / "claims.yaml"
@@ -152,7 +153,7 @@ def _check_claim(path: Path, i: int, raw: Any, studies: dict[str, Study]) -> Cla
         raise DataFormatError(
             path, f"{where}.study", f"a study of ablations/ ({', '.join(studies)})", repr(raw["study"])
         )
-    rows = study.table.rows
+    rows = study_labels(study)
     against = raw["against"]
     if not against:
         raise DataFormatError(path, f"{where}.against", "at least one arm")

@@ -13,15 +13,13 @@ from typing import Any
 
 import yaml
 
+from benchmark.datasets import SCALES, dataset, dataset_names, protocols
 from benchmark.errors import DataFormatError
 from benchmark.resources import reference_dir
 
 DEFAULT_REFERENCE = reference_dir() / "paper_reference.yaml"
-SCALES = {"fraction": 1.0, "percent": 100.0, "x100": 100.0}  # multiplier from a fraction
-TASK_SCALE = {"avsd": "fraction", "tvqa": "percent", "tvc": "x100"}  # how the harness reports each task
 METRICS = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr", "accuracy")
 SPLITS = ("val", "test", "unknown")
-PROTOCOLS = ("dstc7", "dstc8", "accuracy", "tvc", "unknown")
 _REQUIRED = {
     "id": str,
     "system": str,
@@ -59,8 +57,9 @@ class RefEntry:
 
 
 def task_scale(task: str) -> str:
-    """The scale the harness reports ``task`` in (fraction for unknown tasks)."""
-    return TASK_SCALE.get(task, "fraction")
+    """The scale the harness reports the task name ``task`` in (its dataset record's; an unknown task is
+    a ConfigError naming the registered ones)."""
+    return dataset(task).scale
 
 
 def _check_entry(path: Path, i: int, raw: Any) -> RefEntry:
@@ -78,9 +77,9 @@ def _check_entry(path: Path, i: int, raw: Any) -> RefEntry:
             path, where, f"only the fields {', '.join(_REQUIRED)}", f"also {', '.join(sorted(extra))}"
         )
     for name, allowed in (
-        ("task", tuple(TASK_SCALE)),
+        ("task", tuple(dataset_names())),
         ("split", SPLITS),
-        ("protocol", PROTOCOLS),
+        ("protocol", (*protocols(), "unknown")),
         ("metric", METRICS),
         ("scale", tuple(SCALES)),
     ):

@@ -21,7 +21,7 @@ import pandas as pd
 from benchmark.report.cells import scale_of
 from benchmark.report.inference import ArmRun, Estimate, estimate_arm
 from benchmark.report.ledger import Reproduction
-from benchmark.report.reference import TASK_SCALE, RefEntry
+from benchmark.report.reference import RefEntry, task_scale
 from benchmark.report.verdicts import NOT_RUN, TOO_FEW, Protocol
 from benchmark.results.collect import Collection
 
@@ -90,8 +90,8 @@ def evaluate_reproductions(
         seeds = runs["cfg.seed"] if "cfg.seed" in runs else pd.Series(range(len(runs)), index=runs.index)
         arm = [ArmRun(0, int(s), per_example[k]) for k, s in zip(runs["key"], seeds)]
         est = estimate_arm(arm, paper.metric, scale_of(paper.task), n_boot=protocol.n_boot, seed=protocol.boot_seed)
-        value = paper.in_scale(TASK_SCALE[paper.task])
-        digits = 3 if paper.task == "avsd" else 2
+        value = paper.in_scale(task_scale(paper.task))
+        digits = 3 if task_scale(paper.task) == "fraction" else 2
         verdict, difference = _decide(entry, value, est, protocol, digits)
         out.append(ReproductionResult(entry, paper, verdict, est, difference))
     return out

@@ -1,12 +1,16 @@
-"""The arms a study plans when its sweep plan does not say (the sweep never ran, or not on that task).
+"""A study's arms as its table shows them: the planned arms, or the default ones when nothing is planned.
 
-A study's arms normally come from its sweep plan (``study_runs``). Without a plan, :func:`default_arms`
-asks the study (:mod:`ablations.registry`) for the arms of its default tasks, with the modalities each
-task offers from the study specs' task list (``ablations/_common.py`` ``TASKS``), so that the table can
-still tell "not run" from "not applicable to this task". Nothing here reads ``configs/``.
+A study's arms normally come from its sweep plan (``study_runs``): :func:`table_rows` makes one row per
+planned arm label (a plan refuses two different arms with one label on one task), in the order the
+study's ``TableSpec.rows`` hints. Without a plan, :func:`default_arms` asks the study
+(:mod:`ablations.registry`) for the arms of its default tasks, with the modalities each task offers from
+the dataset records (:mod:`benchmark.datasets`, through ``task_spec``), so that the table can still tell
+"not run" from "not applicable to this task". Nothing here reads ``configs/``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from ablations.registry import task_spec
 from ablations.spec import Arm, Study
@@ -29,3 +33,18 @@ def default_arms(study: Study) -> tuple[list[Arm], str | None]:
 def arm_task_name(arm: Arm) -> str:
     """The task name (results folder) of an arm's task config choice."""
     return task_spec(arm.task).name
+
+
+def table_rows(study: Study, labels: Iterable[str]) -> list[str]:
+    """The rows of ``study``'s table for these arm labels (planned, or default): each label once, those that
+    ``TableSpec.rows`` names in its order first, then the others in the order given."""
+    given = list(dict.fromkeys(labels))
+    hinted = [label for label in study.table.rows if label in given]
+    return [*hinted, *(label for label in given if label not in hinted)]
+
+
+def study_labels(study: Study) -> list[str]:
+    """The arm labels of ``study`` with its default axes on its tasks (what a claim may name), in table
+    order; the ``TableSpec.rows`` hint when the study cannot say without a plan."""
+    arms, _ = default_arms(study)
+    return table_rows(study, [a.label for a in arms] or study.table.rows)

@@ -233,7 +233,7 @@ def study_table(sc: StudyCells, reference: dict[str, RefEntry]) -> Table:
         *([spec.note] if spec.note else []),
         *sc.notes,
     ]
-    for label in spec.rows:
+    for label in sc.rows:
         row = [table.cell(label)]
         for column in spec.columns:
             cell = sc.cells[label, column.label]

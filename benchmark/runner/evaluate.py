@@ -7,7 +7,6 @@ exactly what ``python -m benchmark.metrics.<task>`` computes on that file.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,12 +16,10 @@ import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
-from benchmark.atomic import atomic_write_json, atomic_write_text, read_json
 from benchmark.config.schema import TaskKind
-from benchmark.errors import ConfigError, HarnessError
+from benchmark.datasets import dataset
+from benchmark.errors import HarnessError
 from benchmark.runner.runlog import log as runlog
-
-PREDICTION_EXT = {"dstc7": ".json", "dstc8": ".json", "accuracy": ".json", "tvc": ".jsonl"}
 
 
 @torch.no_grad()
@@ -58,59 +55,17 @@ def dev_scores(cfg: DictConfig, predictions: Mapping[str, str | int], samples: A
 
 
 def prediction_path(cfg: DictConfig, predictions_dir: Path, name: str = "eval") -> Path:
-    """Where the official-format predictions of ``name`` go (extension by protocol)."""
-    try:
-        ext = PREDICTION_EXT[str(cfg.task.protocol)]
-    except KeyError:
-        raise ConfigError("task.protocol", f"unknown protocol '{cfg.task.protocol}'") from None
-    return predictions_dir / f"{name}{ext}"
+    """Where the official-format predictions of ``name`` go (the extension is the dataset's)."""
+    return predictions_dir / f"{name}{dataset(str(cfg.task.name)).prediction_ext}"
 
 
 def score_official(cfg: DictConfig, predictions_file: Path, references_file: Path) -> Any:
     """Score an official submission file with the task's official protocol (a ScoreResult)."""
+    from benchmark.metrics.scorers import score
+
     protocol = str(cfg.task.protocol)
     runlog.info("scoring %s against %s (%s protocol)", predictions_file.name, references_file.name, protocol)
-    if protocol in ("dstc7", "dstc8"):
-        from benchmark.metrics.avsd import score_avsd
-
-        return score_avsd(predictions_file, references_file, protocol=protocol)
-    if protocol == "tvc":
-        from benchmark.metrics.tvc import score_tvc
-
-        return score_tvc(predictions_file, references_file)
-    if protocol == "accuracy":
-        from benchmark.metrics.tvqa import score_tvqa
-
-        return score_tvqa(predictions_file, references_file)
-    raise ConfigError("task.protocol", f"unknown protocol '{protocol}' (expected dstc7, dstc8, tvc or accuracy)")
-
-
-def subset_references(cfg: DictConfig, ref_path: Path, eval_set: Any, out_dir: Path) -> Path:
-    """References for exactly the evaluated samples when ``data.max_eval`` keeps only the first N.
-
-    The official scorers require one prediction per reference item, so a subset evaluation needs a
-    subset reference file (written beside the predictions, in the same official format). CIDEr's idf
-    then comes from the subset: such scores are not comparable with full-split scores.
-    """
-    if int(cfg.data.max_eval) <= 0:
-        return ref_path
-    protocol = str(cfg.task.protocol)
-    out = out_dir / f"eval_refs_first{len(eval_set)}{Path(ref_path).suffix}"
-    if protocol in ("dstc7", "dstc8"):
-        coco = read_json(ref_path)
-        keep = [int(spec.meta["dialog_index"]) + 1 for spec in eval_set.specs]  # ids are 1..N in dialog order
-        new_id = {old: i + 1 for i, old in enumerate(keep)}
-        images = {img["id"]: img for img in coco["images"]}
-        coco["images"] = [dict(images[old], id=new_id[old]) for old in keep]
-        coco["annotations"] = [
-            dict(a, image_id=new_id[a["image_id"]]) for a in coco["annotations"] if a["image_id"] in new_id
-        ]
-        return atomic_write_json(out, coco, indent=None)
-    key = "qid" if protocol == "accuracy" else "clip_id"
-    wanted = {str(u) for u in eval_set.uids}
-    lines = [ln for ln in Path(ref_path).read_text(encoding="utf-8").splitlines() if ln.strip()]
-    kept = [ln for ln in lines if str(json.loads(ln)[key]) in wanted]
-    return atomic_write_text(out, "".join(ln + "\n" for ln in kept))
+    return score(protocol, predictions_file, references_file)
 
 
 def example_clusters(eval_set: Any, uids: Sequence[Any]) -> list[str]:

@@ -42,7 +42,6 @@ from benchmark.runner.evaluate import (
     predict,
     prediction_path,
     score_official,
-    subset_references,
     unscored_record,
 )
 from benchmark.runner.runlog import log as runlog
@@ -100,7 +99,7 @@ def _train_and_select(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistIn
 def _evaluate(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistInfo, train_info: dict) -> None:
     eval_set = data.samples("eval")
     scored = not labels_hidden(eval_set)  # a leaderboard split (TVQA / TVC test_public) has no labels
-    ref_path = subset_references(cfg, data.reference_path("eval"), eval_set, run.predictions_dir) if scored else None
+    ref_path = data.eval_references(run.predictions_dir) if scored else None
     if cfg.eval_only.predictions:
         pred_file = Path(str(cfg.eval_only.predictions))
     else:

@@ -23,7 +23,7 @@ from typing import Any
 
 from hydra.core.override_parser.types import Glob, Override
 
-from ablations._common import MAIN_COLUMNS, check_axes
+from ablations._common import check_axes, main_column
 from ablations.spec import Arm, Column, FigureSpec, Study, TableSpec
 from benchmark.config.compose import CONFIG_GROUPS, Composer, compose, config_dir, split_overrides
 from benchmark.errors import ConfigError
@@ -154,14 +154,13 @@ def _study(
     task_names: Mapping[str, str],
     rows: Sequence[str],
 ) -> Study:
-    """An ad-hoc study: one table column per task (its headline metric), one row per arm."""
-    main = {c.task: c for c in MAIN_COLUMNS}
+    """An ad-hoc study: one table column per task (its dataset's headline metric), one row per arm; an
+    unknown task is a ConfigError naming the registered datasets."""
     columns = []
     for t in tasks:
-        column = main.get(task_names.get(t, t))
-        metric = column.metric if column else "accuracy"
-        label = column.label if column and t == column.task else f"{t} {metric}"
-        columns.append(Column(t, metric, label))
+        column = main_column(task_names.get(t, t))
+        label = column.label if t == column.task else f"{t} {column.metric}"
+        columns.append(Column(t, column.metric, label))
     return Study(
         name=name,
         paper_table=f"none (multirun grid: {axes_text})",
@@ -175,29 +174,30 @@ def _study(
 
 
 def plan_study(plan: Mapping[str, Any]) -> Study:
-    """The ad-hoc study of a ``-m`` grid rebuilt from its sweep's ``plan.json`` (what ``python -m
-    benchmark.status`` shows for a grid, which no module of ``ablations/`` defines)."""
+    """The ad-hoc study of a ``-m`` grid rebuilt from its sweep's ``plan.json`` alone (what ``python -m
+    benchmark.status`` shows for a grid, which no module of ``ablations/`` defines): each arm as planned,
+    with its overrides (``arm_overrides``) and line-plot position; a plan written before the overrides were
+    recorded gives them back from the label (``key=value`` words, ``default``: none)."""
     runs = [r for r in plan.get("runs", []) if isinstance(r, dict)]
     tasks = list(dict.fromkeys(str(r.get("task_config") or r.get("task")) for r in runs))
     names = {str(r.get("task_config") or r.get("task")): str(r.get("task")) for r in runs}
-    planned = list(
-        dict.fromkeys((str(r.get("task_config") or r.get("task")), str(r["arm"]), str(r.get("role"))) for r in runs)
-    )
+    planned: dict[tuple[str, str], Arm] = {}
+    for r in runs:
+        task, label = str(r.get("task_config") or r.get("task")), str(r["arm"])
+        recorded = r.get("arm_overrides")
+        if isinstance(recorded, list):
+            overrides = tuple(str(o) for o in recorded)
+        else:  # an old plan: the grid's label is its overrides
+            overrides = tuple(label.split()) if label != "default" else ()
+        x = r.get("x")
+        role = "reference" if r.get("role") == "reference" else "arm"
+        planned.setdefault((task, label), Arm(task, label, overrides, role=role, x=float(x) if x is not None else None))
 
     def arms(tasks: Sequence[str], axes: dict[str, Any], offered: Mapping[str, Sequence[str]]) -> list[Arm]:
         check_axes(axes, ())
-        return [
-            Arm(
-                t,
-                label,
-                tuple(label.split()) if label != "default" else (),
-                role="reference" if role == "reference" else "arm",
-            )
-            for t, label, role in planned
-            if t in tasks
-        ]
+        return [arm for arm in planned.values() if arm.task in tasks]
 
-    rows = list(dict.fromkeys(label for _, label, _ in planned))
+    rows = list(dict.fromkeys(label for _, label in planned))
     axes_text = str(plan.get("paper_table", "")).removeprefix("none (multirun grid: ").removesuffix(")") or "no axis"
     return _study(str(plan.get("study")), axes_text, arms, tasks, names, rows)
 
@@ -219,5 +219,6 @@ def run_multirun(parsed: Sequence[Override], raw: Sequence[str], runner: RunnerP
     overrides = [*grid.base, "sweep=single", f"sweep.name={name}", *seeds, *grid.settings]
     cfg = compose([*overrides, f"task={tasks[0]}"])  # checked on a task of the grid (each arm is checked too)
     draws = f" x {len(cfg.sweep.draws)} data draws" if len(cfg.sweep.draws) > 1 else ""
-    print(f"multirun {name}: {len(study.table.rows)} arms x {len(tasks)} tasks{draws} x {len(cfg.sweep.seeds)} seeds")
+    n_arms = len(study.arms(tasks[:1], {}, {}))
+    print(f"multirun {name}: {n_arms} arms x {len(tasks)} tasks{draws} x {len(cfg.sweep.seeds or study.seeds)} seeds")
     return run_sweep(cfg, overrides, runner, study=study)

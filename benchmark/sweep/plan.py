@@ -51,6 +51,7 @@ class PlannedRun:
             "task": self.resolved["task"]["name"],
             "task_config": self.task,
             "arm": self.arm.label,
+            "arm_overrides": list(self.arm.overrides),  # what makes the arm (plan_study rebuilds it from this)
             "role": self.arm.role,
             "x": self.arm.x,
             "seed": self.seed,
@@ -147,7 +148,8 @@ def plan_sweep(
     offered = {t: list(composer.compose([*split_overrides(base)[0], f"task={t}"]).task.modalities) for t in tasks}
     axes = OmegaConf.to_container(cfg.sweep.axes, resolve=True) or {}
     arms = study.arms(tasks, axes, offered)  # type: ignore[arg-type]
-    seeds = [int(s) for s in cfg.sweep.seeds]
+    check_arm_labels(study.name, arms, axes)
+    seeds = [int(s) for s in (study.seeds if cfg.sweep.seeds is None else cfg.sweep.seeds)]
     if single and any(ov.split("=", 1)[0] == "seed" for ov in overrides):
         seeds = [int(cfg.seed)]  # a single run's seed=N (e.g. routed to Slurm) is its seed
     if not seeds:
@@ -180,6 +182,26 @@ def plan_sweep(
                 run = store.run(str(resolved["task"]["name"]), reseed_alias(alias_arm, seed), key)
                 planned.append(PlannedRun(arm.task, arm, seed, key, run, resolved, semantic, draw))
     return planned
+
+
+def check_arm_labels(study: str, arms: Sequence[Arm], axes: dict[str, Any]) -> None:
+    """Refuse two different arms (other overrides) with one label on one task: a label is the arm's table
+    row, and its runs would be pooled as seeds of one arm. ConfigError naming the axes the user gave
+    (``sweep.axes.<name>``), else the override key the arms differ in; identical arms are planned once."""
+    seen: dict[tuple[str, str], Arm] = {}
+    for arm in arms:
+        first = seen.setdefault((arm.task, arm.label), arm)
+        if first.overrides == arm.overrides:
+            continue
+        given = [f"sweep.axes.{name}" for name in axes]
+        differ = [o for o in (*first.overrides, *arm.overrides) if (o in first.overrides) != (o in arm.overrides)]
+        key = given[0] if len(given) == 1 else "sweep.axes" if given else _key(differ[0]) if differ else "sweep"
+        raise ConfigError(
+            key,
+            f"two arms of {study} on task {arm.task} share the label '{arm.label}' "
+            f"({' '.join(first.overrides) or 'no override'} | {' '.join(arm.overrides) or 'no override'}): an arm's "
+            "label is its table row, so their runs would pool as seeds of one arm; give values with distinct labels",
+        )
 
 
 def experiment_of(overrides: Sequence[str]) -> str | None:

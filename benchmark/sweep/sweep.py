@@ -395,3 +395,4 @@ def _summarise(
     if summary["interrupted"]:
         print("interrupted: every run is DONE or resumable from its checkpoint; rerun the same command to resume.")
         return 128 + int(interrupted or signal.SIGINT)
+    return 0

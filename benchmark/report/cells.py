@@ -226,8 +226,10 @@ class _Builder:
         if runs.empty and not rows.empty:  # the plan has this task without this arm: the study has none here
             return Cell(label, column, "n/a", notes=["not applicable to this task"])
         if runs.empty:  # the task is not planned: does the study have this arm on this task at all?
-            defaults = self.defaults
-            if defaults and not any(a.label == label and _arm_matches(a, column) for a in defaults):
+            defaults = [a for a in self.defaults if a.label == label]
+            # n/a only where the default arms have this label on other tasks but not this one (e.g. "w/o speech"
+            # on AVSD); a label of other axis values (K=2 when the defaults are 1, 3, 5, 10) was just not run here
+            if defaults and not any(_arm_matches(a, column) for a in defaults):
                 return Cell(label, column, "n/a", notes=["not applicable to this task"])
             return Cell(label, column, "missing", notes=["not run"])
         return summarize_runs(label, column, runs)

@@ -167,7 +167,7 @@ def _check_finite_weights(path: Path) -> None:
     import torch
     from safetensors import SafetensorError, safe_open
 
-    from benchmark.model.classifiers import refuse_non_finite
+    from benchmark.data.tensors import refuse_non_finite
 
     try:
         with safe_open(str(path), framework="pt") as fh:

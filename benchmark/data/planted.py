@@ -82,7 +82,7 @@ def arm(modalities: Sequence[str], tokenizer: str = "relaxed", k: int = 3) -> Ar
 def arm_from_config(cfg: Any) -> Arm:
     """The :class:`Arm` of a resolved run config (effective modalities, tokenizer kind and K, stream caps)."""
     from benchmark.config.compose import effective_modalities
-    from benchmark.model.tokenization import modality_k
+    from benchmark.config.derived import modality_k
 
     mods = effective_modalities(cfg)
     kind = str(getattr(cfg.tokenizer.kind, "value", cfg.tokenizer.kind))

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from benchmark.config.schema import ClassifierConfig
+from benchmark.data.tensors import refuse_non_finite
 from benchmark.errors import ConfigError, DataFormatError
 
 
@@ -202,17 +203,6 @@ def build_classifier(
             raise ConfigError("classifier.weights", f"weight files are defined for feature_head, not '{arch}'")
         load_feature_head_weights(model, weights)
     return model
-
-
-def refuse_non_finite(path: str | Path, key: str, tensor: torch.Tensor) -> None:
-    """:class:`DataFormatError` naming the file and tensor when ``tensor`` holds a NaN or an infinity."""
-    bad = ~torch.isfinite(tensor.float())
-    if bool(bad.any()):
-        index = tuple(int(i) for i in bad.nonzero()[0])
-        value = tensor.float()[index].item()
-        raise DataFormatError(
-            path, f"tensor '{key}'", "finite numbers", f"{int(bad.sum())} non-finite value(s), {value} at {list(index)}"
-        )
 
 
 def load_feature_head_weights(head: FeatureHead, path: str | Path) -> None:

@@ -43,9 +43,9 @@ import torch
 
 from benchmark.atomic import atomic_write
 from benchmark.data.labels import read_labels
+from benchmark.data.tensors import refuse_non_finite
 from benchmark.errors import DataFormatError, HarnessError, cli_errors
 from benchmark.fingerprint import file_sha256
-from benchmark.model.classifiers import refuse_non_finite
 from benchmark.safe_load import safe_load
 
 log = logging.getLogger(__name__)

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
+from benchmark.config.derived import modality_k
 from benchmark.config.schema import TokenizerConfig, TokenizerKind
 from benchmark.errors import ConfigError
 
@@ -257,12 +258,6 @@ class ContinuousTokenizer(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, embedding: nn.Module) -> torch.Tensor:
         return self.proj(masked_adaptive_avg_pool(x, mask, self.k))
-
-
-def modality_k(tok_cfg: TokenizerConfig, modality: str | None = None) -> int:
-    """K of ``modality``: ``tokenizer.k_per_modality[modality]`` when listed, else ``tokenizer.k``."""
-    per = tok_cfg.k_per_modality
-    return int(per[modality]) if modality is not None and modality in per else int(tok_cfg.k)
 
 
 def tokens_per_modality(tok_cfg: TokenizerConfig, modality: str | None = None) -> int:

@@ -18,14 +18,8 @@ SOURCES = sorted([*(REPO / "benchmark").rglob("*.py"), *(REPO / "ablations").rgl
 RUNNER = "benchmark.runner"
 COMPOSITION_ROOT = "benchmark/run.py"
 
+
 # Cycles that were there before this rule and have not been untangled yet: (package, package) -> why.
-KNOWN_CYCLES = {
-    frozenset({"benchmark.data", "benchmark.model"}): (
-        "data/check.py (refuse_non_finite) and data/planted.py (modality_k) import the model layer lazily"
-    ),
-}
-
-
 def _module(path: Path) -> str:
     parts = list(path.relative_to(REPO).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -133,21 +127,6 @@ def test_no_import_cycle_between_top_level_packages() -> None:
                 where.setdefault((source, target), f"{path.relative_to(REPO).as_posix()}:{line}")
     problems = []
     for component in _cycles(edges):
-        if frozenset(component) in KNOWN_CYCLES:
-            continue
         links = sorted(f"{a} -> {b} ({where[a, b]})" for a in component for b in edges[a] if b in component)
         problems.append(" <-> ".join(sorted(component)) + ":\n  " + "\n  ".join(links))
     assert not problems, "import cycles:\n" + "\n".join(problems)
-
-
-def test_the_known_cycles_are_still_there() -> None:
-    """A cycle untangled leaves KNOWN_CYCLES: the allowance must not outlive it."""
-    edges: dict[str, set[str]] = defaultdict(set)
-    for path in SOURCES:
-        source = _package(_module(path))
-        for name, _ in _imports(path):
-            target = _package(name)
-            if source and target and target != source:
-                edges[source].add(target)
-    present = {frozenset(c) for c in _cycles(edges)}
-    assert set(KNOWN_CYCLES) <= present, f"no longer cycles, remove them: {set(KNOWN_CYCLES) - present}"

@@ -50,6 +50,7 @@ class Dataset:
     prediction_ext: str  # the suffix of its official prediction file: ".json", ".jsonl"
     not_released: tuple[str, ...] = ()  # continuous modalities its release ships no features for
     cluster_unit: str = "video"  # what an item's cluster (SampleSpec.video) is, for the bootstrap
+    scale_note: str = ""  # how the tables' "Scales:" line names its scale; empty: said from `scale`
     task_config: Mapping[str, Any] | None = field(default=None, compare=False)  # without configs/task/<name>.yaml
 
     def __post_init__(self) -> None:
@@ -65,6 +66,14 @@ class Dataset:
         object.__setattr__(self, "choices", MappingProxyType(dict(self.choices)))
         object.__setattr__(self, "modalities", tuple(self.modalities))
         object.__setattr__(self, "not_released", tuple(self.not_released))
+
+    @property
+    def scale_words(self) -> str:
+        """Its scale as the tables' "Scales:" line says it, e.g. "TVQA accuracy in %"."""
+        if self.scale_note:
+            return self.scale_note
+        said = {"fraction": "fractions", "percent": f"{self.main_metric} in %", "x100": "×100"}[self.scale]
+        return f"{self.title} {said}"
 
     @property
     def protocols(self) -> tuple[str, ...]:
@@ -158,6 +167,7 @@ register(
         main_metric="CIDEr",
         headline="AVSD CIDEr",
         scale="fraction",  # as the DSTC scripts print
+        scale_note="AVSD fractions (as the DSTC scripts print)",
         prediction_ext=".json",
         cluster_unit="dialog (one per video)",
     )

@@ -20,7 +20,7 @@ from benchmark.atomic import atomic_write_text
 from benchmark.report.claims import ClaimTest, ClaimVerdict, effect_share
 from benchmark.report.inference import Components, Inference
 from benchmark.report.reproduction import ReproductionResult
-from benchmark.report.tables import DASH, SCALE_WORDS, Table, decimals, fmt, fmt_p, to_latex, to_markdown
+from benchmark.report.tables import DASH, Table, decimals, fmt, fmt_p, scale_words, to_latex, to_markdown
 from benchmark.report.verdicts import VERDICTS, Protocol
 
 _KIND_WORDS = {"paper_claim": "paper claim", "harness_check": "harness check"}
@@ -120,7 +120,7 @@ def detail_table(verdicts: list[ClaimVerdict]) -> Table:
         "the difference of the arms' mean per-item oracle ceilings (harness checks). Variance: each source's "
         "share of Var(Δ̂) and the clusters' design effect. Seeds for 80 %: seeds per draw for 80 % power at δ "
         "(none: the items' and draws' variance alone prevents it; more items or data draws would help).",
-        SCALE_WORDS,
+        scale_words(),
     ]
     for v in verdicts:
         digits = decimals(v.task)

@@ -26,7 +26,7 @@ from ablations.registry import task_spec
 from ablations.spec import Column
 from benchmark.report.cells import Cell, summarize_runs
 from benchmark.report.reference import RefEntry
-from benchmark.report.tables import DASH, SCALE_WORDS, Table, decimals, fmt, fmt_summary
+from benchmark.report.tables import DASH, Table, decimals, fmt, fmt_summary, scale_words
 from benchmark.results.collect import Collection
 
 
@@ -165,7 +165,7 @@ def comparison_table(collection: Collection, reference: dict[str, RefEntry], com
         "mean ± std over seeds (n).",
         "Reported rows: results/paper_reference.yaml; Δ = ours − reported, only where split and protocol match. "
         "Numbers on the mini benchmark are not comparable with numbers on the real datasets.",
-        SCALE_WORDS,
+        scale_words(),
     ]
     ours = _ours_rows(collection, comp)
     if not ours:

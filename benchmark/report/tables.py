@@ -11,12 +11,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from benchmark.datasets import datasets
 from benchmark.report.cells import Cell, StudyCells, scale_of, task_name_of
 from benchmark.report.inference import BOOT_SEED, N_BOOT
 from benchmark.report.reference import RefEntry, task_scale
 
 DASH = "—"
-SCALE_WORDS = "Scales: AVSD fractions (as the DSTC scripts print), TVQA accuracy in %, TVC ×100."
+
+
+def scale_words() -> str:
+    """The tables' "Scales:" line: how each registered dataset's numbers are reported, in registration order."""
+    return "Scales: " + ", ".join(d.scale_words for d in datasets()) + "."
 
 
 @dataclass
@@ -229,7 +234,7 @@ def study_table(sc: StudyCells, reference: dict[str, RefEntry]) -> Table:
         f"Δ: arm mean − reference-arm mean (reference per column: {refs or 'none'}); p: two-sided, runs as the unit: "
         f"the larger of a hierarchical paired bootstrap over data draws, seeds and clusters of items ({N_BOOT} "
         f"resamples, seed {BOOT_SEED}) and a seed-level paired t-test (benchmark/report/inference.py).",
-        SCALE_WORDS if len(scales) > 1 or scales != [1.0] else "Scale: fractions.",
+        scale_words() if len(scales) > 1 or scales != [1.0] else "Scale: fractions.",
         *([spec.note] if spec.note else []),
         *sc.notes,
     ]

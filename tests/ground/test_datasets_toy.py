@@ -169,6 +169,7 @@ def test_a_toy_dataset_registered_in_one_place_plans_runs_and_renders(toy: Datas
     study = grid_study(grid, grid_name(grid, ["toyqa"]), ["toyqa"], {"toyqa": "toyqa"})
     table = to_markdown(study_table(build_study_cells(collection, study, n_boot=50), {}))
     assert "ToyQA acc. (%)" in table
+    assert "ToyQA accuracy in %" in table  # the "Scales:" line comes from the records too
     row = next(line for line in table.splitlines() if line.startswith("| default"))
     mean = np.mean([m["metrics"]["accuracy"] for m in metrics])
     assert f"{mean:.2f}" in row and "(n=2)" in row, table

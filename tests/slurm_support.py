@@ -8,8 +8,8 @@
   with a hard timeout, so that a lost job fails the test with its state and log tail instead of hanging it
   (submitit's own ``result()`` polls forever).
 
-Job functions defined in a test module are pickled by reference; :func:`ci_executor` puts this ``tests/`` folder on
-the job's ``PYTHONPATH`` so that the job can import them.
+Job functions defined in a test module are pickled by reference; :func:`ci_executor` puts this ``tests/`` folder and
+its test folders on the job's ``PYTHONPATH`` so that the job can import them.
 """
 
 from __future__ import annotations
@@ -156,8 +156,10 @@ def ci_executor(folder: Path, *, max_num_timeout: int = 3, **params: Any) -> sub
             f"may arrive {max(quiet_s, 0)}s after the job starts; give timeout_min*60 - slurm_signal_delay_s "
             f">= {MIN_QUIET_S + SIGNAL_EARLY_S}"
         )
-    # job functions defined in tests/*.py are pickled by reference: let the job import them
-    python_path = os.pathsep.join([str(TESTS_DIR), str(REPO_ROOT)])
+    # job functions defined in tests/<layer>/*.py are pickled by reference under their module's bare name
+    # (pytest imports a test module from its own folder): let the job import them, and the support modules
+    folders = [TESTS_DIR, *sorted(d for d in TESTS_DIR.iterdir() if d.is_dir() and any(d.glob("test_*.py")))]
+    python_path = os.pathsep.join([*map(str, folders), str(REPO_ROOT)])
     setup = [f'export PYTHONPATH="{python_path}${{PYTHONPATH:+:$PYTHONPATH}}"']
     settings["slurm_setup"] = setup + list(settings.get("slurm_setup", []))
     executor = submitit.AutoExecutor(folder=folder, cluster="slurm", slurm_max_num_timeout=max_num_timeout)

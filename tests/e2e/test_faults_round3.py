@@ -129,14 +129,14 @@ def test_a_deeply_nested_status_file_is_one_warning_in_collect_status_and_the_re
 def _scorer_inputs(tmp_path: Path, task: str) -> tuple[Path, str]:
     """(refs, the submission's name) for a scorer: valid references, so the submission is what fails."""
     if task == "tvc":
-        from tests.test_metrics_tvc import REFS, _jsonl
+        from tests.metrics.test_metrics_tvc import REFS, _jsonl
 
         return _jsonl(tmp_path / "refs.jsonl", REFS), "sub.jsonl"
     if task == "tvqa":
-        from tests.test_metrics_tvqa import QUESTIONS, _tvqa_jsonl
+        from tests.metrics.test_metrics_tvqa import QUESTIONS, _tvqa_jsonl
 
         return _tvqa_jsonl(tmp_path / "refs.jsonl", QUESTIONS), "sub.json"
-    from tests.test_metrics_avsd import _refs
+    from tests.metrics.test_metrics_avsd import _refs
 
     return _refs(tmp_path / "refs.json"), "sub.json"
 

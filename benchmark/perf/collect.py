@@ -30,9 +30,10 @@ from omegaconf import OmegaConf
 
 from benchmark.atomic import atomic_write_json
 from benchmark.config.compose import compose, semantic_config
+from benchmark.datasets import dataset
 from benchmark.results.rundir import RunDir, run_key
 
-TASKS = ("avsd", "tvqa", "tvc")
+TASKS = ("avsd", "tvqa", "tvc")  # the synthetic runs cycle through the shipped datasets
 CAPTION_COLUMNS = (
     ["bleu_testlen", "bleu_reflen"]
     + [f"bleu_guess_{n}" for n in range(1, 5)]
@@ -43,7 +44,7 @@ CAPTION_COLUMNS = (
 
 def _per_example(task: str, rows: int, rng: np.random.Generator) -> pd.DataFrame:
     frame: dict[str, Any] = {"uid": [f"{task}-{i:05d}" for i in range(rows)]}
-    if task == "tvqa":
+    if dataset(task).kind == "multiple_choice":
         frame["accuracy"] = rng.integers(0, 2, rows).astype(float)
         return pd.DataFrame(frame)
     length = rng.integers(4, 15, rows)
@@ -94,7 +95,9 @@ def make_runs(root: Path, n_runs: int, rows: int, seed: int = 0) -> None:
             continue
         _per_example(task, rows, rng).to_parquet(run.per_example_file, index=False)
         names = (
-            ["accuracy"] if task == "tvqa" else ["Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr"]
+            ["accuracy"]
+            if dataset(task).kind == "multiple_choice"
+            else ["Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr"]
         )
         metrics = {m: float(rng.random()) for m in names}
         atomic_write_json(

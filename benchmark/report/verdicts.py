@@ -30,7 +30,8 @@ from typing import Any
 
 import yaml
 
-from benchmark.errors import DataFormatError
+from benchmark.datasets import dataset_names
+from benchmark.errors import ConfigError, DataFormatError
 from benchmark.resources import reference_dir
 
 DEFAULT_PROTOCOL = reference_dir() / "protocol.yaml"
@@ -44,7 +45,6 @@ NOT_RUN = "not run"
 NOT_TESTABLE = "not testable here"
 VERDICTS = (HOLDS, HOLDS_SMALL, REVERSED, EQUIVALENT, INCONCLUSIVE, TOO_FEW, NOT_RUN, NOT_TESTABLE)
 DATA_KINDS = ("mini", "real")
-TASKS = ("avsd", "tvqa", "tvc")
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
 
@@ -64,7 +64,12 @@ class Protocol:
     digest: str  # sha256 of the file's bytes, first 12 hex digits
 
     def delta_min(self, data: str, task: str, compared_mean: float | None) -> float:
-        """δ for ``task`` on ``data`` (mini / real), in the task's reported scale."""
+        """δ for ``task`` on ``data`` (mini / real), in the task's reported scale; ConfigError naming the
+        protocol's key when it gives none for this task (a dataset registered after the protocol was written)."""
+        if task not in self.min_effect.get(data, {}):
+            raise ConfigError(
+                f"min_effect.{data}.{task}", "results/protocol.yaml gives no smallest effect δ here: add one"
+            )
         value = self.min_effect[data][task]
         if isinstance(value, str):
             fraction = float(_RELATIVE.match(value).group(1)) / 100  # type: ignore[union-attr]
@@ -87,8 +92,9 @@ def _min_effect(path: Path, raw: Any) -> dict[str, dict[str, float | str]]:
         raise _fail(path, "min_effect", f"a mapping with exactly the data kinds {', '.join(DATA_KINDS)}", raw)
     out: dict[str, dict[str, float | str]] = {}
     for data, per_task in raw.items():
-        if not isinstance(per_task, dict) or set(per_task) != set(TASKS):
-            raise _fail(path, f"min_effect.{data}", f"a mapping with exactly the tasks {', '.join(TASKS)}", per_task)
+        known = dataset_names()
+        if not isinstance(per_task, dict) or not per_task or not set(per_task) <= set(known):
+            raise _fail(path, f"min_effect.{data}", f"a mapping of dataset names ({', '.join(known)}) to δ", per_task)
         for task, value in per_task.items():
             ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0) or (
                 isinstance(value, str) and _RELATIVE.match(value)

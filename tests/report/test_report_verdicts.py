@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmark.errors import DataFormatError
+from benchmark.errors import ConfigError, DataFormatError
 from benchmark.report.verdicts import (
     DEFAULT_PROTOCOL,
     EQUIVALENT,
@@ -86,6 +86,10 @@ def test_an_entry_holds_only_when_every_comparison_holds_and_is_reversed_when_an
         ({"min_seeds": 1}, "min_seeds: expected an integer >= 2"),
         ({"draws": {"development": [0], "confirmation": [0, 1]}}, "never used for development"),
         ({"min_effect": {"mini": {"tvqa": 1}}}, "min_effect: expected a mapping with exactly the data kinds"),
+        (
+            {"min_effect": {"mini": {"tvqa": 1, "tvqq": 1}, "real": {"tvqa": 1}}},
+            "min_effect.mini: expected a mapping of dataset names (avsd, tvqa, tvc) to δ",
+        ),
         ({"extra": 1}, "top level: expected exactly the keys"),
     ],
 )
@@ -96,3 +100,10 @@ def test_protocol_errors_name_the_key(tmp_path: Path, change: dict, message: str
     with pytest.raises(DataFormatError) as err:
         load_protocol(path)
     assert message in str(err.value)
+
+
+def test_a_dataset_without_a_smallest_effect_is_one_error_naming_the_key() -> None:
+    partial = dataclasses.replace(PROTOCOL, min_effect={"mini": {"tvqa": 1.0}, "real": {}})
+    assert partial.delta_min("mini", "tvqa", None) == 1.0
+    with pytest.raises(ConfigError, match=r"min_effect\.real\.tvc"):
+        partial.delta_min("real", "tvc", 10.0)

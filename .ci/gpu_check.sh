@@ -87,7 +87,7 @@ echo "perf gpu exit $?"
 tail -n 5 "$OUT/perf_gpu.log"
 
 echo "=== pytest -m gpu (<= 180 s)"
-timeout 180 $PY -m pytest -m gpu -v -rs -p no:cacheprovider --timeout 120 tests/perf/test_gpu.py >"$OUT/pytest_gpu.txt" 2>&1
+timeout 180 $PY -m pytest -o addopts='' -m gpu -v -rs -p no:cacheprovider --timeout 120 tests/perf/test_gpu.py >"$OUT/pytest_gpu.txt" 2>&1
 echo "pytest exit $?"
 tail -n 25 "$OUT/pytest_gpu.txt"
 ls -la "$OUT"

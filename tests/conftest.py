@@ -15,12 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from locations import shared_dir
+from locations import TESTS, shared_dir
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-
-E2E = Path(__file__).resolve().parent / "e2e"
+E2E = TESTS / "e2e"
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by marker

@@ -45,7 +45,6 @@ from benchmark.errors import ConfigError, DataFormatError
 from benchmark.fingerprint import MINI_SOURCES, mini_generator_fingerprint, sources_fingerprint
 from benchmark.model.classifiers import FeatureHead, load_feature_head_weights
 
-REPO = REPO
 SMALL = 0.1  # scale for the caching tests
 
 

@@ -27,22 +27,21 @@ from benchmark.fingerprint import mini_generator_fingerprint, tiny_builder_finge
 from benchmark.report.baseline import read_baseline
 from benchmark.resources import configs_dir, find_baseline, reference_dir
 
-ROOT = REPO
 KEY = re.compile(r"__([0-9a-f]{12})\b")  # a run directory's name ends with __<run key>
 
 
 def _pyproject() -> dict:
     tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
-    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
 
 
 def test_pyproject_lists_every_code_package_and_maps_the_data_folders() -> None:
     setuptools = _pyproject()["tool"]["setuptools"]
     listed = set(setuptools["packages"])
     on_disk = {
-        ".".join(init.parent.relative_to(ROOT).parts)
+        ".".join(init.parent.relative_to(REPO).parts)
         for top in ("benchmark", "ablations")
-        for init in (ROOT / top).rglob("__init__.py")
+        for init in (REPO / top).rglob("__init__.py")
         if "__pycache__" not in init.parts
     }
     assert not on_disk - listed, (
@@ -51,14 +50,14 @@ def test_pyproject_lists_every_code_package_and_maps_the_data_folders() -> None:
     mapped = setuptools["package-dir"]
     assert mapped == {"benchmark._configs": "configs", "benchmark._reference": "results"}
     assert {"benchmark._configs", "benchmark._reference"} <= listed
-    assert (ROOT / mapped["benchmark._configs"] / "config.yaml").is_file()
-    assert (ROOT / mapped["benchmark._reference"] / "paper_reference.yaml").is_file()
+    assert (REPO / mapped["benchmark._configs"] / "config.yaml").is_file()
+    assert (REPO / mapped["benchmark._reference"] / "paper_reference.yaml").is_file()
     assert "paper_tables" in setuptools["py-modules"]
     assert _pyproject()["project"]["scripts"]["paper_tables"] == "paper_tables:main"
 
 
 def test_shipped_files_are_found_in_a_checkout_and_in_an_installed_layout(tmp_path: Path) -> None:
-    assert configs_dir() == ROOT / "configs" and reference_dir() == ROOT / "results"
+    assert configs_dir() == REPO / "configs" and reference_dir() == REPO / "results"
     checkout = tmp_path / "checkout"
     (checkout / "benchmark").mkdir(parents=True)
     assert configs_dir(checkout) == checkout / "configs"
@@ -72,7 +71,7 @@ def test_shipped_files_are_found_in_a_checkout_and_in_an_installed_layout(tmp_pa
 
 
 def test_baseline_names_fall_back_to_the_shipped_baselines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    shipped = ROOT / "results" / "baselines" / "ci_small.json"
+    shipped = REPO / "results" / "baselines" / "ci_small.json"
     monkeypatch.chdir(tmp_path)  # no results/ here
     assert find_baseline("results/baselines/ci_small.json") == shipped
     assert find_baseline("ci_small") == shipped
@@ -100,13 +99,13 @@ def _clean_checkout(dest: Path) -> Path:
     """The tracked files of this checkout (as a clean clone has them, with their current content)."""
     if shutil.which("git") is None:
         pytest.skip("git is needed to list the tracked files")
-    listing = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=False)
+    listing = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=False)
     if listing.returncode != 0:
-        pytest.skip(f"{ROOT} is not a git checkout")
+        pytest.skip(f"{REPO} is not a git checkout")
     for name in listing.stdout.decode().split("\0"):
-        if name and (ROOT / name).is_file():
+        if name and (REPO / name).is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
+            shutil.copy2(REPO / name, dest / name)
     return dest
 
 
@@ -206,8 +205,8 @@ def test_wheel_from_a_clean_checkout_runs_a_dry_sweep_and_paper_tables(tmp_path:
 
     sweep = ["sweep=ci_small", "sweep.dry_run=true", f"results.root={tmp_path / 'runs'}"]
     from_wheel = _ok(_run([python, "-m", "benchmark.run", *sweep], outside, env))
-    checkout_env = {**env, "PYTHONPATH": str(ROOT)}
-    from_checkout = _ok(_run([sys.executable, "-m", "benchmark.run", *sweep], ROOT, checkout_env))
+    checkout_env = {**env, "PYTHONPATH": str(REPO)}
+    from_checkout = _ok(_run([sys.executable, "-m", "benchmark.run", *sweep], REPO, checkout_env))
     keys = KEY.findall(from_wheel)
     assert len(keys) == 18 and keys == KEY.findall(from_checkout), "run keys differ between the wheel and the checkout"
 

@@ -20,9 +20,7 @@ from benchmark.errors import DataFormatError, MissingDependencyError, Submission
 from benchmark.metrics import score_avsd
 from benchmark.metrics.avsd import StopwordFilter, default_stopwords, read_last_answers, read_multiref
 
-SHARED = SHARED
 AVSD = SHARED / "data" / "real" / "avsd"
-REPO = REPO
 needs_shared = needs("shared:data/real/avsd")
 
 

@@ -25,7 +25,6 @@ from benchmark.metrics.bootstrap import bootstrap_distribution, resample_counts
 from benchmark.metrics.coco import bleu_scores
 from benchmark.metrics.formulas import METEOR_STAT_COLUMNS, parse_meteor_stats
 
-SHARED = SHARED
 AVSD = SHARED / "data" / "real" / "avsd"
 FIX = FIXTURES / "metrics"
 

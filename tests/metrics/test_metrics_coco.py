@@ -17,7 +17,6 @@ from benchmark.metrics import aggregate, check_java, score_captions
 from benchmark.metrics.coco import bleu_scores, clear_reference_cache
 from benchmark.metrics.jvm import ptb_tokenize, shared_meteor
 
-SHARED = SHARED
 AVSD = SHARED / "data" / "real" / "avsd"
 FIX = FIXTURES / "metrics"
 needs_java = needs("java")

@@ -30,11 +30,9 @@ from benchmark.metrics.formulas import (
     parse_meteor_stats,
 )
 
-SHARED = SHARED
 REAL = SHARED / "data" / "real"
 FIX = FIXTURES / "metrics"
 UPDATE = bool(os.environ.get("VX2T_UPDATE_GOLDEN"))
-REPO = REPO
 
 needs_shared = needs("shared:data/real")
 

@@ -12,7 +12,6 @@ from benchmark.metrics import quick_accuracy, quick_caption_scores
 from benchmark.metrics.avsd import StopwordFilter, default_stopwords
 from benchmark.metrics.quick import quick_tokenize
 
-SHARED = SHARED
 AVSD = SHARED / "data" / "real" / "avsd"
 FIX = FIXTURES / "metrics"
 

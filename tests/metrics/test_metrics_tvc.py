@@ -13,7 +13,6 @@ from skips import needs
 from benchmark.errors import DataFormatError, SubmissionError
 from benchmark.metrics.tvc import main, read_tvc_references, remove_nonascii, score_tvc
 
-SHARED = SHARED
 TVC = SHARED / "data" / "real" / "tvc"
 
 

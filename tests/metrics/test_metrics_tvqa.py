@@ -14,7 +14,6 @@ from benchmark.errors import DataFormatError, SubmissionError
 from benchmark.metrics import score_tvqa
 from benchmark.metrics.tvqa import main, question_word, read_tvqa_labels, show_of_vid_name
 
-SHARED = SHARED
 TVQA = SHARED / "data" / "real" / "tvqa"
 needs_shared = needs("shared:data/real/tvqa")
 

@@ -13,7 +13,6 @@ from skips import needs
 from benchmark.errors import DataFormatError
 from benchmark.report.reference import DEFAULT_REFERENCE, load_reference
 
-SHARED = SHARED
 GOLDEN = SHARED / "data" / "real" / "avsd" / "golden" / "dstc8_baseline_i3d_rgb-i3d_flow.expected.json"
 
 

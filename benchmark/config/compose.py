@@ -30,7 +30,7 @@ from benchmark.config.schema import (
 )
 from benchmark.datasets import datasets
 from benchmark.errors import ConfigError
-from benchmark.fingerprint import mini_generator_fingerprint
+from benchmark.mini_identity import task_identity
 from benchmark.resources import configs_dir
 
 CONFIG_GROUPS = (
@@ -300,8 +300,9 @@ def _drop(tree: dict[str, Any], dotted: str) -> None:
 def semantic_config(cfg: DictConfig) -> dict[str, Any]:
     """The part of a resolved config that determines results: what a run key hashes.
 
-    Paths, launcher, logging and worker counts are dropped; ``data=mini`` runs gain the digest of
-    the mini generator's sources (``data.generator``, :mod:`benchmark.fingerprint`). Modalities are
+    Paths, launcher, logging and worker counts are dropped; ``data=mini`` runs gain the identity of
+    their task's generated files for their draw (``data.content``, or ``data.generator`` for content
+    keyed that way before: :mod:`benchmark.mini_identity`; the draw is generated if it is not cached). Modalities are
     reduced to the effective list, and tokenizer knobs that do not apply to the chosen tokenizer are
     dropped, so that two spellings of the same experiment get the same key.
     """
@@ -338,6 +339,7 @@ def semantic_config(cfg: DictConfig) -> dict[str, Any]:
         tree["head"].pop("pooling", None)
     if tree.get("eval_only") == {"checkpoint": None, "predictions": None}:
         tree.pop("eval_only")
-    if tree["data"]["name"] == "mini":  # the mini data is its generator's output: other code, other runs
-        tree["data"]["generator"] = mini_generator_fingerprint()
+    if tree["data"]["name"] == "mini":  # the mini data is its files: other content, other runs
+        mini = cfg.data.mini
+        tree["data"].update(task_identity(str(cfg.paths.cache), str(cfg.task.name), mini.seed, mini.scale))
     return tree

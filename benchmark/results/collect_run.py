@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmark.atomic import loads
+from benchmark.errors import HarnessError
 from benchmark.results.rundir import STATES, RunDir, label_modalities, run_key
 from benchmark.results.store import ResultsStore
 
@@ -67,7 +68,10 @@ def load_json(path: Path, problems: list[str]) -> Any:
 
 
 def _semantic_from_yaml(path: Path, problems: list[str]) -> dict[str, Any] | None:
-    """The semantic config computed from config.yaml, for a run whose key.json is missing or broken."""
+    """The semantic config computed from config.yaml, for a run whose key.json is missing or broken.
+
+    A mini run's identity needs its draw's manifest (generated if not cached); when that fails, the
+    run gets a problem note, like an unreadable config."""
     import yaml
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
@@ -80,7 +84,7 @@ def _semantic_from_yaml(path: Path, problems: list[str]) -> dict[str, Any] | Non
         return semantic_config(OmegaConf.create(cfg))
     except FileNotFoundError:
         return None
-    except (yaml.YAMLError, OmegaConfBaseException, KeyError, TypeError, ValueError, AttributeError) as err:
+    except (yaml.YAMLError, OmegaConfBaseException, HarnessError, KeyError, TypeError, ValueError, AttributeError) as err:
         problems.append(f"config.yaml: not a resolved run config ({type(err).__name__}: {' '.join(str(err).split())})")
         return None
 

@@ -68,7 +68,10 @@ def task_content_digest(files: Mapping[str, Mapping[str, Any]], task: str) -> st
 def _generate(cache_dir: Path, seed: int, scale: float) -> None:
     """Generate the draw into the cache in a child process (``ensure_mini``: locked, atomic, verified)."""
     cmd = [sys.executable, "-m", "benchmark.data.mini", "--cache", str(cache_dir), "--seed", str(seed)]
-    done = subprocess.run([*cmd, "--scale", repr(float(scale))], capture_output=True, text=True, check=False)
+    code_root = str(Path(__file__).resolve().parent.parent)  # the child runs this very code, wherever it is
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (code_root, os.environ.get("PYTHONPATH")) if p))
+    cmd += ["--scale", repr(float(scale))]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         raise HarnessError(f"the mini benchmark (seed {seed}, scale {scale}) could not be generated: {last}")

@@ -83,6 +83,7 @@ KEY_STABLE_DEFAULTS: dict[str, Any] = {
     "tokenizer.k_per_modality": {},  # one K for every modality
     "head.candidates": "auto",  # generative: no candidates in the input; discriminative: its own appended
     "model.freeze_body": False,  # the whole language model trains
+    "data.mini.variant": "base",  # data=mini (data=mini_lp: lp)
 }
 
 
@@ -341,5 +342,6 @@ def semantic_config(cfg: DictConfig) -> dict[str, Any]:
         tree.pop("eval_only")
     if tree["data"]["name"] == "mini":  # the mini data is its files: other content, other runs
         mini = cfg.data.mini
-        tree["data"].update(task_identity(str(cfg.paths.cache), str(cfg.task.name), mini.seed, mini.scale))
+        variant = str(mini.get("variant", "base"))
+        tree["data"].update(task_identity(str(cfg.paths.cache), str(cfg.task.name), mini.seed, mini.scale, variant))
     return tree

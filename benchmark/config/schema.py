@@ -176,6 +176,7 @@ class TaskConfig:
 class MiniConfig:
     seed: int = 0
     scale: float = 1.0  # multiplies the number of videos / questions of every split
+    variant: str = "base"  # base: data=mini; lp: data=mini_lp, held-out classes (benchmark/data/mini/tvqa_lp.py)
 
 
 @dataclass

@@ -84,6 +84,9 @@ KEY_STABLE_DEFAULTS: dict[str, Any] = {
     "head.candidates": "auto",  # generative: no candidates in the input; discriminative: its own appended
     "model.freeze_body": False,  # the whole language model trains
     "data.mini.variant": "base",  # data=mini (data=mini_lp: lp)
+    "tokenizer.label_names": "as_is",  # each category token carries its own name
+    "tokenizer.name_embedding": "mean",  # a name is the mean of its word-piece embeddings
+    "train.classifier_regularization": "decay",  # the classifiers decay toward zero like every matrix
 }
 
 
@@ -329,6 +332,8 @@ def semantic_config(cfg: DictConfig) -> dict[str, Any]:
                 tok["k_per_modality"] = per
             else:
                 tok.pop("k_per_modality")
+        if "label_names" not in tok:  # as_is: no permutation or random vectors to seed
+            tok.pop("label_names_seed", None)
         if tok["kind"] != "continuous":
             tok.pop("continuous_tokens", None)
         else:

@@ -23,7 +23,7 @@ head that *scores the 5 candidates* keeps chance (20 %) the floor on held-out it
 writes free text and, never having written a held-out phrase, writes a seen one (0 % on
 ``heldout_semantic`` items in a 600-step run, below chance).
 
-Axes: ``models``, ``names`` (the arms above by id: true, discrete, permuted, random, continuous) and
+Axes: ``models``, ``names`` (the arms above by id: relaxed, discrete, permuted, random, continuous) and
 ``size``: ``ci`` (train=lm_ci, 150 steps of 16, 2,400 training questions, speech cut to 64 tokens) or
 ``full`` (train=tiny, 600 steps of 32, all 4,800 training questions). The table shows the whole val split
 (seen and held-out items together); seen / held-out columns need the report to split a column by
@@ -31,7 +31,7 @@ Axes: ``models``, ``names`` (the arms above by id: true, discrete, permuted, ran
 
 Reproduce: python -m benchmark.run sweep=language_prior                       (ci size, seeds 0-4)
            python -m benchmark.run sweep=language_prior sweep.axes.size=full
-           python -m benchmark.run sweep=language_prior 'sweep.axes.names=[true,permuted]'
+           python -m benchmark.run sweep=language_prior 'sweep.axes.names=[relaxed,permuted]'
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ MODELS = {"minilm_bert": "MiniLM", "t5_tiny": "T5-tiny"}
 PRETRAINED = ("minilm_bert",)  # frozen body; the others are randomly initialised and train whole
 # name-arm id -> (row label suffix, overrides), in the table's order; the first is the reference
 NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "true": ("relaxed (true names)", ("tokenizer=relaxed",)),
+    "relaxed": ("relaxed (true names)", ("tokenizer=relaxed",)),
     "discrete": ("discrete (true names)", ("tokenizer=discrete",)),
     "permuted": ("relaxed (permuted names)", ("tokenizer=relaxed", "tokenizer.label_names=permuted")),
     "random": ("relaxed (random names)", ("tokenizer=relaxed", "tokenizer.label_names=random")),

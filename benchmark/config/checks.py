@@ -174,6 +174,13 @@ def validate(cfg: DictConfig) -> None:
             )
         if k < 1:
             raise ConfigError(f"tokenizer.k_per_modality.{m}", f"must be >= 1, got {k}")
+    if not tok.kind.uses_classifier:
+        for key, plain in (("label_names", "as_is"), ("name_embedding", "mean")):
+            if tok[key].value != plain:
+                raise ConfigError(
+                    f"tokenizer.{key}",
+                    f"the continuous tokenizer carries no category names; '{tok[key].value}' needs discrete or relaxed",
+                )
     cand = cfg.head.candidates
     if cand != CandidateInput.auto and cfg.task.kind != TaskKind.multiple_choice:
         raise ConfigError(

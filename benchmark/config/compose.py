@@ -30,7 +30,7 @@ from benchmark.config.schema import (
 )
 from benchmark.datasets import datasets
 from benchmark.errors import ConfigError
-from benchmark.fingerprint import mini_generator_fingerprint
+from benchmark.mini_identity import task_identity
 from benchmark.resources import configs_dir
 
 CONFIG_GROUPS = (
@@ -83,6 +83,10 @@ KEY_STABLE_DEFAULTS: dict[str, Any] = {
     "tokenizer.k_per_modality": {},  # one K for every modality
     "head.candidates": "auto",  # generative: no candidates in the input; discriminative: its own appended
     "model.freeze_body": False,  # the whole language model trains
+    "data.mini.variant": "base",  # data=mini (data=mini_lp: lp)
+    "tokenizer.label_names": "as_is",  # each category token carries its own name
+    "tokenizer.name_embedding": "mean",  # a name is the mean of its word-piece embeddings
+    "train.classifier_regularization": "decay",  # the classifiers decay toward zero like every matrix
 }
 
 
@@ -300,8 +304,9 @@ def _drop(tree: dict[str, Any], dotted: str) -> None:
 def semantic_config(cfg: DictConfig) -> dict[str, Any]:
     """The part of a resolved config that determines results: what a run key hashes.
 
-    Paths, launcher, logging and worker counts are dropped; ``data=mini`` runs gain the digest of
-    the mini generator's sources (``data.generator``, :mod:`benchmark.fingerprint`). Modalities are
+    Paths, launcher, logging and worker counts are dropped; ``data=mini`` runs gain the identity of
+    their task's generated files for their draw (``data.content``, or ``data.generator`` for content
+    keyed that way before: :mod:`benchmark.mini_identity`; the draw is generated if it is not cached). Modalities are
     reduced to the effective list, and tokenizer knobs that do not apply to the chosen tokenizer are
     dropped, so that two spellings of the same experiment get the same key.
     """
@@ -327,6 +332,8 @@ def semantic_config(cfg: DictConfig) -> dict[str, Any]:
                 tok["k_per_modality"] = per
             else:
                 tok.pop("k_per_modality")
+        if "label_names" not in tok:  # as_is: no permutation or random vectors to seed
+            tok.pop("label_names_seed", None)
         if tok["kind"] != "continuous":
             tok.pop("continuous_tokens", None)
         else:
@@ -338,6 +345,8 @@ def semantic_config(cfg: DictConfig) -> dict[str, Any]:
         tree["head"].pop("pooling", None)
     if tree.get("eval_only") == {"checkpoint": None, "predictions": None}:
         tree.pop("eval_only")
-    if tree["data"]["name"] == "mini":  # the mini data is its generator's output: other code, other runs
-        tree["data"]["generator"] = mini_generator_fingerprint()
+    if tree["data"]["name"] == "mini":  # the mini data is its files: other content, other runs
+        mini = cfg.data.mini
+        variant = str(mini.get("variant", "base"))
+        tree["data"].update(task_identity(str(cfg.paths.cache), str(cfg.task.name), mini.seed, mini.scale, variant))
     return tree

@@ -74,6 +74,23 @@ class CategoryEmbeddings(str, Enum):
     frozen = "frozen"  # computed once at initialisation and kept fixed
 
 
+class LabelNames(str, Enum):
+    as_is = "as_is"  # each category token carries its own name
+    permuted = "permuted"  # a seeded derangement within a modality: each token carries another category's name
+    random = "random"  # seeded random vectors, norm-matched to the true name's embedding (or word pieces')
+
+
+class NameEmbedding(str, Enum):
+    mean = "mean"  # one vector per category: the mean of its name's word-piece embeddings
+    sequence = "sequence"  # the name's word pieces, one input position each (padding masked out)
+
+
+class ClassifierRegularization(str, Enum):
+    decay = "decay"  # AdamW weight decay toward zero at train.weight_decay, as every other matrix
+    none = "none"  # no weight decay on the modality classifiers
+    to_init = "to_init"  # the same decoupled decay at train.weight_decay, pulled toward the built (pretrained) weights
+
+
 class HeadKind(str, Enum):
     generative = "generative"
     discriminative = "discriminative"
@@ -176,6 +193,7 @@ class TaskConfig:
 class MiniConfig:
     seed: int = 0
     scale: float = 1.0  # multiplies the number of videos / questions of every split
+    variant: str = "base"  # base: data=mini; lp: data=mini_lp, held-out classes (benchmark/data/mini/tvqa_lp.py)
 
 
 @dataclass
@@ -270,6 +288,12 @@ class TokenizerConfig:
     # K of single modalities, e.g. {video: 5, audio: 3}; a modality not listed takes k. The paper's
     # K per modality is not known (recalled: one K = 3 for all): a guess, hence a knob.
     k_per_modality: dict[str, int] = field(default_factory=dict)
+    # Name controls (discrete / relaxed only): which name each category token carries, the seed of the
+    # permutation / random vectors (fixed across run seeds), and whether a name is one mean vector or its
+    # word pieces written out as a sequence.
+    label_names: LabelNames = LabelNames.as_is
+    label_names_seed: int = 0
+    name_embedding: NameEmbedding = NameEmbedding.mean
     # Real data: let a discrete / relaxed tokenizer run with a classifier that has no trained weights
     # (its category words are then meaningless); without it such a run refuses to start.
     allow_random_classifiers: bool = False
@@ -297,6 +321,8 @@ class TrainConfig:
     lr: float = 1e-3
     classifier_lr_mult: float = 1.0  # learning rate of the modality classifiers (relaxed tokens) / lr
     weight_decay: float = 0.01
+    # the modality classifiers' matrices: decay (toward zero), none, or to_init (toward the pretrained head)
+    classifier_regularization: ClassifierRegularization = ClassifierRegularization.decay
     warmup_steps: int = 50
     max_steps: int = 600
     lr_schedule: LrSchedule = LrSchedule.linear

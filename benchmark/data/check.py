@@ -25,6 +25,7 @@ import numpy as np
 
 from benchmark.config.schema import CONTINUOUS_MODALITIES
 from benchmark.data.features import FeatureStream, Hdf5Store
+from benchmark.data.labels import read_labels
 from benchmark.data.tasks import TaskData
 from benchmark.errors import ConfigError, DataFormatError
 from benchmark.fingerprint import file_sha256
@@ -192,8 +193,8 @@ def check_classifiers(data: TaskData) -> list[str]:
     for m in data.modalities:
         if m not in CONTINUOUS_MODALITIES:
             continue
-        labels = data.label_names(m)
         labels_file = data.file(f"task.features.{m}.classifier.labels")
+        labels = read_labels(labels_file)  # the file's classes (the names a run uses: data.label_names, below)
         weights = data.classifier_weights(m)
         if weights is None:
             if str(cfg.data.name) != "mini" and not cfg.tokenizer.allow_random_classifiers:
@@ -231,6 +232,7 @@ def check_classifiers(data: TaskData) -> list[str]:
                 f"the label file it was converted with ({meta.get('labels', '?')}) as classifier.labels",
                 f"a different file {labels_file}",
             )
+        data.label_names(m)  # the names the head records (cleaned), if any, are one per class
         lines.append(
             f"classifier {m}: {len(labels)} labels ({labels_file.name}), weights {weights.name} ({dim} inputs)"
         )

@@ -1,7 +1,7 @@
 """Identity of a real dataset root: a cheap fingerprint of the files a run reads.
 
-The mini benchmark's identity is in the run key (the generator's digest). Real data lives outside
-the harness, so a run records what it was computed on in ``data.json`` of its run directory, and a
+The mini benchmark's identity is in the run key (its content, ``benchmark.mini_identity``). Real
+data lives outside the harness, so a run records what it was computed on in ``data.json`` of its run directory, and a
 rerun whose data differs is refused (``DataChanged``) instead of being reported "already done" with
 another dataset's result. The fingerprint is not part of the run key (that would re-key every run).
 

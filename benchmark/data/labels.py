@@ -8,11 +8,19 @@ Two real layouts are read:
   display names may be quoted and contain commas (``"Male speech, man speaking"``).
 
 The layout is chosen by the file extension (``.csv`` → AudioSet, anything else → label_map).
+
+Cleaned names (:func:`clean_label_names`): a real vocabulary's display names list synonyms and are
+capitalised ("Baby cry, infant cry"); what a category token carries is its first synonym in lower case
+("baby cry"). ``python -m benchmark.model.convert`` records the cleaned names in the head's metadata
+(:data:`NAMES_KEY`, a JSON list, with the rule under :data:`RULE_KEY`), and :func:`head_label_names`
+reads them back: a run whose head records names uses them, one whose head does not (the mini
+benchmark's heads, heads converted before) reads the label file as it is.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 from benchmark.errors import DataFormatError
@@ -90,4 +98,54 @@ def _check_unique(path: Path, names: list[str]) -> list[str]:
                 path, f"class {i}", "unique class names", f"'{name}' again (first at class {seen[name]})"
             )
         seen[name] = i
+    return names
+
+
+NAMES_KEY = "label_names"  # safetensors metadata: the names the category tokens carry (a JSON list)
+RULE_KEY = "label_names_rule"
+CLEAN_RULE = "first synonym, lower case (the whole display name, lower case, where two would clash)"
+
+
+def clean_label_name(name: str) -> str:
+    """A display name's first comma-separated synonym, stripped and lower-cased ("Baby cry, infant cry" →
+    "baby cry")."""
+    return name.split(",")[0].strip().lower() or name.strip().lower()
+
+
+def clean_label_names(names: list[str]) -> list[str]:
+    """:func:`clean_label_name` of every class; where two cleaned names would clash, those classes keep their
+    whole display name in lower case (class names stay unique)."""
+    cleaned = [clean_label_name(n) for n in names]
+    counts: dict[str, int] = {}
+    for c in cleaned:
+        counts[c] = counts.get(c, 0) + 1
+    out = [c if counts[c] == 1 else n.strip().lower() for c, n in zip(cleaned, names)]
+    return _check_unique(Path("<cleaned label names>"), out)
+
+
+def head_label_names(weights: str | Path, expected: int) -> list[str] | None:
+    """The cleaned names recorded in a converted head's metadata (None: the head records none).
+
+    ``expected`` is the label file's class count; a recorded list of another length is refused.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(weights), framework="np") as fh:
+            meta = fh.metadata() or {}
+    except (SafetensorError, OSError) as err:
+        raise DataFormatError(weights, "", "a safetensors classifier head", str(err)) from None
+    raw = meta.get(NAMES_KEY)
+    if raw is None:
+        return None
+    try:
+        names = json.loads(raw)
+    except json.JSONDecodeError:
+        names = None
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise DataFormatError(weights, f"metadata '{NAMES_KEY}'", "a JSON list of non-empty names", repr(raw[:80]))
+    if len(names) != expected:
+        raise DataFormatError(
+            weights, f"metadata '{NAMES_KEY}'", f"{expected} names (the label file's classes)", str(len(names))
+        )
     return names

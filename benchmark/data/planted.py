@@ -45,6 +45,7 @@ import pandas as pd
 from benchmark.data.features import Hdf5Store, sample_steps, slice_moment
 
 CEILING_COLUMN = "ceiling"
+TAG_COLUMN = "item_tag"
 SUPPORTED_TASKS = ("tvqa", "tvc", "avsd")
 TOKENIZER_KINDS = ("discrete", "relaxed", "continuous")
 FEATURE_MODALITIES = ("video", "audio")
@@ -290,12 +291,15 @@ def item_ceilings(
 def add_ceiling(cfg: Any, task_dir: str | Path, per_example: pd.DataFrame) -> pd.DataFrame:
     """Add the ``ceiling`` column to a ``data=mini`` run's per-example table (in place; also returned).
 
-    Only for the mini benchmark and the supported tasks (:data:`SUPPORTED_TASKS`); any other table is
+    Only for the mini benchmark (not yet for its held-out-class variant ``data=mini_lp``) and the
+    supported tasks (:data:`SUPPORTED_TASKS`); any other table is
     returned unchanged. Rows are matched by ``uid`` (AVSD: the reference name ``{image_id}_{turn}``); an
     evaluated uid the generator does not know is an error. For TVC and AVSD the scored uids are the
     reference set (CIDEr's idf), as for the official scorer on a ``data.max_eval`` subset.
     """
     if str(cfg.data.name) != "mini" or str(cfg.task.name) not in SUPPORTED_TASKS:
+        return per_example
+    if str(cfg.data.mini.get("variant", "base")) != "base":  # data=mini_lp: no planted ceilings yet
         return per_example
     scored = per_example["uid"].astype(str).tolist()
     task = str(cfg.task.name)
@@ -305,4 +309,25 @@ def add_ceiling(cfg: Any, task_dir: str | Path, per_example: pd.DataFrame) -> pd
     if missing:
         raise KeyError(f"no planted ceiling for evaluated uid(s) {missing[:5]} of task {cfg.task.name}")
     per_example[CEILING_COLUMN] = [float(ceilings[u]) for u in scored]
+    return per_example
+
+
+def add_item_tags(cfg: Any, task_dir: str | Path, per_example: pd.DataFrame) -> pd.DataFrame:
+    """Add the ``item_tag`` column (``seen``, ``heldout_surface``, ``heldout_semantic``) to a mini run's
+    per-example table when its task has tags (``data=mini_lp``); any other table is returned unchanged.
+
+    Rows are matched by ``uid``; an evaluated uid without a tag is an error.
+    """
+    if str(cfg.data.name) != "mini":
+        return per_example
+    from benchmark.data.mini import read_item_tags
+
+    tags = read_item_tags(task_dir)
+    if tags is None:
+        return per_example
+    scored = per_example["uid"].astype(str).tolist()
+    missing = [u for u in scored if u not in tags]
+    if missing:
+        raise KeyError(f"no item tag for evaluated uid(s) {missing[:5]} of task {cfg.task.name}")
+    per_example[TAG_COLUMN] = [tags[u] for u in scored]
     return per_example

@@ -14,6 +14,9 @@ def data_root(cfg: Any) -> Path:
     from benchmark.data.mini import ensure_mini
 
     root = ensure_mini(
-        Path(os.path.expanduser(str(cfg.paths.cache))), seed=cfg.data.mini.seed, scale=cfg.data.mini.scale
+        Path(os.path.expanduser(str(cfg.paths.cache))),
+        seed=cfg.data.mini.seed,
+        scale=cfg.data.mini.scale,
+        variant=str(cfg.data.mini.get("variant", "base")),
     )
     return Path(root) / str(cfg.task.name)

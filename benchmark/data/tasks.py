@@ -25,7 +25,7 @@ from benchmark.config.compose import effective_modalities
 from benchmark.config.schema import CONTINUOUS_MODALITIES
 from benchmark.data.adapters import TaskAdapter, adapter_for
 from benchmark.data.features import ArrayCache, ModalityFeatures, modality_from_config, resolve
-from benchmark.data.labels import read_labels
+from benchmark.data.labels import head_label_names, read_labels
 from benchmark.data.samples import SampleSet, holdout_by_video
 from benchmark.data.subtitles import SubtitleSource
 from benchmark.errors import ConfigError, DataFormatError, SubmissionError
@@ -167,11 +167,16 @@ class TaskData:
                 yield from self.label_names(m)
 
     def label_names(self, modality: str) -> list[str]:
-        """The class names of ``modality``'s classifier (``task.features.<m>.classifier.labels``)."""
+        """The class names of ``modality``'s classifier (``task.features.<m>.classifier.labels``): the names its
+        converted head records (cleaned, see :func:`~benchmark.data.labels.head_label_names`) when it records
+        them, else the label file's as they are."""
         key = f"task.features.{modality}.classifier.labels"
         if modality not in self.cfg.task.features or self.cfg.task.features[modality].classifier.labels is None:
             raise ConfigError(key, f"no label vocabulary configured for {modality}")
-        return read_labels(self.file(key))
+        names = read_labels(self.file(key))
+        weights = self.classifier_weights(modality)
+        recorded = None if weights is None else head_label_names(weights, len(names))
+        return names if recorded is None else recorded
 
     def classifier_weights(self, modality: str) -> Path | None:
         """The trained classifier weights of ``modality`` (None: not configured, random init)."""

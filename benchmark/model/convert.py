@@ -28,12 +28,15 @@ blocks of 1024, ``channel_major``: the positions of one channel side by side).
 
 The label file must have exactly one name per output class, in class order; its name, size and
 SHA-256 go into the head's metadata, and the start-up checks compare them with
-``task.features.<m>.classifier.labels``.
+``task.features.<m>.classifier.labels``. The names the category tokens will carry go in too: cleaned
+(first synonym, lower case: "Baby cry, infant cry" → "baby cry", see
+:func:`benchmark.data.labels.clean_label_names`) unless ``--names as_is``; a run reads them from there.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -42,7 +45,7 @@ from typing import Any
 import torch
 
 from benchmark.atomic import atomic_write
-from benchmark.data.labels import read_labels
+from benchmark.data.labels import CLEAN_RULE, NAMES_KEY, RULE_KEY, clean_label_names, read_labels
 from benchmark.data.tensors import refuse_non_finite
 from benchmark.errors import DataFormatError, HarnessError, cli_errors
 from benchmark.fingerprint import file_sha256
@@ -140,19 +143,34 @@ def convert(
     return torch.cat(weights, dim=1).contiguous(), bias.contiguous()
 
 
+NAME_RULES = ("clean", "as_is")
+
+
 def write_head(
-    weight: torch.Tensor, bias: torch.Tensor, labels: str | Path, out: str | Path, *, source: str = ""
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    labels: str | Path,
+    out: str | Path,
+    *,
+    source: str = "",
+    names: str = "clean",
 ) -> dict[str, Any]:
     """Write the head as the safetensors file ``feature_head`` loads; returns its metadata.
 
-    The label file must name exactly one class per row of ``weight``.
+    The label file must name exactly one class per row of ``weight``. ``names``: ``clean`` records the
+    cleaned names (first synonym, lower case) as the names the category tokens carry, ``as_is`` the
+    file's names unchanged.
     """
+    if names not in NAME_RULES:
+        raise HarnessError(f"--names must be one of {', '.join(NAME_RULES)}, got '{names}'")
     from safetensors.torch import save
 
     labels = Path(labels)
-    names = read_labels(labels)
-    if len(names) != weight.shape[0]:
-        raise DataFormatError(labels, "", f"{weight.shape[0]} class names (the classifier's outputs)", str(len(names)))
+    class_names = read_labels(labels)
+    if len(class_names) != weight.shape[0]:
+        raise DataFormatError(
+            labels, "", f"{weight.shape[0]} class names (the classifier's outputs)", str(len(class_names))
+        )
     meta = {
         "arch": "feature_head",
         "pooling": "mean",
@@ -162,6 +180,8 @@ def write_head(
         "labels": labels.name,
         "labels_sha256": file_sha256(labels),
         "source": source,
+        NAMES_KEY: json.dumps(clean_label_names(class_names) if names == "clean" else class_names),
+        RULE_KEY: CLEAN_RULE if names == "clean" else "as in the label file",
     }
     blob = save({"classifier.weight": weight.float(), "classifier.bias": bias.float()}, metadata=meta)
     atomic_write(Path(out), lambda fh: fh.write(blob), mode="wb")
@@ -184,10 +204,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="the head file to write (.safetensors)")
     parser.add_argument("--positions", type=int, default=1, help="temporal positions flattened into one feature")
     parser.add_argument("--layout", choices=LAYOUTS, default="time_major", help="how the positions were flattened")
+    parser.add_argument(
+        "--names", choices=NAME_RULES, default="clean", help="names the tokens carry: clean (first synonym, lower)"
+    )
     args = parser.parse_args(argv)
     weight, bias = convert(args.kind, args.checkpoints, args.positions, args.layout)
     source = f"{args.kind}: " + ", ".join(Path(c).name for c in args.checkpoints)
-    meta = write_head(weight, bias, args.labels, args.out, source=source)
+    meta = write_head(weight, bias, args.labels, args.out, source=source, names=args.names)
     log.info(
         f"wrote {args.out}: {meta['num_classes']} classes ({meta['labels']}) over {meta['input_dim']} feature dims; "
         f"set task.features.<modality>.classifier.weights to it and classifier.labels to {args.labels}"

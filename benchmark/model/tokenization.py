@@ -19,75 +19,35 @@ the LM's weights a second time):
 * ``continuous``: no classifier and no category names; masked adaptive average pooling of the time
   axis into ``n`` segments, then ``Linear(D, d_model)``.
 
-Category-name embeddings (:class:`CategoryEmbeddings`): for each label name, the mean of the LM's
-input embedding rows over the name's sub-word tokens (tokenized without special tokens), including
-the embedding module's own scale (BART's ``embed_scale``), so that the vectors live exactly where the
-embedding of a word would. ``tied`` recomputes them from the live table at every forward (a single
-``embedding_bag``: gradients reach the LM embeddings); ``frozen`` computes them once at build time
-into a persistent buffer (saved in ``state_dict``, no gradient).
+Category names (:mod:`benchmark.model.category_names`): with ``tokenizer.name_embedding: mean`` a
+category token is one vector (the mean of its name's word-piece embeddings), and a tokenizer returns
+``(N, K, d_model)``. With ``sequence`` each of the K tokens is its name's word pieces, ``L`` positions
+(the modality's longest name, padding masked), and a tokenizer returns ``(vectors (N, K*L, d_model),
+valid (N, K*L) bool)``: ``discrete`` writes the top-K names; ``relaxed`` writes ``sum_c w[k, c] *
+words(c)``, the same mixture as the mean mode with a word sequence in place of the mean vector, so the
+forward value is the chosen name's word pieces (hard weights) and the gradient reaches the classifier
+through every weight; a token's valid positions are those of its highest-weight category. Every
+tokenizer has ``positions``, the input positions one modality takes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import PreTrainedTokenizerBase
 
 from benchmark.config.derived import modality_k
-from benchmark.config.schema import TokenizerConfig, TokenizerKind
+from benchmark.config.schema import LabelNames, NameEmbedding, TokenizerConfig, TokenizerKind
 from benchmark.errors import ConfigError
+from benchmark.model.category_names import (
+    CategoryEmbeddings,
+    CategorySequences,
+    category_token_ids,
+    embedding_scale,
+)
 
-
-# --------------------------------------------------------------------------- category-name embeddings
-def category_token_ids(tokenizer: PreTrainedTokenizerBase, names: Sequence[str]) -> list[list[int]]:
-    """Sub-word ids of each label name, tokenized without special tokens (an un-tokenizable name -> [unk])."""
-    ids: list[list[int]] = []
-    for name in names:
-        toks = tokenizer(name, add_special_tokens=False)["input_ids"]
-        if not toks:
-            if tokenizer.unk_token_id is None:
-                raise ConfigError("classifier.labels", f"label name {name!r} tokenizes to nothing")
-            toks = [tokenizer.unk_token_id]
-        ids.append(list(toks))
-    return ids
-
-
-def embedding_scale(embedding: nn.Module) -> float:
-    """The multiplier an embedding module applies to its rows (BART's scaled embedding; 1 elsewhere)."""
-    scale = getattr(embedding, "embed_scale", 1.0)
-    return float(scale) if scale is not None else 1.0
-
-
-class CategoryEmbeddings(nn.Module):
-    """The (C, d_model) category-name embedding matrix, ``tied`` to the live table or ``frozen`` at build time."""
-
-    def __init__(self, token_ids: list[list[int]], embedding: nn.Module, mode: str) -> None:
-        super().__init__()
-        if mode not in ("tied", "frozen"):
-            raise ConfigError("tokenizer.category_embeddings", f"expected tied or frozen, got '{mode}'")
-        self.mode = mode
-        lengths = torch.tensor([len(t) for t in token_ids], dtype=torch.long)
-        # embedding_bag's flat index + offsets: a vectorised segment mean over each name's sub-words.
-        self.register_buffer("flat_ids", torch.tensor([i for t in token_ids for i in t], dtype=torch.long), False)
-        self.register_buffer("offsets", torch.cumsum(lengths, 0) - lengths, False)
-        self.num_categories = len(token_ids)
-        if mode == "frozen":
-            with torch.no_grad():
-                table = self._compute(embedding).detach().clone()
-            self.register_buffer("table", table, persistent=True)
-
-    def _compute(self, embedding: nn.Module) -> torch.Tensor:
-        weight = embedding.weight
-        out = F.embedding_bag(self.flat_ids.to(weight.device), weight, self.offsets.to(weight.device), mode="mean")
-        scale = embedding_scale(embedding)
-        return out * scale if scale != 1.0 else out
-
-    def forward(self, embedding: nn.Module) -> torch.Tensor:
-        """The (C, d_model) matrix: recomputed from ``embedding`` (tied) or the stored buffer (frozen)."""
-        return self._compute(embedding) if self.mode == "tied" else self.table
+Categories = CategoryEmbeddings | CategorySequences
+TokenVectors = torch.Tensor | tuple[torch.Tensor, torch.Tensor]  # (N, K, d), or (N, K*L, d) and its valid mask
 
 
 # --------------------------------------------------------------------------- temperature
@@ -116,18 +76,37 @@ def gumbel_noise(like: torch.Tensor) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- tokenizers
-def _check_k(k: int, categories: CategoryEmbeddings) -> int:
+def _check_k(k: int, categories: Categories) -> int:
     if not 1 <= k <= categories.num_categories:
         raise ConfigError("tokenizer.k", f"must be in [1, {categories.num_categories}] (the label count), got {k}")
     return k
 
 
+def _positions(k: int, categories: Categories) -> int:
+    return k * (categories.name_len if isinstance(categories, CategorySequences) else 1)
+
+
+def write_names(categories: Categories, embedding: nn.Module, weights: torch.Tensor) -> TokenVectors:
+    """The K tokens of each row from ``weights`` (N, K, C) over the categories: mean mode, the (N, K, d)
+    mixtures of name vectors; sequence mode, the mixtures of word-piece sequences flattened to (N, K*L, d)
+    with the valid positions of each token's highest-weight category."""
+    table = categories(embedding)
+    w = weights.to(table.dtype)
+    if isinstance(categories, CategoryEmbeddings):
+        return torch.matmul(w, table)  # (N, K, d_model)
+    n = w.shape[0]
+    vectors = torch.einsum("nkc,cld->nkld", w, table).reshape(n, -1, table.shape[-1])
+    valid = categories.valid().to(weights.device)[weights.argmax(-1)].reshape(n, -1)
+    return vectors, valid
+
+
 class DiscreteTokenizer(nn.Module):
     """Frozen classifier, hard top-K categories -> their name embeddings in rank order."""
 
-    def __init__(self, classifier: nn.Module, categories: CategoryEmbeddings, k: int) -> None:
+    def __init__(self, classifier: nn.Module, categories: Categories, k: int) -> None:
         super().__init__()
         self.classifier, self.categories, self.k = classifier, categories, _check_k(k, categories)
+        self.positions = _positions(self.k, categories)
         self.classifier.requires_grad_(False)
         self.classifier.eval()
 
@@ -137,11 +116,15 @@ class DiscreteTokenizer(nn.Module):
         self.classifier.eval()
         return self
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, embedding: nn.Module) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, embedding: nn.Module) -> TokenVectors:
         with torch.no_grad():
             logits = self.classifier(x, mask)
         idx = logits.topk(self.k, dim=-1).indices  # (N, K), descending
-        return self.categories(embedding)[idx]
+        table = self.categories(embedding)
+        if isinstance(self.categories, CategoryEmbeddings):
+            return table[idx]
+        valid = self.categories.valid().to(idx.device)[idx]  # (N, K, L)
+        return table[idx].reshape(idx.shape[0], -1, table.shape[-1]), valid.reshape(idx.shape[0], -1)
 
 
 RELAXED_MODES = ("draws", "st_topk", "st_ranked")
@@ -161,7 +144,7 @@ class RelaxedTokenizer(nn.Module):
     def __init__(
         self,
         classifier: nn.Module,
-        categories: CategoryEmbeddings,
+        categories: Categories,
         k: int,
         *,
         mode: str,
@@ -178,6 +161,7 @@ class RelaxedTokenizer(nn.Module):
             raise ConfigError("tokenizer.eval_mode", f"expected hard or soft, got '{eval_mode}'")
         self.classifier, self.categories = classifier, categories
         self.k = _check_k(k, categories)
+        self.positions = _positions(self.k, categories)
         self.mode, self.eval_mode, self.schedule = mode, eval_mode, schedule
         self.tau_start, self.tau_end, self.anneal_steps = float(tau_start), float(tau_end), int(anneal_steps)
         # validate the schedule now
@@ -224,11 +208,10 @@ class RelaxedTokenizer(nn.Module):
             return F.one_hot(top, c).to(logits.dtype)
         return _ranked_softmax(logits / self.tau_end, top)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor, embedding: nn.Module) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, embedding: nn.Module) -> TokenVectors:
         logits = self.classifier(x, mask).float()
         weights = self.mixture_weights(logits) if self.training else self.evaluate(logits)
-        table = self.categories(embedding)
-        return torch.matmul(weights.to(table.dtype), table)  # (N, K, d_model)
+        return write_names(self.categories, embedding, weights)
 
 
 def masked_adaptive_avg_pool(x: torch.Tensor, mask: torch.Tensor, n: int) -> torch.Tensor:
@@ -253,7 +236,7 @@ class ContinuousTokenizer(nn.Module):
 
     def __init__(self, input_dim: int, d_model: int, n: int) -> None:
         super().__init__()
-        self.k = n
+        self.k = self.positions = n
         self.proj = nn.Linear(input_dim, d_model)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, embedding: nn.Module) -> torch.Tensor:
@@ -280,7 +263,9 @@ def build_modality_tokenizer(
 ) -> nn.Module:
     """Build the tokenizer of one continuous modality from ``cfg.tokenizer``.
 
-    ``classifier`` and ``category_ids`` are ignored by ``continuous``; ``anneal_default`` is
+    ``category_ids`` are the word pieces of the names the tokens carry (``tokenizer.label_names: permuted``
+    permutes the names before, see :func:`~benchmark.model.category_names.shown_names`; ``random`` is
+    applied here). ``classifier`` and ``category_ids`` are ignored by ``continuous``; ``anneal_default`` is
     ``cfg.train.max_steps`` (used when ``anneal_steps`` is 0); ``modality`` selects its K
     (``tokenizer.k_per_modality``).
     """
@@ -290,7 +275,11 @@ def build_modality_tokenizer(
         return ContinuousTokenizer(input_dim, embedding.weight.shape[1], tokens_per_modality(tok_cfg, modality))
     if classifier is None or category_ids is None:
         raise ConfigError("tokenizer.kind", f"'{kind.value}' needs a classifier and its label names")
-    categories = CategoryEmbeddings(category_ids, embedding, tok_cfg.category_embeddings.value)
+    random_seed = int(tok_cfg.label_names_seed) if tok_cfg.label_names == LabelNames.random else None
+    table = CategorySequences if tok_cfg.name_embedding == NameEmbedding.sequence else CategoryEmbeddings
+    categories = table(
+        category_ids, embedding, tok_cfg.category_embeddings.value, random_seed=random_seed, modality=modality
+    )
     if modality in tok_cfg.k_per_modality and not 1 <= k <= categories.num_categories:
         raise ConfigError(
             f"tokenizer.k_per_modality.{modality}",
@@ -316,13 +305,16 @@ def build_modality_tokenizer(
 __all__ = [
     "RELAXED_MODES",
     "CategoryEmbeddings",
+    "CategorySequences",
     "ContinuousTokenizer",
     "DiscreteTokenizer",
     "RelaxedTokenizer",
     "build_modality_tokenizer",
     "category_token_ids",
+    "embedding_scale",
     "masked_adaptive_avg_pool",
     "modality_k",
     "temperature",
     "tokens_per_modality",
+    "write_names",
 ]

@@ -10,6 +10,7 @@ of the step given to :meth:`Vx2Text.set_step`, which the loop calls before each 
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,11 +27,14 @@ from benchmark.errors import ConfigError
 from benchmark.model.assembly import Collator, special_separator
 from benchmark.model.backbones import Backbone, load_backbone, locate_backbone, max_positions
 from benchmark.model.batch import IGNORE_INDEX, Batch
+from benchmark.model.category_names import shown_names
 from benchmark.model.classifiers import build_classifier
 from benchmark.model.collator_settings import CollatorSettings, SourceLayout
 from benchmark.model.heads import DiscriminativeHead, GenerativeHead
 from benchmark.model.tiny import ensure_tiny_backbone
 from benchmark.model.tokenization import build_modality_tokenizer, category_token_ids, tokens_per_modality
+
+log = logging.getLogger(__name__)
 
 # Weights a pretrained checkpoint does not provide and that therefore train under model.freeze_body:
 # cross-attention created by bert2bert (BERT has none), by name in each family.
@@ -115,24 +119,36 @@ class Vx2Text(nn.Module):
                 tok.set_step(step)
 
     # ----------------------------------------------------------------- model side
-    def inputs_embeds(self, batch: Batch) -> torch.Tensor:
-        """Token embeddings of the source rows with every modality's vectors scattered into its placeholders."""
+    def encoder_inputs(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token embeddings of the source rows with every modality's vectors scattered into its placeholders,
+        and the attention mask (``tokenizer.name_embedding: sequence``: a name's padding positions masked out)."""
         embedding = self.backbone.input_embedding()
         embeds = embedding(batch.input_ids)
+        attention_mask = batch.attention_mask
         for name, slots in batch.modal.items():
-            vectors = self.tokenizers[name](slots.feats, slots.mask, embedding)  # (N, K, d)
+            out = self.tokenizers[name](slots.feats, slots.mask, embedding)  # (N, positions, d) [, valid]
+            vectors, valid = out if isinstance(out, tuple) else (out, None)
             flat = vectors.reshape(-1, vectors.shape[-1]).index_select(0, slots.src).to(embeds.dtype)
             embeds = embeds.index_put((slots.row, slots.pos), flat)
-        return embeds
+            if valid is not None:
+                keep = valid.reshape(-1).index_select(0, slots.src).to(attention_mask.dtype)
+                attention_mask = attention_mask.index_put((slots.row, slots.pos), keep)
+        return embeds, attention_mask
+
+    def inputs_embeds(self, batch: Batch) -> torch.Tensor:
+        """The embeddings of :meth:`encoder_inputs` (its attention mask differs from the batch's only with
+        name sequences)."""
+        return self.encoder_inputs(batch)[0]
 
     def _discriminative_scores(self, batch: Batch) -> torch.Tensor:
         assert batch.row_owner is not None and batch.row_slot is not None
         if batch.cand_input_ids is not None:  # candidates encoded apart from the context (head.candidates: none)
             assert batch.cand_owner is not None and batch.cand_slot is not None
+            embeds, attention_mask = self.encoder_inputs(batch)
             return self.head.candidate_scores(
                 self.backbone,
-                self.inputs_embeds(batch),
-                batch.attention_mask,
+                embeds,
+                attention_mask,
                 row_owner=batch.cand_owner,
                 row_slot=batch.cand_slot,
                 batch_size=len(batch),
@@ -140,10 +156,11 @@ class Vx2Text(nn.Module):
                 cand_embeds=self.backbone.input_embedding()(batch.cand_input_ids),
                 cand_mask=batch.cand_attention_mask,
             )
+        embeds, attention_mask = self.encoder_inputs(batch)
         return self.head.candidate_scores(
             self.backbone,
-            self.inputs_embeds(batch),
-            batch.attention_mask,
+            embeds,
+            attention_mask,
             row_owner=batch.row_owner,
             row_slot=batch.row_slot,
             batch_size=len(batch),
@@ -158,7 +175,8 @@ class Vx2Text(nn.Module):
             return self.head.loss(self._discriminative_scores(batch), batch.mc_label)
         if batch.labels is None:
             raise ValueError("the generative loss needs batch.labels (samples without targets?)")
-        return self.head.loss(self.backbone, self.inputs_embeds(batch), batch.attention_mask, batch.labels)
+        embeds, attention_mask = self.encoder_inputs(batch)
+        return self.head.loss(self.backbone, embeds, attention_mask, batch.labels)
 
     @torch.no_grad()
     def predict(self, batch: Batch) -> list[str] | list[int]:
@@ -168,21 +186,21 @@ class Vx2Text(nn.Module):
         """
         if isinstance(self.head, DiscriminativeHead):
             return self._discriminative_scores(batch).argmax(-1).tolist()
-        embeds = self.inputs_embeds(batch)
+        embeds, attention_mask = self.encoder_inputs(batch)
         if self.task_kind == "multiple_choice":
             if batch.cand_labels is None or batch.cand_owner is None or batch.cand_slot is None:
                 raise ValueError("multiple-choice prediction needs candidate rows (collate with train=False)")
             scores = self.head.candidate_scores(
                 self.backbone,
                 embeds,
-                batch.attention_mask,
+                attention_mask,
                 cand_labels=batch.cand_labels,
                 cand_owner=batch.cand_owner,
                 cand_slot=batch.cand_slot,
                 num_candidates=batch.num_candidates,
             )
             return scores.argmax(-1).tolist()
-        ids = self.head.generate(self.backbone, embeds, batch.attention_mask)
+        ids = self.head.generate(self.backbone, embeds, attention_mask)
         texts = self.tokenizer.batch_decode(ids, skip_special_tokens=True)
         return [t.strip() for t in texts]
 
@@ -221,7 +239,8 @@ def build_model(cfg: DictConfig, task: ModelTask, cache_dir: Path, corpus: Calla
     _fit_layout(layout, backbone, tokenizer)
     modality_tokenizers = _modality_tokenizers(cfg, task, backbone, tokenizer)
     head = _head(cfg, backbone, discriminative)
-    collator = Collator(tokenizer, backbone.specials, _collator_settings(cfg, task, layout, discriminative))
+    settings = _collator_settings(cfg, task, layout, discriminative, modality_tokenizers)
+    collator = Collator(tokenizer, backbone.specials, settings)
     if cfg.model.freeze_body:
         freeze_body(cfg, backbone)
     model = Vx2Text(
@@ -285,7 +304,8 @@ def _modality_tokenizers(
                 weights=task.classifier_weights.get(m),
                 frame_shape=task.frame_shapes.get(m),
             )
-            category_ids = category_token_ids(tokenizer, task.label_names[m])
+            names = _shown_names(tok_cfg, task.label_names[m], m)
+            category_ids = category_token_ids(tokenizer, names)
         modality_tokenizers[m] = build_modality_tokenizer(
             tok_cfg,
             classifier=classifier,
@@ -296,6 +316,15 @@ def _modality_tokenizers(
             modality=m,
         )
     return modality_tokenizers
+
+
+def _shown_names(tok_cfg: Any, names: list[str], modality: str) -> list[str]:
+    """The names modality ``modality``'s category tokens carry (``tokenizer.label_names``), logged when permuted."""
+    shown = shown_names(names, tok_cfg.label_names.value, int(tok_cfg.label_names_seed), modality)
+    if shown != names:
+        pairs = ", ".join(f"{a!r} -> {b!r}" for a, b in zip(names, shown))
+        log.info(f"{modality} label names permuted (seed {int(tok_cfg.label_names_seed)}): {pairs}")
+    return shown
 
 
 def _head(cfg: DictConfig, backbone: Backbone, discriminative: bool) -> nn.Module:
@@ -311,14 +340,21 @@ def _head(cfg: DictConfig, backbone: Backbone, discriminative: bool) -> nn.Modul
 
 
 def _collator_settings(
-    cfg: DictConfig, task: ModelTask, layout: SourceLayout, discriminative: bool
+    cfg: DictConfig,
+    task: ModelTask,
+    layout: SourceLayout,
+    discriminative: bool,
+    modality_tokenizers: dict[str, nn.Module],
 ) -> CollatorSettings:
-    """What the collator needs of the run config and the task (K per modality, target cap, candidates)."""
+    """What the collator needs of the run config and the task (the input positions of each modality: its
+    tokenizer's, K times the longest name with name sequences; target cap, candidates)."""
+    positions = {m: tokens_per_modality(cfg.tokenizer, m) for m in CONTINUOUS_MODALITIES}
+    positions.update({m: int(tok.positions) for m, tok in modality_tokenizers.items()})
     return CollatorSettings(
         layout=layout,
         specifier=task.specifier,
         modalities=list(task.modalities),
-        tokens_per_modality={m: tokens_per_modality(cfg.tokenizer, m) for m in CONTINUOUS_MODALITIES},
+        tokens_per_modality=positions,
         feature_dims={m: int(d) for m, d in task.feature_dims.items()},
         task_kind=task.kind.value,
         discriminative=discriminative,

@@ -15,8 +15,10 @@
   (role)``, ``; ``-separated), from its planned.json ``planned_studies``, ``comparison`` (the main
   comparison it is a paper row of), ``experiment``, ``variant`` and ``paper_row``.
 - ``per_example.parquet``: ``key``, ``uid``, ``cluster`` (the item's video: TVQA clip, TVC video, AVSD
-  dialog; null for runs written before it was recorded) and the numeric per-example score columns of
-  every DONE run (other text columns, such as the scored hypothesis, stay in the run directory).
+  dialog; null for runs written before it was recorded), ``item_tag`` (only when some run has one: the
+  ``data=mini_lp`` tag seen / heldout_surface / heldout_semantic; null for the other runs) and the numeric
+  per-example score columns of every DONE run (other text columns, such as the scored hypothesis, stay in
+  the run directory).
 - ``study_runs.parquet``: ``study``, ``paper_table``, ``arm``, ``role``, ``seed``, ``draw``, ``x``, ``task``
   (task name), ``task_config`` (config group choice, e.g. avsd_dstc8), ``key``, ``run_dir`` from every
   plan (a plan written before draws: the run's own draw from the index, else 0 on the default mini data).

@@ -22,10 +22,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmark.atomic import loads
+from benchmark.errors import HarnessError
 from benchmark.results.rundir import STATES, RunDir, label_modalities, run_key
 from benchmark.results.store import ResultsStore
 
 INVALID = "INVALID"
+# the item's tag in a per-example table that has one (data=mini_lp: seen / heldout_surface / heldout_semantic;
+# written by benchmark.data.planted.add_item_tags as its TAG_COLUMN): the one text column kept besides
+# uid and cluster, absent from the collected row set of runs written without it
+ITEM_TAG = "item_tag"
 ENV_FIELDS = ("python", "torch", "cuda", "gpu", "host", "java")
 ENV_PACKAGES = ("transformers", "pycocoevalcap")
 
@@ -67,7 +72,10 @@ def load_json(path: Path, problems: list[str]) -> Any:
 
 
 def _semantic_from_yaml(path: Path, problems: list[str]) -> dict[str, Any] | None:
-    """The semantic config computed from config.yaml, for a run whose key.json is missing or broken."""
+    """The semantic config computed from config.yaml, for a run whose key.json is missing or broken.
+
+    A mini run's identity needs its draw's manifest (generated if not cached); when that fails, the
+    run gets a problem note, like an unreadable config."""
     import yaml
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
@@ -80,7 +88,7 @@ def _semantic_from_yaml(path: Path, problems: list[str]) -> dict[str, Any] | Non
         return semantic_config(OmegaConf.create(cfg))
     except FileNotFoundError:
         return None
-    except (yaml.YAMLError, OmegaConfBaseException, KeyError, TypeError, ValueError, AttributeError) as err:
+    except (yaml.YAMLError, OmegaConfBaseException, HarnessError, KeyError, TypeError, ValueError, AttributeError) as err:
         problems.append(f"config.yaml: not a resolved run config ({type(err).__name__}: {' '.join(str(err).split())})")
         return None
 
@@ -258,7 +266,7 @@ def _read_per_example(path: Path, key: str, problems: list[str]) -> pa.Table | N
     if "uid" not in table.column_names:
         problems.append("per_example.parquet: expected a 'uid' column")
         return None
-    # scores only: text columns (the hypothesis, the show name) stay in the run directory
+    # scores and the item tag only: other text columns (the hypothesis, the show name) stay in the run directory
     numeric = [
         f.name
         for f in table.schema
@@ -269,8 +277,10 @@ def _read_per_example(path: Path, key: str, problems: list[str]) -> pa.Table | N
         cluster = table.column("cluster").cast(pa.string())
     else:  # a run written before: no cluster recorded
         cluster = pa.nulls(table.num_rows, pa.string())
-    columns = [uid, cluster, *(table.column(c) for c in numeric)]
-    table = pa.Table.from_arrays(columns, names=["uid", "cluster", *numeric])
+    tags = [ITEM_TAG] if ITEM_TAG in table.column_names else []  # only tagged runs gain the column
+    text = [uid, cluster, *(table.column(c).cast(pa.string()) for c in tags)]
+    columns = [*text, *(table.column(c) for c in numeric)]
+    table = pa.Table.from_arrays(columns, names=["uid", "cluster", *tags, *numeric])
     return table.add_column(0, "key", pa.array([key] * table.num_rows, pa.string()))
 
 

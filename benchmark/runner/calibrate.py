@@ -48,7 +48,7 @@ def _calibrate(cfg: DictConfig, steps: int, batches: int) -> dict[str, Any]:
     from benchmark.runner.distributed import pick_device
     from benchmark.runner.evaluate import predict
     from benchmark.runner.job import _seed_everything
-    from benchmark.runner.train import param_groups
+    from benchmark.runner.param_groups import param_groups
 
     t0 = time.perf_counter()
     _seed_everything(int(cfg.seed))
@@ -60,7 +60,7 @@ def _calibrate(cfg: DictConfig, steps: int, batches: int) -> dict[str, Any]:
     model = model.to(device)
     tc = cfg.train
     opt = torch.optim.AdamW(
-        param_groups(model, tc.lr, tc.weight_decay, tc.classifier_lr_mult),
+        param_groups(model, tc.lr, tc.weight_decay, tc.classifier_lr_mult, tc.classifier_regularization.value),
         lr=tc.lr,
         **({"fused": True} if device.type == "cuda" else {}),
     )

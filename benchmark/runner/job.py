@@ -26,7 +26,7 @@ import submitit
 import torch
 
 from benchmark.atomic import NoSpaceError, atomic_write_json, no_space
-from benchmark.data.planted import add_ceiling
+from benchmark.data.planted import add_ceiling, add_item_tags
 from benchmark.errors import HarnessError, unwrap_worker_error
 from benchmark.provenance import env_info
 from benchmark.results.rerun import attempt_settings, check_data
@@ -117,6 +117,7 @@ def _evaluate(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistInfo, trai
     # the unit items cluster in (the claims' bootstrap resamples clusters), then the planted per-item ceiling
     result.per_example["cluster"] = example_clusters(eval_set, result.per_example["uid"].tolist())
     add_ceiling(cfg, data.root, result.per_example)  # data=mini: the planted per-item ceiling (no-op otherwise)
+    add_item_tags(cfg, data.root, result.per_example)  # data=mini_lp: seen / heldout_surface / heldout_semantic
     result.per_example.to_parquet(run.per_example_file, index=False)
     record = metrics_record(cfg, result, str(cfg.task.files.eval), train_info, baselines)
     record["references"] = ref_path.name  # a subset file when data.max_eval keeps the first N items

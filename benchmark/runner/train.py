@@ -32,6 +32,7 @@ from benchmark.model.shapes import PaddedCollate
 from benchmark.results.rundir import RunDir
 from benchmark.runner.checkpoint import load_checkpoint, rng_state, save_best, save_checkpoint, set_rng_state
 from benchmark.runner.distributed import DistInfo
+from benchmark.runner.param_groups import DecayToInit, param_groups
 from benchmark.runner.signals import StopFlag
 from benchmark.runner.trainlog import TrainLog
 
@@ -61,20 +62,6 @@ def _raise_if_bad(bad_step: torch.Tensor, bad_loss: torch.Tensor | None) -> None
     if step:
         value = float(bad_loss.item()) if bad_loss is not None else float("nan")
         raise NonFiniteLossError(f"non-finite loss {value} at step {step}")
-
-
-def param_groups(model: torch.nn.Module, lr: float, weight_decay: float, classifier_mult: float) -> list[dict]:
-    """AdamW groups: no decay on biases and norms; the modality classifiers at ``lr * classifier_mult``."""
-    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
-    for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        is_classifier = name.startswith("tokenizers.") and ".classifier." in name
-        groups.setdefault((is_classifier, param.ndim >= 2), []).append(param)
-    return [
-        {"params": params, "lr": lr * (classifier_mult if cls else 1.0), "weight_decay": weight_decay if decay else 0.0}
-        for (cls, decay), params in sorted(groups.items())
-    ]
 
 
 def lr_lambda(kind: str, warmup: int, total: int) -> Callable[[int], float]:
@@ -116,10 +103,17 @@ class Trainer:
         self.main_metric = str(cfg.task.main_metric)
         self.log = TrainLog(run.train_log, enabled=dist.is_main)
         self.optimizer = torch.optim.AdamW(
-            param_groups(model, self.tc.lr, self.tc.weight_decay, self.tc.classifier_lr_mult),
+            param_groups(
+                model,
+                self.tc.lr,
+                self.tc.weight_decay,
+                self.tc.classifier_lr_mult,
+                self.tc.classifier_regularization.value,
+            ),
             lr=self.tc.lr,
             **({"fused": True} if self.device.type == "cuda" else {}),
         )
+        self.decay_to_init = DecayToInit(self.optimizer)  # anchored on the built model, before any resume
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lr_lambda(self.tc.lr_schedule.value, self.tc.warmup_steps, self.tc.max_steps)
         )
@@ -275,6 +269,8 @@ class Trainer:
                     continue
                 if tc.clip_grad > 0:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.clip_grad)
+                if self.decay_to_init:
+                    self.decay_to_init.step()
                 self.optimizer.step()
                 self.scheduler.step()
                 self.optimizer.zero_grad(set_to_none=True)

@@ -5,6 +5,7 @@ converted, loaded through the harness classifier, and compared with the original
 from __future__ import annotations
 
 import collections
+import json
 import shutil
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from torch import nn
 from benchmark.config.compose import compose
 from benchmark.config.schema import ClassifierConfig, Pooling
 from benchmark.data.check import check_task_data
+from benchmark.data.labels import NAMES_KEY, clean_label_names, head_label_names, read_labels
 from benchmark.data.tasks import TaskData
 from benchmark.errors import DataFormatError, HarnessError
 from benchmark.model.classifiers import build_classifier
@@ -218,3 +220,56 @@ def test_a_converted_head_passes_the_start_checks_and_a_wrong_vocabulary_does_no
         DataFormatError, match=r"tensor 'classifier\.weight': expected 4 rows, one per label of .*, got 3"
     ):
         check_task_data(TaskData(cfg, root))
+
+
+def test_converted_heads_record_cleaned_names_and_runs_read_them(tmp_path: Path) -> None:
+    """A real AudioSet label line: "Baby cry, infant cry" becomes "baby cry" in the head's metadata, and
+    TaskData gives the run those names; a head without them (the mini heads) keeps the file's names."""
+    labels = tmp_path / "class_labels_indices.csv"
+    labels.write_text(
+        'index,mid,display_name\n0,/m/09x0r,"Speech"\n1,/t/dd00002,"Baby cry, infant cry"\n'
+        '2,/m/05zppz,"Male speech, man speaking"\n'
+    )
+    assert clean_label_names(read_labels(labels)) == ["speech", "baby cry", "male speech"]
+    out = tmp_path / "head.safetensors"
+    meta = write_head(torch.zeros(3, 4), torch.zeros(3), labels, out)
+    assert json.loads(meta[NAMES_KEY]) == ["speech", "baby cry", "male speech"]
+    assert head_label_names(out, 3) == ["speech", "baby cry", "male speech"]
+    with pytest.raises(DataFormatError, match=r"metadata 'label_names': expected 4 names"):
+        head_label_names(out, 4)
+    write_head(torch.zeros(3, 4), torch.zeros(3), labels, out, names="as_is")
+    assert head_label_names(out, 3) == ["Speech", "Baby cry, infant cry", "Male speech, man speaking"]
+    assert clean_label_names(["Whoosh, swoosh", "Whoosh"]) == ["whoosh, swoosh", "whoosh"]  # a clash keeps it all
+
+
+def test_the_real_vocabularies_clean_to_unique_names(shared: Path) -> None:
+    labels = shared / "data" / "labels"
+    audio = clean_label_names(read_labels(labels / "audioset_class_labels_indices.csv"))
+    assert (
+        len(audio) == 527
+        and audio[read_labels(labels / "audioset_class_labels_indices.csv").index("Baby cry, infant cry")] == "baby cry"
+    )
+    assert all(n == n.lower() and n.strip() == n and n for n in audio)
+    for vocab in ("kinetics400_label_map.txt", "kinetics600_label_map.txt"):
+        names = read_labels(labels / vocab)
+        assert len(set(clean_label_names(names))) == len(names)
+
+
+def test_a_run_on_real_data_reads_the_names_its_head_records(tmp_path: Path) -> None:
+    root = tmp_path / "avsd"
+    shutil.copytree(FIXTURES / "avsd", root)
+    for name in ("rgb", "flow"):
+        _pytorch_i3d(tmp_path / f"{name}.pt", seed=len(name), classes=3, dim=2)
+    (root / "kinetics400_label_map.txt").write_text("Abseiling\nAir drumming, drums\nArchery\n")
+    write_head(
+        *convert("i3d", [tmp_path / "rgb.pt", tmp_path / "flow.pt"], 2),
+        root / "kinetics400_label_map.txt",
+        root / "video_head.safetensors",
+    )
+    overrides = ["task=avsd", "data=real", f"data.root={root}", "tokenizer=discrete", "modality.audio=false"]
+    cfg = compose([*overrides, "task.features.video.classifier.weights=video_head.safetensors"])
+    data = TaskData(cfg, root)
+    assert data.label_names("video") == ["abseiling", "air drumming", "archery"]
+    check_task_data(data)
+    plain = TaskData(compose(overrides), root)  # no head: the file's names as they are
+    assert plain.label_names("video") == ["Abseiling", "Air drumming, drums", "Archery"]

@@ -207,3 +207,54 @@ def test_each_run_records_what_it_was_planned_as(toy: ToyResults, tmp_path: Path
     assert full["paper_row"].startswith("TVQA val accuracy 74.9")
     other = index.loc[toy.keys["avsd", "w/o video", 0]]
     assert other["study_arms"] == "toy_ablation: w/o video (arm)" and pd.isna(other["paper_row"])
+
+
+def test_per_example_keeps_the_item_tag_of_tagged_runs_only(toy: ToyResults, tmp_path: Path) -> None:
+    """A run whose per_example.parquet has ``item_tag`` (data=mini_lp) keeps it; the others gain a null tag."""
+    from benchmark.data.planted import TAG_COLUMN
+    from benchmark.results.collect_run import ITEM_TAG
+
+    assert ITEM_TAG == TAG_COLUMN  # the collector keeps the column the runner writes
+    root = tmp_path / "results"
+    shutil.copytree(toy.root, root)
+    path = root / toy.dirs["tvqa", "full", 0].relative_to(toy.root) / "per_example.parquet"
+    frame = pd.read_parquet(path)
+    frame[ITEM_TAG] = ["seen" if i % 2 else "heldout_semantic" for i in range(len(frame))]
+    frame.to_parquet(path, index=False)
+    per_example = collect(root, write=False).per_example
+    mine = per_example["key"] == toy.keys["tvqa", "full", 0]
+    assert per_example.loc[mine, ITEM_TAG].tolist() == frame[ITEM_TAG].tolist()
+    assert per_example.loc[~mine, ITEM_TAG].isna().all() and (~mine).any()
+    assert per_example.loc[mine, "accuracy"].tolist() == frame["accuracy"].tolist()
+    untagged = collect(toy.root, write=False).per_example
+    assert ITEM_TAG not in untagged.columns  # runs without tags collect as before
+
+
+@pytest.mark.e2e  # a real run end to end (about 10 s on 2 cores): the CI's e2e step (pytest -m e2e)
+def test_a_quick_mini_lp_run_collects_with_its_item_tags(tmp_path: Path) -> None:
+    """A real 12-step data=mini_lp run, written by the runner, then collected: every evaluated item keeps
+    the tag of mini_item_tags.json (seen and both held-out kinds among the 512 val items)."""
+    import subprocess
+    import sys
+
+    from quick_run import QUICK
+
+    from benchmark.config.compose import compose
+    from benchmark.data.mini import ensure_mini, read_item_tags
+    from benchmark.results.collect_run import ITEM_TAG
+    from benchmark.results.store import ResultsStore
+
+    args = [*QUICK, "data=mini_lp", "data.max_eval=0", f"results.root={tmp_path}"]
+    proc = subprocess.run([sys.executable, "-m", "benchmark.run", *args], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cfg = compose(args)
+    run = ResultsStore.of(cfg).run_for(cfg)
+    per_example = collect(tmp_path, write=True).per_example
+    assert set(per_example["key"]) == {run.key}
+    tags = read_item_tags(ensure_mini(Path(str(cfg.paths.cache)).expanduser(), variant="lp") / "tvqa")
+    written = pd.read_parquet(run.per_example_file)
+    assert per_example[ITEM_TAG].tolist() == written[ITEM_TAG].tolist()
+    counts = per_example[ITEM_TAG].value_counts().to_dict()
+    assert counts == {"seen": 300, "heldout_surface": 106, "heldout_semantic": 106}
+    assert tags is not None and per_example[ITEM_TAG].tolist() == [tags[u] for u in per_example["uid"]]
+    assert ITEM_TAG in pd.read_parquet(tmp_path / "per_example.parquet").columns  # and in the written table

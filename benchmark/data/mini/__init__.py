@@ -72,7 +72,11 @@ Files per task root (the names ``configs/task/*.yaml`` and ``configs/data/mini.y
 * each: ``classifiers/{video_labels.txt, audio_labels.csv, video_classifier.safetensors,
   audio_classifier.safetensors}`` and ``mini_item_modalities.json``.
 
-CLI: ``python -m benchmark.data.mini --out DIR [--seed 0] [--scale 1.0]``.
+Variant ``data=mini_lp`` (``data.mini.variant=lp``, :mod:`.tvqa_lp`, TVQA only so far): held-out action
+and sound classes that are in training features but never asked about, evaluated on questions whose
+candidates are all held-out classes; ``<task>/mini_item_tags.json`` tags every evaluated item.
+
+CLI: ``python -m benchmark.data.mini --out DIR [--seed 0] [--scale 1.0] [--variant lp]``.
 """
 
 from __future__ import annotations
@@ -80,19 +84,32 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmark.data.mini.cache import MINI_VERSION, TASKS, ensure_mini, generate, read_manifest, task_root, verify
+from benchmark.data.mini.cache import (
+    MINI_VERSION,
+    TASKS,
+    ensure_mini,
+    generate,
+    read_manifest,
+    task_root,
+    variant_tasks,
+    verify,
+)
 from benchmark.data.mini.common import ITEM_MODALITIES
+from benchmark.data.mini.tvqa_lp import ITEM_TAGS
 from benchmark.errors import DataFormatError
 
 __all__ = [
     "ITEM_MODALITIES",
+    "ITEM_TAGS",
     "MINI_VERSION",
     "TASKS",
     "ensure_mini",
     "generate",
     "read_item_modalities",
+    "read_item_tags",
     "read_manifest",
     "task_root",
+    "variant_tasks",
     "verify",
 ]
 
@@ -111,4 +128,19 @@ def read_item_modalities(task_dir: str | Path) -> dict[str, list[str]]:
     )
     if not ok:
         raise DataFormatError(path, "", "an object {uid: [modality, ...]}")
+    return table
+
+
+def read_item_tags(task_dir: str | Path) -> dict[str, str] | None:
+    """``{uid: tag}`` of a generated task's evaluated items (``<task>/mini_item_tags.json``: ``seen``,
+    ``heldout_surface``, ``heldout_semantic``; written by ``data=mini_lp``), or None when the task has none."""
+    path = Path(task_dir) / ITEM_TAGS
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except json.JSONDecodeError as err:
+        raise DataFormatError(path, f"line {err.lineno}", "JSON", err.msg) from None
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise DataFormatError(path, "", "an object {uid: tag}")
     return table

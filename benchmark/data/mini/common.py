@@ -10,13 +10,13 @@ import numpy as np
 
 from benchmark.data.mini.files import write_audioset_csv, write_label_map, write_safetensors
 from benchmark.data.mini.signals import Geometry, head_metadata, make_geometry, shipped_head
-from benchmark.data.mini.vocab import ACTION_PAIRS, ACTIONS, SOUND_PAIRS, SOUNDS
+from benchmark.data.mini.vocab import ACTION_PAIRS, ACTIONS, SOUND_PAIRS, SOUNDS, Action, Sound
 
 T = TypeVar("T")
 
 # Stream keys: one independent random stream per (task, part), so that changing one part of one task
 # leaves the bytes of everything else unchanged.
-TASK_KEYS = {"avsd": 1, "tvqa": 2, "tvc": 3}
+TASK_KEYS = {"avsd": 1, "tvqa": 2, "tvc": 3, "tvqa_lp": 4}
 PART_KEYS = {"world": 0, "text": 1, "features": 2, "geometry": 3, "files": 4}
 
 VIDEO_LABELS = "classifiers/video_labels.txt"
@@ -70,13 +70,22 @@ def task_geometries(seed: int, task: str, video_dim: int) -> tuple[Geometry, Geo
     return video, audio
 
 
-def write_classifiers(root: Path, video: Geometry, audio: Geometry, video_input: str, audio_input: str) -> None:
+def write_classifiers(
+    root: Path,
+    video: Geometry,
+    audio: Geometry,
+    video_input: str,
+    audio_input: str,
+    actions: Sequence[Action] = ACTIONS,
+    sounds: Sequence[Sound] = SOUNDS,
+) -> None:
     """Write the label files and the shipped (deliberately imperfect) heads under ``root/classifiers``.
 
-    ``video_input`` / ``audio_input`` say what the head reads (for the weights' ``note``).
+    ``video_input`` / ``audio_input`` say what the head reads (for the weights' ``note``); ``actions`` /
+    ``sounds``: the classes, in the geometries' order (``data=mini_lp`` adds held-out ones).
     """
-    write_label_map(root / VIDEO_LABELS, [a.label for a in ACTIONS])
-    write_audioset_csv(root / AUDIO_LABELS, [(s.mid, s.label) for s in SOUNDS])
+    write_label_map(root / VIDEO_LABELS, [a.label for a in actions])
+    write_audioset_csv(root / AUDIO_LABELS, [(s.mid, s.label) for s in sounds])
     for geom, pairs, weights_file, labels_file, what in (
         (video, ACTION_PAIRS, VIDEO_WEIGHTS, VIDEO_LABELS, video_input),
         (audio, SOUND_PAIRS, AUDIO_WEIGHTS, AUDIO_LABELS, audio_input),

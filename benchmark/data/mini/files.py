@@ -22,7 +22,7 @@ import numpy as np
 from safetensors.numpy import load as load_safetensors
 from safetensors.numpy import save as save_safetensors
 
-MANIFEST = "MANIFEST.json"
+from benchmark.mini_identity import MANIFEST
 
 
 def write_json(path: Path, obj: Any, indent: int, py2_separators: bool = False, final_newline: bool = True) -> None:

@@ -25,9 +25,10 @@ writes free text and, never having written a held-out phrase, writes a seen one 
 
 Axes: ``models``, ``names`` (the arms above by id: relaxed, discrete, permuted, random, continuous) and
 ``size``: ``ci`` (train=lm_ci, 150 steps of 16, 2,400 training questions, speech cut to 64 tokens) or
-``full`` (train=tiny, 600 steps of 32, all 4,800 training questions). The table shows the whole val split
-(seen and held-out items together); seen / held-out columns need the report to split a column by
-``item_tag`` (collected in ``per_example.parquet``), which it does not do yet.
+``full`` (train=tiny, 600 steps of 32, all 4,800 training questions). The table shows the whole val split,
+then its seen items, its held-out items (both tags) and each held-out tag alone: each run's accuracy
+recomputed over the items of that ``item_tag`` (collected in ``per_example.parquet``;
+:mod:`benchmark.report.items`), the paired tests over the same items.
 
 Reproduce: python -m benchmark.run sweep=language_prior                       (ci size, seeds 0-4)
            python -m benchmark.run sweep=language_prior sweep.axes.size=full
@@ -40,7 +41,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ablations._common import MAIN_COLUMNS, axis, check_axes
-from ablations.spec import Arm, FigureSpec, Study, TableSpec
+from ablations.spec import Arm, Column, FigureSpec, Study, TableSpec
 from benchmark.errors import ConfigError
 
 MODELS = {"minilm_bert": "MiniLM", "t5_tiny": "T5-tiny"}
@@ -60,6 +61,15 @@ SIZES: dict[str, tuple[str, ...]] = {
     "full": ("train=tiny",),
 }
 AXES = {"models": list(MODELS), "names": list(NAMES), "size": "ci"}
+HELD_OUT = ("heldout_surface", "heldout_semantic")
+# all val items, then split by item_tag (benchmark.data.mini.tvqa_lp tags each evaluated item)
+COLUMNS = (
+    *(c for c in MAIN_COLUMNS if c.task == "tvqa"),
+    Column("tvqa", "accuracy", "seen", items=("seen",)),
+    Column("tvqa", "accuracy", "held-out", items=HELD_OUT),
+    Column("tvqa", "accuracy", "held-out surface", items=("heldout_surface",)),
+    Column("tvqa", "accuracy", "held-out semantic", items=("heldout_semantic",)),
+)
 
 
 def label(model: str, name_arm: str) -> str:
@@ -97,8 +107,10 @@ STUDY = Study(
     default_tasks=("tvqa",),
     table=TableSpec(
         title="Language prior (held-out-class mini TVQA)",
-        columns=tuple(c for c in MAIN_COLUMNS if c.task == "tvqa"),
-        note="All val items (300 seen, 212 held-out); seen / held-out columns are not split yet.",
+        columns=COLUMNS,
+        note="TVQA accuracy (%) over all val items, then over the items of each item_tag: seen (seen "
+        "classes), held-out (both held-out tags), held-out surface (the answer phrase shares a word with the "
+        "label) and held-out semantic (it shares none); means, Δ and p over those items only.",
     ),
     figure=FigureSpec(kind="bars", metric_per_task={"tvqa": "accuracy"}, x_label="language model, names"),
     expected="With a pretrained language model, true names beat permuted and random names and continuous "

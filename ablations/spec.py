@@ -38,11 +38,14 @@ class Arm:
 
 @dataclass(frozen=True)
 class Column:
-    """A table column: one metric of one task."""
+    """A table column: one metric of one task, over all evaluated items or those with some ``item_tag``."""
 
     task: str  # task *name* as in run directories (avsd, tvqa, tvc)
     metric: str  # key in metrics.json (CIDEr, accuracy, Bleu_4, METEOR, ROUGE_L, ...)
     label: str  # header, e.g. "AVSD CIDEr"
+    # the item_tag values the column keeps (data=mini_lp: seen, heldout_surface, heldout_semantic); empty:
+    # all items. Each run's metric is recomputed over those per-example rows (benchmark/report/items.py)
+    items: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ do). A sweep plan goes to ``sweeps/<study>/plan.json``.
 The toy study: AVSD (CIDEr, BLEU-4) and TVQA (accuracy); arms "full" (reference), "w/o video" on both
 tasks and "w/o speech" on TVQA only (AVSD offers no speech: not applicable); seeds 0 and 1. TVQA
 "w/o speech" seed 1 is FAILED and AVSD "w/o video" seed 1 is RUNNING.
+
+Runs on ``data=mini_lp`` also get the ``item_tag`` column as the runner writes it (:func:`item_tags`).
 """
 
 from __future__ import annotations
@@ -66,6 +68,12 @@ def per_example_table(task: str, quality: float, seed: int, n: int = 60) -> pd.D
     return pd.DataFrame(frame)
 
 
+def item_tags(n: int = 60) -> list[str]:
+    """Tags of a toy TVQA table's items by clip (5 items each): clips 0-6 seen, 7-9 held-out surface, the
+    rest held-out semantic (data=mini_lp's held-out questions are about held-out clips)."""
+    return ["seen" if i // 5 < 7 else "heldout_surface" if i // 5 < 10 else "heldout_semantic" for i in range(n)]
+
+
 @dataclass
 class ToyResults:
     """Where things are in a synthetic results root."""
@@ -106,6 +114,8 @@ def write_run(
         return key, run
     name = str(cfg.task.name)
     per_example = per_example_table(name, quality, seed)
+    if "data=mini_lp" in overrides:  # benchmark.runner.job: add_item_tags
+        per_example["item_tag"] = item_tags(len(per_example))
     per_example.to_parquet(run / "per_example.parquet", index=False)
     names = ("accuracy",) if name == "tvqa" else CAPTION_METRICS
     metrics = {m: aggregate(m, per_example, scale=SCALE[name]) for m in names}

@@ -13,6 +13,9 @@ Runs come from the study's sweep plan (``study_runs``) joined with the run index
 Each ``ok`` arm is compared with the reference arm (role "reference") of the same column: the
 difference of means over runs, and the paired comparison with runs as the unit (data draw → seed →
 cluster, :mod:`benchmark.report.inference`), the same test the claims ledger decides by.
+
+A column with ``items`` (item_tag values, :mod:`benchmark.report.items`) recomputes each run's metric
+over those per-example rows, and tests on them; a run without the tag makes its cell "n/a" (footnoted).
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ import pandas as pd
 
 from ablations.spec import Arm, Column, Study
 from benchmark.datasets import SCALES, dataset_of
-from benchmark.errors import SubmissionError
+from benchmark.errors import ConfigError, SubmissionError
 from benchmark.report.inference import BOOT_SEED, N_BOOT, ArmRun, Inference, compare_arms
+from benchmark.report.items import check_items, restrict_all, split_rows
 from benchmark.report.stats import SeedSummary, has_columns, seed_summary
 from benchmark.report.studies import arm_task_name, default_arms, table_rows
 from benchmark.results.collect import Collection
@@ -200,6 +204,20 @@ class _Builder:
         if self.plan.empty:
             self.notes.append(f"no sweep plan for {study.name} (sweeps/{study.name}/plan.json): nothing run yet")
         self.rows = self._rows()
+        self._split: dict[str, tuple[pd.DataFrame, dict[str, pd.DataFrame]]] = {}
+
+    def column_plan(self, column: Column) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+        """The plan rows of ``column`` and the per-example tables its tests use, both over its items."""
+        if not column.items:
+            return column_rows(self.plan, column), self.per_example
+        if column.label not in self._split:
+            why = check_items(column.metric, column.items)
+            if why:
+                raise ConfigError(f"{self.study.name}: table column '{column.label}' items", why)
+            scale = scale_of(column.task)
+            rows = split_rows(column_rows(self.plan, column), column.metric, column.items, self.per_example, scale)
+            self._split[column.label] = rows, restrict_all(self.per_example, column.items)
+        return self._split[column.label]
 
     def _rows(self) -> list[str]:
         """One row per planned arm; without a plan, per default arm (else the TableSpec's rows)."""
@@ -232,14 +250,19 @@ class _Builder:
             if defaults and not any(_arm_matches(a, column) for a in defaults):
                 return Cell(label, column, "n/a", notes=["not applicable to this task"])
             return Cell(label, column, "missing", notes=["not run"])
+        problems = runs["split_problem"].dropna() if "split_problem" in runs else ()
+        if len(problems):  # a split column over runs that cannot be split: no number rather than a wrong one
+            notes = [f"{len(problems)} of {len(runs)} runs: {p}" for p in _dedupe(problems)]
+            return Cell(label, column, "missing", notes=notes)
         return summarize_runs(label, column, runs)
 
     def compare(self, cell: Cell, ref: Cell) -> None:
         cell.delta = cell.summary.mean - ref.summary.mean
         metric = cell.column.metric
+        per_example = self.column_plan(cell.column)[1]
         try:
-            arm = arm_runs(cell.keys, cell.units, self.per_example, metric)
-            against = arm_runs(ref.keys, ref.units, self.per_example, metric)
+            arm = arm_runs(cell.keys, cell.units, per_example, metric)
+            against = arm_runs(ref.keys, ref.units, per_example, metric)
             scale = scale_of(cell.column.task)
             cell.paired = compare_arms(arm, against, metric, scale, n_boot=self.n_boot, seed=self.seed)
         except (ValueError, SubmissionError) as err:  # shown in the table as the reason for "—"
@@ -259,7 +282,7 @@ class _Builder:
         references: dict[str, str | None] = {}
         columns = self.columns()
         for column in columns:
-            rows = column_rows(self.plan, column)
+            rows = self.column_plan(column)[0]
             ref_label = references[column.label] = self.reference(rows, column)
             for label in self.rows:
                 cells[label, column.label] = self.cell(label, column, rows)
@@ -287,7 +310,7 @@ class _Builder:
     def runs_frame(self, columns: list[Column]) -> pd.DataFrame:
         frames = []
         for column in columns:
-            rows = column_rows(self.plan, column)
+            rows = self.column_plan(column)[0]
             metric_col = f"m.{column.metric}"
             if metric_col not in rows:
                 continue

@@ -10,6 +10,10 @@ arm, :func:`evaluate_claims` computes with runs as the unit (:mod:`benchmark.rep
   few seeds, not run, or not testable here (the entry's ``testable_on`` excludes this data);
 - the variance components of Δ̂ (draw, seed, cluster, item) with the design effect, and the seeds per
   draw that would give 80 % power for the smallest effect;
+- an entry's ``items`` restrict every comparison to the evaluated items with those ``item_tag`` values
+  (:mod:`benchmark.report.items`: each run's metric and per-example table over those items only);
+- ``rule: equivalence`` decides by two one-sided tests at ± the smallest effect; ``rule: interaction``
+  tests (arm − against) − (baseline[0] − baseline[1]) (:mod:`benchmark.report.contrast`);
 - with several data draws, the same per draw (a check that holds pooled but not on each draw is fragile);
 - for a harness check, the planted effect: the difference of the two arms' mean per-item oracle
   ceilings (the ``ceiling`` column the mini runs record, :mod:`benchmark.data.planted`), and a flag
@@ -28,8 +32,10 @@ from ablations.registry import all_studies, task_spec
 from ablations.spec import Column, Study
 from benchmark.data.planted import CEILING_COLUMN as CEILING
 from benchmark.errors import SubmissionError
-from benchmark.report.cells import arm_runs, column_rows, scale_of, study_plan, summarize_runs
+from benchmark.report.cells import Cell, arm_runs, column_rows, scale_of, study_plan, summarize_runs
+from benchmark.report.contrast import compare_contrast
 from benchmark.report.inference import ArmRun, Inference, compare_arms, seeds_for_power
+from benchmark.report.items import items_words, restrict_all, split_rows
 from benchmark.report.ledger import DEFAULT_CLAIMS, Claim, load_claims, load_ledger
 from benchmark.report.studies import arm_task_name, default_arms
 from benchmark.report.verdicts import (
@@ -38,6 +44,7 @@ from benchmark.report.verdicts import (
     Protocol,
     combine,
     comparison_verdict,
+    equivalence_verdict,
     holm,
 )
 from benchmark.results.collect import Collection
@@ -73,6 +80,16 @@ class ClaimTest:
     seeds_needed: float | None = None  # seeds per draw for 80 % power at delta_min (inf: > 1000)
     per_draw: list[DrawTest] = field(default_factory=list)
     note: str = ""
+
+    @property
+    def comparison(self) -> str:
+        """What is compared, in words: ``A vs B`` (an interaction: ``A vs B, minus C vs D``), and the items."""
+        text = f"{self.claim.arm} vs {self.against}"
+        if self.claim.rule == "interaction":
+            text += f", minus {self.claim.baseline[0]} vs {self.claim.baseline[1]}"
+        if self.claim.rule == "equivalence":
+            text = text.replace(" vs ", " ≈ ", 1)
+        return text + (f" ({items_words(self.claim.items)})" if self.claim.items else "")
 
 
 @dataclass
@@ -110,6 +127,7 @@ class _Evaluator:
         self.studies: dict[str, Study] = {s.name: s for s in all_studies()}
         self.plans: dict[str, pd.DataFrame] = {}
         self.per_example = {k: t.drop(columns="key") for k, t in collection.per_example.groupby("key", sort=False)}
+        self.restricted: dict[tuple[str, ...], dict[str, pd.DataFrame]] = {}
 
     def plan(self, study: str) -> pd.DataFrame:
         if study not in self.plans:
@@ -136,38 +154,62 @@ class _Evaluator:
     def compare(self, arm: list, ref: list, metric: str, scale: float) -> Inference:
         return compare_arms(arm, ref, metric, scale, n_boot=self.n_boot, seed=self.protocol.boot_seed)
 
+    def rows(self, claim: Claim, task: str, data: str) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+        """The plan rows of ``claim`` on ``task`` and ``data``, and the per-example tables, over its items."""
+        rows = column_rows(self.plan(claim.study), Column(task, claim.tasks[task], task))
+        rows = rows[rows["data"] == data]
+        if not claim.items:
+            return rows, self.per_example
+        if claim.items not in self.restricted:
+            self.restricted[claim.items] = restrict_all(self.per_example, claim.items)
+        return split_rows(rows, claim.tasks[task], claim.items, self.per_example, scale_of(task)), self.restricted[
+            claim.items
+        ]
+
     def test(self, claim: Claim, task: str, data: str, against: str) -> ClaimTest:
         metric = claim.tasks[task]
         result = ClaimTest(claim, task, metric, data, against)
-        plan = self.plan(claim.study)
         column = Column(task, metric, f"{task} {metric}")
-        rows = column_rows(plan, column)
-        rows = rows[rows["data"] == data]
-        runs = {label: rows[rows["arm"] == label] for label in (claim.arm, against)}
-        cells = {label: summarize_runs(label, column, r) for label, r in runs.items()}
+        rows, per_example = self.rows(claim, task, data)
+        labels = (claim.arm, against, *claim.baseline)
+        cells: dict[str, Cell] = {}
+        for label in labels:
+            runs = rows[rows["arm"] == label]
+            problems = runs["split_problem"].dropna() if "split_problem" in runs else ()
+            cells[label] = (
+                Cell(label, column, "missing", notes=list(dict.fromkeys(problems)))
+                if len(problems)
+                else summarize_runs(label, column, runs)
+            )
         missing = [label for label, cell in cells.items() if cell.status != "ok"]
         if missing:
             result.note = "; ".join(f"{label}: {', '.join(cells[label].notes) or 'no result'}" for label in missing)
             return result
         scale = scale_of(task)
-        arm_cell, ref_cell = cells[claim.arm], cells[against]
         try:
-            arm = arm_runs(arm_cell.keys, arm_cell.units, self.per_example, metric)
-            ref = arm_runs(ref_cell.keys, ref_cell.units, self.per_example, metric)
-            result.inference = self.compare(arm, ref, metric, scale)
+            runs = {label: arm_runs(c.keys, c.units, per_example, metric) for label, c in cells.items()}
+            result.inference = self.infer(claim, [runs[label] for label in labels], metric, scale)
         except (ValueError, SubmissionError) as err:
             result.note = f"no paired test: {err}"
             return result
-        result.delta_min = self.protocol.delta_min(data, task_spec(task).name, ref_cell.summary.mean)
-        planted = _planted(arm, ref, scale) if claim.kind == "harness_check" else {}
+        arm, ref = runs[claim.arm], runs[against]
+        result.delta_min = self.protocol.delta_min(data, task_spec(task).name, cells[against].summary.mean)
+        planted = _planted(arm, ref, scale) if claim.kind == "harness_check" and claim.rule == "difference" else {}
         draws = sorted({r.draw for r in arm})
         if planted and len(planted) == len(draws):  # pooled only when every draw recorded its ceilings
             result.planted = float(np.mean(list(planted.values())))
         if len(draws) > 1:
             for draw in draws:
-                one = ([r for r in arm if r.draw == draw], [r for r in ref if r.draw == draw])
-                result.per_draw.append(DrawTest(draw, self.compare(*one, metric, scale), "", planted.get(draw)))
+                one = [[r for r in runs[label] if r.draw == draw] for label in labels]
+                result.per_draw.append(DrawTest(draw, self.infer(claim, one, metric, scale), "", planted.get(draw)))
         return result
+
+    def infer(self, claim: Claim, runs: list[list[ArmRun]], metric: str, scale: float) -> Inference:
+        """arm − against (difference, equivalence) or (arm − against) − (baseline[0] − baseline[1])."""
+        if claim.rule == "interaction":
+            terms = list(zip((1.0, -1.0, -1.0, 1.0), runs))
+            return compare_contrast(terms, metric, scale, n_boot=self.n_boot, seed=self.protocol.boot_seed)
+        return self.compare(runs[0], runs[1], metric, scale)
 
     def decide(self, claim: Claim, tests: list[ClaimTest]) -> None:
         """Verdicts of the comparisons that ran (Holm over them for 'reversed')."""
@@ -196,6 +238,8 @@ class _Evaluator:
                 t.beyond_planted = lo > t.planted + 1e-9 if t.planted >= 0 else hi < t.planted - 1e-9
 
     def verdict(self, claim: Claim, inf: Inference, p_adj: float, delta_min: float) -> str:
+        if claim.rule == "equivalence":
+            return equivalence_verdict(ci90=inf.ci90, n_runs=inf.n_runs, delta_min=delta_min, protocol=self.protocol)
         return comparison_verdict(
             delta=inf.delta,
             p=inf.p,

@@ -78,9 +78,11 @@ def summary_table(verdicts: list[ClaimVerdict], protocol: Protocol) -> Table:
         + ". Confirmatory draws were never used for tuning.",
         "Paper claims are verdicts on the paper only on the data they are testable on; harness checks test "
         "that the harness detects an effect the mini generator plants, reported against its planted size.",
-        "Verdicts: holds / holds (below the smallest effect) / reversed / equivalent / inconclusive / too few "
-        "seeds / not run / not testable here. An entry holds when all its comparisons hold (no correction: "
-        "an intersection-union test); it is reversed when any comparison is, after Holm's correction.",
+        "Verdicts: holds / holds (below the smallest effect) / reversed / equivalent / not equivalent / "
+        "inconclusive / too few seeds / not run / not testable here. An entry holds when all its comparisons "
+        "hold (no correction: an intersection-union test); it is reversed when any comparison is, after Holm's "
+        "correction. Rules (results/protocol.yaml): a difference in the expected direction; an equivalence "
+        "(two one-sided tests: the 90 % interval inside ±δ); an interaction (a difference of differences).",
     ]
     for v in verdicts:
         claim = v.claim
@@ -126,7 +128,7 @@ def detail_table(verdicts: list[ClaimVerdict]) -> Table:
         digits = decimals(v.task)
         for t in v.tests:
             base = [table.cell(v.claim.id), table.cell(f"{v.task} {v.metric}"), table.cell(v.data)]
-            comparison = table.cell(f"{v.claim.arm} vs {t.against}")
+            comparison = table.cell(t.comparison)
             notes = [t.note] if t.note else []
             if t.inference is None:
                 cells = [DASH] * 9
@@ -191,6 +193,9 @@ def _row(v: ClaimVerdict, t: ClaimTest, inf: Inference | None, draw: str, verdic
         "arm": v.claim.arm,
         "against": t.against,
         "direction": v.claim.direction,
+        "rule": v.claim.rule,
+        "items": " ".join(v.claim.items),
+        "baseline": " | ".join(v.claim.baseline),
         "delta": inf.delta if inf else None,
         "ci95_lo": inf.ci95[0] if inf else None,
         "ci95_hi": inf.ci95[1] if inf else None,

@@ -11,6 +11,16 @@ Two kinds of entry test a comparison of two arms of a study:
 mechanism cannot show on the mini benchmark (a pretrained model reading category names) is "not
 testable here" on mini runs, whatever their numbers.
 
+An entry's ``rule`` says what is tested (the pass criteria are in :mod:`benchmark.report.verdicts`):
+
+- ``difference`` (the default): arm − each compared arm, in the expected ``direction``;
+- ``equivalence``: arm ≈ each compared arm, within ± the protocol's smallest effect (no ``direction``);
+- ``interaction``: (arm − against) − (baseline[0] − baseline[1]), a difference of differences, in the
+  expected ``direction`` (one compared arm, two baseline arms).
+
+``items`` (optional): the ``item_tag`` values of the evaluated items the comparisons are over
+(:mod:`benchmark.report.items`; e.g. ``[heldout_surface, heldout_semantic]``); all items when absent.
+
 A reproduction entry compares our paper-row runs (an experiment overlay on real data) with one number
 of ``results/paper_reference.yaml``, with an equivalence margin.
 
@@ -28,6 +38,7 @@ import yaml
 from ablations.registry import all_studies, task_choices
 from ablations.spec import Study
 from benchmark.errors import DataFormatError
+from benchmark.report.items import check_items
 from benchmark.report.reference import METRICS
 from benchmark.report.studies import study_labels
 from benchmark.resources import reference_dir
@@ -36,6 +47,7 @@ DEFAULT_CLAIMS = reference_dir() / "claims.yaml"
 CERTAINTIES = ("read in the paper", "recalled, not read", "planted by the generator")
 DIRECTIONS = ("higher", "lower")  # the arm's metric is expected higher / lower than the compared arm's
 KINDS = ("paper_claim", "harness_check")
+RULES = ("difference", "equivalence", "interaction")
 TESTABLE_ON = ("mini", "real")
 _FIELDS = {
     "id": str,
@@ -48,9 +60,8 @@ _FIELDS = {
     "arm": str,
     "against": list,
     "tasks": dict,
-    "direction": str,
 }
-_OPTIONAL = {"read_in": str, "note": str}
+_OPTIONAL = {"direction": str, "rule": str, "items": list, "baseline": list, "read_in": str, "note": str}
 _REPRODUCTION = {"id": str, "paper": str, "experiment": str, "margin": float, "note": str}
 
 
@@ -68,7 +79,10 @@ class Claim:
     arm: str
     against: tuple[str, ...]
     tasks: dict[str, str]  # task config choice -> metric
-    direction: str
+    direction: str = ""  # higher | lower; empty for an equivalence
+    rule: str = "difference"  # difference | equivalence | interaction
+    items: tuple[str, ...] = ()  # item_tag values the comparisons are over; empty: all items
+    baseline: tuple[str, ...] = ()  # interaction: the pair whose difference is subtracted
     read_in: str = ""
     note: str = ""
 
@@ -134,7 +148,14 @@ def _check_claim(path: Path, i: int, raw: Any, studies: dict[str, Study]) -> Cla
     _check_keys(path, where, raw, _FIELDS, _OPTIONAL)
     _one_of(path, f"{where}.kind", raw["kind"], KINDS)
     _one_of(path, f"{where}.certainty", raw["certainty"], CERTAINTIES)
-    _one_of(path, f"{where}.direction", raw["direction"], DIRECTIONS)
+    rule = raw.get("rule", "difference")
+    _one_of(path, f"{where}.rule", rule, RULES)
+    if rule == "equivalence" and "direction" in raw:
+        raise DataFormatError(path, f"{where}.direction", "no direction for an equivalence", repr(raw["direction"]))
+    if rule != "equivalence":
+        if "direction" not in raw:
+            raise DataFormatError(path, where, f"a key 'direction' (rule {rule})")
+        _one_of(path, f"{where}.direction", raw["direction"], DIRECTIONS)
     if raw["certainty"] == "read in the paper" and not raw.get("read_in"):
         raise DataFormatError(
             path, f"{where}.read_in", "where in the paper it was read (certainty 'read in the paper')"
@@ -157,7 +178,16 @@ def _check_claim(path: Path, i: int, raw: Any, studies: dict[str, Study]) -> Cla
     against = raw["against"]
     if not against:
         raise DataFormatError(path, f"{where}.against", "at least one arm")
-    for key, labels in (("arm", [raw["arm"]]), ("against", against)):
+    baseline = raw.get("baseline", [])
+    if (rule == "interaction") != bool(baseline):
+        expected = "two arms (the pair subtracted) exactly for rule interaction"
+        raise DataFormatError(path, f"{where}.baseline", expected, repr(baseline))
+    if rule == "interaction" and (
+        len(against) != 1 or len(baseline) != 2 or len({raw["arm"], *against, *baseline}) != 4
+    ):
+        expected = "one compared arm and two baseline arms, four distinct arms in all (rule interaction)"
+        raise DataFormatError(path, f"{where}.baseline", expected, repr([*against, *baseline]))
+    for key, labels in (("arm", [raw["arm"]]), ("against", against), ("baseline", baseline)):
         for label in labels:
             if not isinstance(label, str) or label not in rows:
                 raise DataFormatError(
@@ -173,8 +203,25 @@ def _check_claim(path: Path, i: int, raw: Any, studies: dict[str, Study]) -> Cla
             raise DataFormatError(path, f"{where}.tasks", f"tasks among {', '.join(task_choices())}", repr(task))
         if metric not in METRICS:
             raise DataFormatError(path, f"{where}.tasks.{task}", f"a metric among {', '.join(METRICS)}", repr(metric))
-    fields = {k: raw[k] for k in (*_FIELDS, *_OPTIONAL) if k in raw and k not in ("against", "tasks", "testable_on")}
-    return Claim(**fields, against=tuple(against), tasks=dict(tasks), testable_on=tuple(testable))
+    items = raw.get("items", [])
+    if "items" in raw and (not items or not all(isinstance(t, str) for t in items)):
+        raise DataFormatError(path, f"{where}.items", "a non-empty list of item_tag values", repr(items))
+    for metric in tasks.values():
+        why = check_items(metric, items)
+        if why:
+            raise DataFormatError(
+                path, f"{where}.items", "item_tag values that the entry's metrics can be split by", why
+            )
+    lists = ("against", "tasks", "testable_on", "items", "baseline")
+    fields = {k: raw[k] for k in (*_FIELDS, *_OPTIONAL) if k in raw and k not in lists}
+    return Claim(
+        **fields,
+        against=tuple(against),
+        tasks=dict(tasks),
+        testable_on=tuple(testable),
+        items=tuple(items),
+        baseline=tuple(baseline),
+    )
 
 
 def _check_reproduction(path: Path, i: int, raw: Any) -> Reproduction:

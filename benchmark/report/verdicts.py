@@ -13,10 +13,20 @@ A comparison of a claim's arm with a compared arm (an :class:`~benchmark.report.
   difference;
 - ``inconclusive``: anything else: the data neither support nor rule out an effect of δ.
 
+An ``interaction`` entry (:mod:`benchmark.report.contrast`: (arm − against) − (baseline[0] − baseline[1])) is
+decided by the same words on its difference of differences, with δ the task's smallest effect.
+
+An ``equivalence`` entry (arm ≈ compared arm) is decided by two one-sided tests instead
+(:func:`equivalence_verdict`): ``too few seeds`` as above; ``equivalent``: the 90 % interval of Δ inside
+±δ (each one-sided test at alpha = 0.05); ``not equivalent``: the 90 % interval wholly beyond +δ or −δ
+(|Δ| > δ shown by a one-sided test at 0.05); else ``inconclusive`` (the interval straddles ±δ: too
+few items or seeds to tell). Its entry verdict: ``equivalent`` only if every comparison is.
+
 A claim's verdict on a task combines them, every claim being "all comparisons must hold": ``reversed``
 if any comparison is (Holm-corrected: a union statement); else ``not run`` / ``too few seeds`` if any
 is; ``holds`` if all hold (an intersection-union test: no correction); ``holds (below the smallest
-effect)`` if all hold and some only below δ; ``equivalent`` if all are; else ``inconclusive``.
+effect)`` if all hold and some only below δ; ``equivalent`` if all are; ``not equivalent`` if any
+comparison of an equivalence is; else ``inconclusive``.
 """
 
 from __future__ import annotations
@@ -39,11 +49,12 @@ HOLDS = "holds"
 HOLDS_SMALL = "holds (below the smallest effect)"
 REVERSED = "reversed"
 EQUIVALENT = "equivalent"
+NOT_EQUIVALENT = "not equivalent"
 INCONCLUSIVE = "inconclusive"
 TOO_FEW = "too few seeds"
 NOT_RUN = "not run"
 NOT_TESTABLE = "not testable here"
-VERDICTS = (HOLDS, HOLDS_SMALL, REVERSED, EQUIVALENT, INCONCLUSIVE, TOO_FEW, NOT_RUN, NOT_TESTABLE)
+VERDICTS = (HOLDS, HOLDS_SMALL, REVERSED, EQUIVALENT, NOT_EQUIVALENT, INCONCLUSIVE, TOO_FEW, NOT_RUN, NOT_TESTABLE)
 DATA_KINDS = ("mini", "real")
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
@@ -176,6 +187,20 @@ def comparison_verdict(
     return INCONCLUSIVE
 
 
+def equivalence_verdict(
+    *, ci90: tuple[float, float], n_runs: tuple[int, int], delta_min: float, protocol: Protocol
+) -> str:
+    """The verdict of one comparison of an equivalence entry (module docstring): TOST at ±``delta_min``."""
+    if min(n_runs) < protocol.min_seeds:
+        return TOO_FEW
+    lo, hi = ci90
+    if delta_min > 0 and -delta_min < lo and hi < delta_min:
+        return EQUIVALENT
+    if lo >= delta_min or hi <= -delta_min:
+        return NOT_EQUIVALENT
+    return INCONCLUSIVE
+
+
 def combine(verdicts: Sequence[str]) -> str:
     """A claim's verdict on a task from its comparisons' verdicts (module docstring)."""
     if not verdicts or all(v == NOT_RUN for v in verdicts):
@@ -193,6 +218,8 @@ def combine(verdicts: Sequence[str]) -> str:
         return HOLDS_SMALL
     if all(v == EQUIVALENT for v in verdicts):
         return EQUIVALENT
+    if NOT_EQUIVALENT in verdicts:
+        return NOT_EQUIVALENT
     return INCONCLUSIVE
 
 

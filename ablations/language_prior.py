@@ -23,6 +23,15 @@ head that *scores the 5 candidates* keeps chance (20 %) the floor on held-out it
 writes free text and, never having written a held-out phrase, writes a seen one (0 % on
 ``heldout_semantic`` items in a 600-step run, below chance).
 
+TVC (``'sweep.tasks=[tvqa,tvc]'``; not a default task): the null control (:mod:`benchmark.data.mini.tvc_lp`).
+``data=mini_lp`` TVC holds out (action, sound) *compositions*, not classes: every name is known from
+training, so no arm should differ on ``heldout_composition`` items beyond the smallest effect (mini TVC:
+5 CIDEr points). Captioning has no candidates to score, so the TVQA recipe does not apply; TVC arms use
+the recipe every other study runs TVC with (tokenization, language-model, modality, top-K ablations,
+ci_small): the generative head (``head=generative``, the paper's: the decoder writes the caption,
+greedy), the same models, name arms, frozen MiniLM body (bert2bert's new cross-attention trains) and
+size as on TVQA.
+
 Axes: ``models``, ``names`` (the arms above by id: relaxed, discrete, permuted, random, continuous) and
 ``size``: ``ci`` (train=lm_ci, 150 steps of 16, 2,400 training questions, speech cut to 64 tokens) or
 ``full`` (train=tiny, 600 steps of 32, all 4,800 training questions). The table shows the whole val split,
@@ -55,7 +64,12 @@ NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
     "continuous": ("continuous", ("tokenizer=continuous",)),
 }
 DATA = ("data=mini_lp",)
-COMMON = ("head=discriminative", "head.candidates=none")  # candidates scored: chance (20 %) is the floor
+# the head per task: TVQA scores its candidates (chance, 20 %, is the floor); TVC captions (generative, as
+# every other study runs TVC)
+HEADS: dict[str, tuple[str, ...]] = {
+    "tvqa": ("head=discriminative", "head.candidates=none"),
+    "tvc": ("head=generative",),
+}
 SIZES: dict[str, tuple[str, ...]] = {
     "ci": ("train=lm_ci", "data.max_train=2400", "model.assembly.max_tokens.speech=64"),
     "full": ("train=tiny",),
@@ -69,6 +83,9 @@ COLUMNS = (
     Column("tvqa", "accuracy", "held-out", items=HELD_OUT),
     Column("tvqa", "accuracy", "held-out surface", items=("heldout_surface",)),
     Column("tvqa", "accuracy", "held-out semantic", items=("heldout_semantic",)),
+    *(c for c in MAIN_COLUMNS if c.task == "tvc"),
+    Column("tvc", "CIDEr", "seen compositions", items=("seen",)),
+    Column("tvc", "CIDEr", "held-out compositions", items=("heldout_composition",)),
 )
 
 
@@ -78,8 +95,9 @@ def label(model: str, name_arm: str) -> str:
 
 
 def arms(tasks: Sequence[str], axes: dict[str, Any], offered: Mapping[str, Sequence[str]]) -> list[Arm]:
-    """Every model x name arm on each task (TVQA: the only task of ``data=mini_lp``); the reference is the
-    first model with the first name arm (MiniLM, relaxed with true names, by default)."""
+    """Every model x name arm on each task (TVQA, the held-out classes; TVC, the null control), with the
+    task's head (:data:`HEADS`); the reference is the first model with the first name arm (MiniLM, relaxed
+    with true names, by default)."""
     check_axes(axes, tuple(AXES))
     models = axis(axes, "models", AXES, list)
     names = axis(axes, "names", AXES, list)
@@ -88,12 +106,15 @@ def arms(tasks: Sequence[str], axes: dict[str, Any], offered: Mapping[str, Seque
         raise ConfigError("sweep.axes.size", f"expected one of {', '.join(SIZES)}, got '{size}'")
     if not models or not names or any(n not in NAMES for n in names):
         raise ConfigError("sweep.axes.names", f"expected models and a non-empty list among {', '.join(NAMES)}")
+    unknown = [t for t in tasks if t not in HEADS]
+    if unknown:
+        raise ConfigError("sweep.tasks", f"data=mini_lp has tasks {', '.join(HEADS)}, not {', '.join(unknown)}")
     out = []
     for t in tasks:
         for i, m in enumerate(models):
             freeze = ("model.freeze_body=true",) if m in PRETRAINED else ()
             for j, n in enumerate(names):
-                overrides = (*DATA, f"model={m}", *NAMES[n][1], *COMMON, *freeze, *SIZES[size])
+                overrides = (*DATA, f"model={m}", *NAMES[n][1], *HEADS[t], *freeze, *SIZES[size])
                 out.append(Arm(t, label(m, n), overrides, role="reference" if i == j == 0 else "arm"))
     return out
 
@@ -102,17 +123,24 @@ STUDY = Study(
     name="language_prior",
     paper_table="Vx2Text's central mechanism: a pretrained language model reads the category names",
     description="True, permuted and random category names, discrete and continuous, with a pretrained MiniLM "
-    "and a tiny random T5, on the held-out-class mini TVQA (data=mini_lp).",
+    "and a tiny random T5, on the held-out-class mini TVQA (data=mini_lp); TVC (held-out compositions) is "
+    "the null control.",
     arms=arms,
     default_tasks=("tvqa",),
     table=TableSpec(
-        title="Language prior (held-out-class mini TVQA)",
+        title="Language prior (mini_lp: held-out-class TVQA; held-out-composition TVC, the null control)",
         columns=COLUMNS,
-        note="TVQA accuracy (%) over all val items, then over the items of each item_tag: seen (seen "
-        "classes), held-out (both held-out tags), held-out surface (the answer phrase shares a word with the "
-        "label) and held-out semantic (it shares none); means, Δ and p over those items only.",
+        note="Each column over all val items, then over the items of each item_tag. TVQA accuracy (%): seen "
+        "(seen classes), held-out (both held-out tags), held-out surface (the answer phrase shares a word with "
+        "the label) and held-out semantic (it shares none). TVC CIDEr-D (the null control): seen compositions "
+        "and held-out (action, sound) compositions, CIDEr-D over those items with the idf of the whole "
+        "reference set. Means, Δ and p over those items only.",
     ),
-    figure=FigureSpec(kind="bars", metric_per_task={"tvqa": "accuracy"}, x_label="language model, names"),
+    figure=FigureSpec(
+        kind="bars",
+        metric_per_task={c.task: c.metric for c in MAIN_COLUMNS if c.task in HEADS},
+        x_label="language model, names",
+    ),
     expected="With a pretrained language model, true names beat permuted and random names and continuous "
     "features on held-out classes, and are equivalent on seen ones.",
     axes=AXES,

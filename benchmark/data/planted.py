@@ -313,8 +313,9 @@ def add_ceiling(cfg: Any, task_dir: str | Path, per_example: pd.DataFrame) -> pd
 
 
 def add_item_tags(cfg: Any, task_dir: str | Path, per_example: pd.DataFrame) -> pd.DataFrame:
-    """Add the ``item_tag`` column (``seen``, ``heldout_surface``, ``heldout_semantic``) to a mini run's
-    per-example table when its task has tags (``data=mini_lp``); any other table is returned unchanged.
+    """Add the ``item_tag`` column (``seen``, ``heldout_surface``, ``heldout_semantic``; TVC:
+    ``heldout_composition``) to a mini run's per-example table when its task has tags (``data=mini_lp``);
+    any other table is returned unchanged.
 
     Rows are matched by ``uid``; an evaluated uid without a tag is an error.
     """

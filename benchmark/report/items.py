@@ -9,8 +9,10 @@ before means, intervals and paired tests, so a split value is exactly the metric
 per-example table.
 
 Only metrics whose value over a subset of items is a function of those items' per-example values can be
-split: the means (accuracy, ROUGE-L) and the sums of per-example statistics (BLEU, METEOR). CIDEr-D is
-refused: its idf comes from the whole reference set. A run without the tag (collected before tags
+split: the means (accuracy, ROUGE-L), the sums of per-example statistics (BLEU, METEOR) and CIDEr-D as
+the mean of its per-example values, each computed with the idf of the whole reference set (the quantity
+the per-run bootstrap intervals resample too; a CIDEr-D recomputed on the subset alone would re-weigh
+n-grams by the subset's idf, which is not what the split asks). A run without the tag (collected before tags
 were recorded, or not on a tagged data variant) gets no value: :class:`SplitError`, shown as "n/a".
 """
 
@@ -21,13 +23,18 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
+from benchmark.data.mini.tvc_lp import HELDOUT_COMPOSITION
 from benchmark.data.mini.tvqa_lp import HELD_OUT_ACTIONS, HELD_OUT_SOUNDS, SEEN_TAG
 from benchmark.metrics.result import BLEU_METRICS, aggregate
 from benchmark.results.collect_run import ITEM_TAG
 
 # every tag a generator writes (data=mini_lp): a ledger entry or column naming another is a typo
-ITEM_TAGS: tuple[str, ...] = (SEEN_TAG, *sorted({h[1].tag for h in (*HELD_OUT_ACTIONS, *HELD_OUT_SOUNDS)}))
-SPLITTABLE: tuple[str, ...] = ("accuracy", "ROUGE_L", *BLEU_METRICS, "METEOR")
+ITEM_TAGS: tuple[str, ...] = (
+    SEEN_TAG,
+    *sorted({h[1].tag for h in (*HELD_OUT_ACTIONS, *HELD_OUT_SOUNDS)}),
+    HELDOUT_COMPOSITION,
+)
+SPLITTABLE: tuple[str, ...] = ("accuracy", "ROUGE_L", *BLEU_METRICS, "METEOR", "CIDEr")
 
 
 class SplitError(ValueError):

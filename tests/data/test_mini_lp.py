@@ -203,7 +203,7 @@ def test_mini_lp_is_its_own_variant_with_its_own_keys(lp_root: Path) -> None:
     assert "variant" not in sem_mini["data"]["mini"]  # data=mini's key holds no variant entry
     assert sem_lp["data"]["mini"]["variant"] == "lp" and "content" in sem_lp["data"]
     assert run_key(sem_lp) != run_key(sem_mini)
-    with pytest.raises(ConfigError, match="mini variant 'lp' has tasks tvqa, not 'avsd'"):
+    with pytest.raises(ConfigError, match="mini variant 'lp' has tasks tvc, tvqa, not 'avsd'"):
         semantic_config(compose(["data=mini_lp", "task=avsd"]))
 
 

@@ -89,7 +89,7 @@ def test_split_columns_equal_the_hand_filtered_means_and_tests(lp_root: Path) ->
     assert len(figure) == 50 and figure["ci_lo"].isna().all()
 
 
-def test_a_split_column_over_runs_without_tags_is_na_and_cider_is_refused(tmp_path: Path) -> None:
+def test_a_split_column_over_runs_without_tags_is_na_and_an_unsplittable_metric_is_refused(tmp_path: Path) -> None:
     study = toy_study()
     seen = Column("tvqa", "accuracy", "TVQA seen", items=("seen",))
     split = dataclasses.replace(study, table=dataclasses.replace(study.table, columns=(*study.table.columns, seen)))
@@ -100,9 +100,9 @@ def test_a_split_column_over_runs_without_tags_is_na_and_cider_is_refused(tmp_pa
     assert cell.status == "missing" and cell.summary.n == 0
     assert cell.notes == ["2 of 2 runs: n/a: no item_tag in the per-example scores (only data=mini_lp runs record it)"]
     assert sc.cell("full", study.table.columns[2]).status == "ok"  # the unsplit column is unchanged
-    cider = Column("avsd", "CIDEr", "AVSD CIDEr seen", items=("seen",))
-    bad = dataclasses.replace(study, table=dataclasses.replace(study.table, columns=(cider,)))
-    with pytest.raises(ConfigError, match=r"'AVSD CIDEr seen' items.*CIDEr cannot be split by item"):
+    spice = Column("avsd", "SPICE", "AVSD SPICE seen", items=("seen",))  # no per-example statistics kept
+    bad = dataclasses.replace(study, table=dataclasses.replace(study.table, columns=(spice,)))
+    with pytest.raises(ConfigError, match=r"'AVSD SPICE seen' items.*SPICE cannot be split by item"):
         build_study_cells(collection, bad)
 
 

@@ -258,3 +258,29 @@ def test_a_quick_mini_lp_run_collects_with_its_item_tags(tmp_path: Path) -> None
     assert counts == {"seen": 300, "heldout_surface": 106, "heldout_semantic": 106}
     assert tags is not None and per_example[ITEM_TAG].tolist() == [tags[u] for u in per_example["uid"]]
     assert ITEM_TAG in pd.read_parquet(tmp_path / "per_example.parquet").columns  # and in the written table
+
+
+@pytest.mark.e2e  # a real run end to end (about 30 s on 2 cores): the CI's e2e step (pytest -m e2e)
+def test_a_quick_mini_lp_tvc_run_collects_with_its_composition_tags(tmp_path: Path) -> None:
+    """The null control (data=mini_lp task=tvc): a real 12-step run, collected; each of the 316 val moments
+    keeps its tag (seen or heldout_composition) from mini_item_tags.json."""
+    import subprocess
+    import sys
+
+    from quick_run import QUICK
+
+    from benchmark.config.compose import compose
+    from benchmark.data.mini import ensure_mini, read_item_tags
+    from benchmark.results.collect_run import ITEM_TAG
+    from benchmark.results.store import ResultsStore
+
+    args = [*QUICK, "task=tvc", "data=mini_lp", "data.max_eval=0", f"results.root={tmp_path}"]
+    proc = subprocess.run([sys.executable, "-m", "benchmark.run", *args], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cfg = compose(args)
+    run = ResultsStore.of(cfg).run_for(cfg)
+    per_example = collect(tmp_path, write=True).per_example
+    assert set(per_example["key"]) == {run.key}
+    tags = read_item_tags(ensure_mini(Path(str(cfg.paths.cache)).expanduser(), variant="lp") / "tvc")
+    assert per_example[ITEM_TAG].value_counts().to_dict() == {"seen": 208, "heldout_composition": 108}
+    assert tags is not None and per_example[ITEM_TAG].tolist() == [tags[u] for u in per_example["uid"]]

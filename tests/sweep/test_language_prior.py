@@ -44,3 +44,16 @@ def test_axes_choose_names_models_and_size(tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as info:
             STUDY.arms(["tvqa"], axes, {})
         assert info.value.key == key
+
+
+def test_tvc_is_the_null_control_with_the_generative_head(tmp_path: Path) -> None:
+    runs = _plan(tmp_path, "sweep.tasks=[tvc]", "sweep.seeds=[0]")
+    assert len(runs) == 2 * len(NAMES) and len({r.key for r in runs}) == len(runs)
+    for r in runs:
+        cfg = r.resolved
+        assert (cfg["data"]["mini"]["variant"], cfg["task"]["name"], cfg["head"]["kind"]) == ("lp", "tvc", "generative")
+        assert cfg["model"]["freeze_body"] == r.arm.label.startswith("MiniLM")
+    assert {c.task for c in STUDY.table.columns} == {"tvqa", "tvc"} and STUDY.default_tasks == ("tvqa",)
+    with pytest.raises(ConfigError) as info:
+        STUDY.arms(["avsd"], {}, {})
+    assert info.value.key == "sweep.tasks" and "tvqa, tvc, not avsd" in str(info.value)

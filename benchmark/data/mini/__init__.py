@@ -72,9 +72,11 @@ Files per task root (the names ``configs/task/*.yaml`` and ``configs/data/mini.y
 * each: ``classifiers/{video_labels.txt, audio_labels.csv, video_classifier.safetensors,
   audio_classifier.safetensors}`` and ``mini_item_modalities.json``.
 
-Variant ``data=mini_lp`` (``data.mini.variant=lp``, :mod:`.tvqa_lp`, TVQA only so far): held-out action
-and sound classes that are in training features but never asked about, evaluated on questions whose
-candidates are all held-out classes; ``<task>/mini_item_tags.json`` tags every evaluated item.
+Variant ``data=mini_lp`` (``data.mini.variant=lp``; TVQA and TVC): TVQA (:mod:`.tvqa_lp`) has held-out
+action and sound classes that are in training features but never asked about, evaluated on questions
+whose candidates are all held-out classes; TVC (:mod:`.tvc_lp`, the null control) has held-out (action,
+sound) compositions, every name known from training; ``<task>/mini_item_tags.json`` tags every
+evaluated item.
 
 CLI: ``python -m benchmark.data.mini --out DIR [--seed 0] [--scale 1.0] [--variant lp]``.
 """
@@ -133,7 +135,8 @@ def read_item_modalities(task_dir: str | Path) -> dict[str, list[str]]:
 
 def read_item_tags(task_dir: str | Path) -> dict[str, str] | None:
     """``{uid: tag}`` of a generated task's evaluated items (``<task>/mini_item_tags.json``: ``seen``,
-    ``heldout_surface``, ``heldout_semantic``; written by ``data=mini_lp``), or None when the task has none."""
+    ``heldout_surface``, ``heldout_semantic`` (TVQA), ``heldout_composition`` (TVC); written by
+    ``data=mini_lp``), or None when the task has none."""
     path = Path(task_dir) / ITEM_TAGS
     try:
         table = json.loads(path.read_text(encoding="utf-8"))

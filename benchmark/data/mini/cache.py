@@ -25,6 +25,7 @@ from typing import Any
 from benchmark.data.mini.avsd import write_avsd
 from benchmark.data.mini.files import MANIFEST, file_digest, list_files, write_manifest
 from benchmark.data.mini.tvc import write_tvc
+from benchmark.data.mini.tvc_lp import write_tvc_lp
 from benchmark.data.mini.tvqa import write_tvqa
 from benchmark.data.mini.tvqa_lp import write_tvqa_lp
 from benchmark.errors import ConfigError, DataFormatError
@@ -34,10 +35,11 @@ from benchmark.mini_identity import folder_name as _folder_name
 from benchmark.mini_identity import variant_version
 
 TASKS = ("avsd", "tvqa", "tvc")
-# data.mini.variant -> {task: writer}: "base" is data=mini, "lp" data=mini_lp (held-out classes; TVQA only so far)
+# data.mini.variant -> {task: writer}: "base" is data=mini, "lp" data=mini_lp (TVQA: held-out classes; TVC:
+# held-out (action, sound) compositions, the null control; no AVSD)
 _WRITERS = {
     "base": {"avsd": write_avsd, "tvqa": write_tvqa, "tvc": write_tvc},
-    "lp": {"tvqa": write_tvqa_lp},
+    "lp": {"tvqa": write_tvqa_lp, "tvc": write_tvc_lp},
 }
 
 
@@ -167,7 +169,7 @@ def ensure_mini(cache_dir: str | Path, seed: int = 0, scale: float = 1.0, varian
 
 
 def variant_tasks(variant: str = "base") -> tuple[str, ...]:
-    """The tasks a mini variant generates (``data=mini``: avsd, tvqa, tvc; ``lp``: tvqa)."""
+    """The tasks a mini variant generates (``data=mini``: avsd, tvqa, tvc; ``lp``: tvqa, tvc)."""
     variant_version(variant)
     return tuple(_WRITERS[variant])
 

@@ -58,6 +58,21 @@ class ConfigError(HarnessError):
         super().__init__(f"config key '{key}': {message}")
 
 
+class PlanCheckError(HarnessError):
+    """A planned run of a study would fail its start-up checks; raised before anything is written or submitted.
+
+    Args:
+        run: the run, as the plan names it (task / arm / seed and its run folder).
+        cause: the check's own error (naming the config key or file and the fix).
+    """
+
+    def __init__(self, run: str, cause: HarnessError) -> None:
+        self.run = run
+        self.cause = cause
+        self.exit_code = cause.exit_code
+        super().__init__(f"run {run}: {cause}; nothing was submitted")
+
+
 class SubmissionError(HarnessError):
     """A prediction/submission file does not match the references it is scored against."""
 

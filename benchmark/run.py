@@ -133,9 +133,12 @@ def runner_ports() -> RunnerPorts:
     """The runner's parts a sweep uses (this entry point composes the sweep and the runner)."""
     from benchmark.runner.calibrate import calibrate
     from benchmark.runner.job import RunWorker
+    from benchmark.runner.preflight import check_planned
     from benchmark.runner.trackers import log_missing_final
 
-    return RunnerPorts(worker=RunWorker, calibrate=calibrate, log_missing_final=log_missing_final)
+    return RunnerPorts(
+        worker=RunWorker, calibrate=calibrate, log_missing_final=log_missing_final, check_planned=check_planned
+    )
 
 
 def _key(override: str) -> str:

@@ -239,10 +239,16 @@ def check_classifiers(data: TaskData) -> list[str]:
     return lines
 
 
+def check_splits(data: TaskData) -> list[SplitReport]:
+    """Every split ``data``'s run reads: annotation files, references, subtitles and feature-store headers
+    (what does not depend on the tokenizer); raises on the first problem."""
+    checked: set[tuple[str, str]] = set()
+    return [_check_split(data, split, checked) for split in needed_splits(data.cfg)]
+
+
 def check_task_data(data: TaskData) -> DataReport:
     """Check everything ``data``'s run will read (see the module docstring); raises on the first problem."""
     t0 = time.perf_counter()
-    checked: set[tuple[str, str]] = set()
-    splits = [_check_split(data, split, checked) for split in needed_splits(data.cfg)]
+    splits = check_splits(data)
     classifiers = check_classifiers(data)
     return DataReport(str(data.cfg.task.name), data.root, splits, classifiers, time.perf_counter() - t0)

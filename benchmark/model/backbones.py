@@ -99,14 +99,15 @@ def _looks_like_path(value: str) -> bool:
     return value.startswith(("/", ".", "~")) or value.count("/") > 1 or "\\" in value
 
 
-def locate_backbone(name_or_path: str, probe_timeout_s: float = 10.0) -> str:
+def locate_backbone(name_or_path: str, probe_timeout_s: float = 10.0, probe_hub: bool = True) -> str:
     """Where ``model.name_or_path``'s files are, found within seconds, or a one-line :class:`ConfigError`.
 
     A local folder (or ``pkg://``) must hold config.json, weights and tokenizer files. A hub id is
     looked up in the local Hugging Face cache first (no network: the cached snapshot folder is
     returned); when it is not cached, ``HF_HUB_OFFLINE=1`` stops at once, otherwise one metadata
     request with a short timeout tells an unreachable hub or an unknown id from a downloadable one
-    (then the id is returned and transformers downloads it). No retry loops.
+    (then the id is returned and transformers downloads it). No retry loops. ``probe_hub=False`` (a study's
+    plan-time check) returns an uncached hub id without the request: the job probes it where it runs.
     """
     value = resolve_name_or_path(name_or_path)
     folder = Path(value).expanduser()
@@ -129,6 +130,8 @@ def locate_backbone(name_or_path: str, probe_timeout_s: float = 10.0) -> str:
             f"'{name_or_path}' is not a local folder nor in the Hugging Face cache ({cache}), and HF_HUB_OFFLINE=1 "
             f"forbids downloading it; {_FIX}",
         )
+    if not probe_hub:
+        return value
     try:
         HfApi().model_info(value, timeout=probe_timeout_s)
     except RepositoryNotFoundError:

@@ -11,6 +11,7 @@ override, so its configs and run keys are those of a plan without draws; real da
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +24,12 @@ from ablations.spec import Arm, Study
 from benchmark.config.checks import validate
 from benchmark.config.compose import Composer, semantic_config, split_overrides
 from benchmark.data.released import check_if_visible
-from benchmark.errors import ConfigError
+from benchmark.errors import ConfigError, HarnessError, PlanCheckError
 from benchmark.results.rundir import RunDir, reseed_alias, run_alias, run_key
 from benchmark.results.store import ResultsStore
+from benchmark.sweep.ports import CheckPlanned
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -58,6 +62,11 @@ class PlannedRun:
             "draw": self.draw,
             "run_dir": store.relative(self.run),
         }
+
+    def label(self) -> str:
+        """How errors and reports name this run: task / arm / (draw) / seed, and its run folder."""
+        draw = f" / draw {self.draw}" if self.draw is not None else ""
+        return f"{self.resolved['task']['name']} / {self.arm.label}{draw} / seed {self.seed} ({self.run.path.name})"
 
     def write_role(self, study: Any, overrides: Sequence[str]) -> None:
         """Record in the run directory that this plan made it a run of ``study`` with this arm's role."""
@@ -164,7 +173,10 @@ def plan_sweep(
             validate(arm_cfg)
             if draws is not None and arm_cfg.data.name != "mini":
                 raise ConfigError("sweep.draws", f"data draws apply to data=mini; real data has one draw ({arm.label})")
-            check_if_visible(arm_cfg)  # a modality without a released store stops here, before any submission
+            try:  # a modality without a released store stops here, before any submission
+                check_if_visible(arm_cfg)
+            except HarnessError as err:
+                raise PlanCheckError(f"{arm.task} / {arm.label} (every seed)", err) from None
             draw = int(arm_cfg.data.mini.seed) if arm_cfg.data.name == "mini" else None
             resolved_arm = OmegaConf.to_container(arm_cfg, resolve=True, enum_to_str=True)
             assert isinstance(resolved_arm, dict)
@@ -182,6 +194,16 @@ def plan_sweep(
                 run = store.run(str(resolved["task"]["name"]), reseed_alias(alias_arm, seed), key)
                 planned.append(PlannedRun(arm.task, arm, seed, key, run, resolved, semantic, draw))
     return planned
+
+
+def check_before_submit(todo: Sequence[PlannedRun], check: CheckPlanned) -> None:
+    """The plan-time checks of the runs to submit (the runner's, through its port): each distinct data
+    configuration, head set and backbone once; the report goes to the log, the first problem is raised
+    (naming the run) before any run directory or plan file is written."""
+    if not todo:
+        return
+    for line in check([(p.label(), p.resolved) for p in todo]):
+        log.info("%s", line)
 
 
 def check_arm_labels(study: str, arms: Sequence[Arm], axes: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ parts and hands it to :func:`benchmark.sweep.sweep.run_sweep`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,12 +24,18 @@ class WorkerFactory(Protocol):
 # Times ``steps`` training steps and ``batches`` prediction batches of each resolved config (one record each).
 Calibrate = Callable[[list[dict[str, Any]], int, int], list[dict[str, Any]]]
 
+# Checks what planned runs (a label and the resolved config of each) need before they train, each distinct
+# requirement once; returns the report's lines, raises a HarnessError naming the run at the first problem.
+CheckPlanned = Callable[[Sequence[tuple[str, Mapping[str, Any]]]], list[str]]
+
 
 @dataclass(frozen=True)
 class RunnerPorts:
-    """The runner's parts a sweep uses: the worker it submits, the estimate's calibration, and the tracker
-    catch-up of DONE runs (gives a tracker the final metrics a kill cut off; True if it logged them)."""
+    """The runner's parts a sweep uses: the worker it submits, the estimate's calibration, the tracker
+    catch-up of DONE runs (gives a tracker the final metrics a kill cut off; True if it logged them), and
+    the plan-time checks of the runs to submit (``benchmark.runner.preflight.check_planned``)."""
 
     worker: WorkerFactory
     calibrate: Calibrate
     log_missing_final: Callable[[Any, Path], bool]
+    check_planned: CheckPlanned

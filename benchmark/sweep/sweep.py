@@ -32,7 +32,7 @@ from benchmark.results.rundir import RunDir, check_writable
 from benchmark.results.store import ResultsStore, SweepDir
 from benchmark.sweep.launch import snapshot_code, submit
 from benchmark.sweep.outcome import NOT_STARTED, RESUMABLE, finalise
-from benchmark.sweep.plan import PlannedRun, plan_sweep
+from benchmark.sweep.plan import PlannedRun, check_before_submit, plan_sweep
 from benchmark.sweep.ports import RunnerPorts
 from benchmark.sweep.state import classify, update_launch_records
 from benchmark.text import printable
@@ -182,6 +182,7 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str], runner: RunnerPorts, st
     todo = [p for p in planned if states[p.key] == "TODO"]
     already = sum(1 for s in states.values() if s == "DONE")
     alive = [p for p in planned if states[p.key] == "ALIVE"]
+    check_before_submit(todo, runner.check_planned)  # data, heads, stores, backbone: before anything is written
     draws = _draws(planned)
     on_draws = f" on {len(draws)} data draws ({', '.join(map(str, draws))})" if len(draws) > 1 else ""
     print(

@@ -83,7 +83,9 @@ def test_the_readme_real_data_command_plans_with_a_real_layout_root(
     fast_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (command,) = [c for c in readme_commands() if any(a.startswith("experiment=") for a in c)]
-    code, out = _run(capsys, [*_with_root(command, fast_root), f"results.root={tmp_path}", "sweep.dry_run=true"])
+    _readme_convert_step(fast_root, tmp_path / "ckpt")  # the head the command names (plan-time checks read it)
+    args = [*_with_root(command, fast_root), f"results.root={tmp_path / 'runs'}", "sweep.dry_run=true"]
+    code, out = _run(capsys, args)
     assert code == 0, out
     assert "1 runs planned" in out and "[launcher=slurm]" in out
 

@@ -87,6 +87,8 @@ KEY_STABLE_DEFAULTS: dict[str, Any] = {
     "tokenizer.label_names": "as_is",  # each category token carries its own name
     "tokenizer.name_embedding": "mean",  # a name is the mean of its word-piece embeddings
     "train.classifier_regularization": "decay",  # the classifiers decay toward zero like every matrix
+    "task.features.video.classifier.activation": "softmax",  # the head's logits as one softmax
+    "task.features.audio.classifier.activation": "softmax",
 }
 
 

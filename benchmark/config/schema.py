@@ -112,6 +112,14 @@ class Pooling(str, Enum):
     first = "first"
 
 
+class ClassifierActivation(str, Enum):
+    """How a classifier's logits become the scores the discrete / relaxed tokenizers rank and soft-max."""
+
+    softmax = "softmax"  # one softmax over the classes: the logits as they are (single-label heads)
+    sigmoid = "sigmoid"  # independent per-class probabilities (multi-label heads: AudioSet): log sigmoid(logit)
+    sigmoid_prior = "sigmoid_prior"  # log sigmoid(logit) - log(its mean over training clips): lift over the prior
+
+
 class LrSchedule(str, Enum):
     linear = "linear"
     cosine = "cosine"
@@ -145,6 +153,7 @@ class ClassifierConfig:
     # Relative paths below are under the task's data root.
     weights: str | None = None  # safetensors file of a trained head (null: random init)
     labels: str | None = None  # Kinetics label_map.txt layout or AudioSet class_labels_indices.csv
+    activation: ClassifierActivation = ClassifierActivation.softmax  # see ClassifierActivation
 
 
 @dataclass

@@ -1,13 +1,20 @@
 """Label vocabularies of modality classifiers: the names that classifier outputs turn into words.
 
-Two real layouts are read:
+Three real layouts are read:
 
 * Kinetics ``label_map.txt`` (deepmind/kinetics-i3d): one class name per line, line order = class
   index (400 or 600 lines).
 * AudioSet ``class_labels_indices.csv``: a header ``index,mid,display_name`` then one row per class;
   display names may be quoted and contain commas (``"Male speech, man speaking"``).
+* ImageNet synset mapping (``LOC_synset_mapping.txt`` of the ILSVRC localisation release,
+  ``synset_words.txt`` of Caffe's ``ilsvrc12`` auxiliary data): ``<wnid> <names>`` per line
+  (``n01440764 tench, Tinca tinca``), the synsets in ascending order, which is the class index of
+  torchvision's and Caffe's ImageNet-1k models. Two synsets share the display name ``crane`` (the
+  bird and the machine): exactly repeated display names get their synset id appended
+  (``crane (n02012849)``), so class names stay unique.
 
-The layout is chosen by the file extension (``.csv`` → AudioSet, anything else → label_map).
+The layout is chosen by the file extension (``.csv`` → AudioSet) and, for other files, by the first
+line (``n`` and 8 digits, then a space → ImageNet synsets; anything else → label_map).
 
 Cleaned names (:func:`clean_label_names`): a real vocabulary's display names list synonyms and are
 capitalised ("Baby cry, infant cry"); what a category token carries is its first synonym in lower case
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 from benchmark.errors import DataFormatError
@@ -79,11 +87,61 @@ def read_audioset_csv(path: str | Path) -> list[str]:
     return _check_unique(path, names)
 
 
+SYNSET_LINE = re.compile(r"(n\d{8})\s+(\S.*)")  # ImageNet: "n01440764 tench, Tinca tinca"
+
+
+def is_synset_map(path: str | Path) -> bool:
+    """Whether ``path``'s first line is an ImageNet synset line (``n`` and 8 digits, a space, a name)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    with open(path, "rb") as fh:
+        first = fh.readline().decode("utf-8", errors="replace").strip()
+    return SYNSET_LINE.fullmatch(first) is not None
+
+
+def read_synset_map(path: str | Path) -> list[str]:
+    """Read an ImageNet synset mapping (``<wnid> <display name>`` per line, ascending wnids = class order).
+
+    Returns the display names (``"tench, Tinca tinca"``); a display name that two synsets share exactly
+    gets each synset's id appended (``"crane (n02012849)"``).
+    """
+    path = Path(path)
+    wnids: list[str] = []
+    names: list[str] = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip() and lineno == len(lines):
+            continue
+        match = SYNSET_LINE.fullmatch(line.strip())
+        if match is None:
+            raise DataFormatError(
+                path, f"line {lineno}", "'<wnid> <name>' (e.g. 'n01440764 tench, Tinca tinca')", repr(line[:60])
+            )
+        wnid, name = match.groups()
+        if wnids and wnid <= wnids[-1]:
+            raise DataFormatError(
+                path,
+                f"line {lineno}",
+                f"synsets in ascending order (the ImageNet class index), after {wnids[-1]}",
+                wnid,
+            )
+        wnids.append(wnid)
+        names.append(name.strip())
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    return _check_unique(path, [n if counts[n] == 1 else f"{n} ({w})" for n, w in zip(names, wnids)])
+
+
 def read_labels(path: str | Path) -> list[str]:
-    """Read a label vocabulary in either layout (``.csv`` → AudioSet, else Kinetics label_map)."""
+    """Read a label vocabulary in any of the layouts (``.csv`` → AudioSet, a first line ``n01440764 ...`` →
+    ImageNet synsets, else Kinetics label_map)."""
     path = Path(path)
     try:
-        return read_audioset_csv(path) if path.suffix.lower() == ".csv" else read_label_map(path)
+        if path.suffix.lower() == ".csv":
+            return read_audioset_csv(path)
+        return read_synset_map(path) if is_synset_map(path) else read_label_map(path)
     except UnicodeDecodeError as err:
         raise DataFormatError(
             path, f"byte {err.start}", "UTF-8 text", f"the byte {err.object[err.start]:#04x}"

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from omegaconf import DictConfig
 
 from benchmark.config.compose import effective_modalities
@@ -146,6 +147,21 @@ class TaskData:
             self._sets[split] = SampleSet(split, specs, features)
             self._sources[split] = path
         return self._sets[split]
+
+    def clips(self, split: str, modality: str, limit: int = 0) -> Iterator[np.ndarray]:
+        """The ``(T, D)`` features of ``modality`` of each distinct clip (video and moment) of ``split``, in
+        sample order; with ``limit > 0`` at most ``limit`` of them, evenly spaced. Missing ones are skipped."""
+        samples = self.samples(split)
+        if modality not in samples.features:
+            raise ConfigError(f"task.features.{modality}", f"{modality} is not an enabled modality of this run")
+        keys = list(dict.fromkeys((s.video, s.ts) for s in samples.specs))
+        if 0 < limit < len(keys):
+            keys = [keys[i * len(keys) // limit] for i in range(limit)]
+        source = samples.features[modality]
+        for video, ts in keys:
+            arr = source.get(video, ts)
+            if arr is not None:
+                yield arr
 
     # ---------------------------------------------------------------- vocabulary and classifiers
     def corpus(self) -> Iterator[str]:

@@ -1,6 +1,6 @@
 """Convert public pretrained classifiers into the modality-classifier heads the harness loads.
 
-``python -m benchmark.model.convert KIND CHECKPOINT [CHECKPOINT ...] --labels FILE --out HEAD.safetensors``
+``python -m benchmark.model.convert KIND CHECKPOINT [CHECKPOINT ...] --labels FILE [--out HEAD.safetensors]``
 
 The harness's ``feature_head`` (``benchmark.model.classifiers``) mean-pools a video's ``(T, D)``
 features over time and applies one linear layer: ``logits = W @ mean_t(x_t) + b``. A public
@@ -12,7 +12,8 @@ without retraining. Checkpoints are read in their released key layouts, with
 ``KIND``        checkpoint                                        layer (key)             shape
 ==============  ================================================  ======================  ==========
 ``torchvision`` torchvision ``r2plus1d_18`` / ``r3d_18`` /        ``fc.weight``,          [400, 512]
-                ``mc3_18`` Kinetics-400 weights (a state dict)    ``fc.bias``
+                ``mc3_18`` Kinetics-400 weights (a state dict);   ``fc.bias``             [1000, 2048]
+                ``resnet101`` / ``resnet152`` ImageNet-1k weights                         (ResNets)
 ``i3d``         pytorch-i3d ``rgb_imagenet.pt`` /                 ``logits.conv3d.weight``  [400, 1024,
                 ``flow_imagenet.pt`` (Kinetics-400, a state dict) ``logits.conv3d.bias``    1, 1, 1]
 ``panns``       PANNs ``Cnn14*.pth`` (AudioSet; ``{"model":       ``fc_audioset.weight``, [527, 2048]
@@ -25,6 +26,11 @@ serves features that flatten ``P`` temporal positions of the backbone output int
 I3D 2048 = 2 x 1024): the layer is repeated ``P`` times at ``1/P``, so the head gives the mean of the
 per-position logits; ``--layout`` says how the positions were flattened (``time_major``: position
 blocks of 1024, ``channel_major``: the positions of one channel side by side).
+
+An ImageNet ResNet's ``fc`` is a head over its pool5 features (TVQA's ``tvqa_imagenet_pool5.h5`` is
+ResNet-101 pool5, TVR/TVC's ``tvr_resnet152_rgb_max_cl-1.5.h5`` ResNet-152's): the mean over frames of
+the per-frame logits. Its label file is ImageNet's synset mapping (``LOC_synset_mapping.txt``, see
+:mod:`benchmark.data.labels`).
 
 The label file must have exactly one name per output class, in class order; its name, size and
 SHA-256 go into the head's metadata, and the start-up checks compare them with
@@ -58,7 +64,7 @@ LAYERS: dict[str, tuple[str, str, str]] = {
     "torchvision": (
         "fc.weight",
         "fc.bias",
-        "a torchvision video model state dict (r2plus1d_18, r3d_18, mc3_18)",
+        "a torchvision state dict with an 'fc' layer (r2plus1d_18, r3d_18, mc3_18; resnet101, resnet152)",
     ),
     "i3d": (
         "logits.conv3d.weight",
@@ -188,9 +194,15 @@ def write_head(
     return meta
 
 
+def default_out(checkpoint: str | Path) -> Path:
+    """Where a head goes without ``--out``: ``<stem>_head.safetensors`` beside the checkpoint."""
+    path = Path(checkpoint)
+    return path.with_name(f"{path.stem}_head.safetensors")
+
+
 @cli_errors
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m benchmark.model.convert KIND CHECKPOINT... --labels FILE --out FILE``."""
+    """``python -m benchmark.model.convert KIND CHECKPOINT... --labels FILE [--out FILE]``."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmark.model.convert",
         description="Turn a public pretrained classifier into a modality-classifier head (safetensors).",
@@ -201,7 +213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("kind", choices=sorted(LAYERS), help="checkpoint family (see the module docstring)")
     parser.add_argument("checkpoints", nargs="+", help="checkpoint file(s); several: features concatenated in order")
     parser.add_argument("--labels", required=True, help="the label vocabulary of the checkpoint, in class order")
-    parser.add_argument("--out", required=True, help="the head file to write (.safetensors)")
+    parser.add_argument(
+        "--out", help="the head file to write (default: <first checkpoint's stem>_head.safetensors beside it)"
+    )
     parser.add_argument("--positions", type=int, default=1, help="temporal positions flattened into one feature")
     parser.add_argument("--layout", choices=LAYOUTS, default="time_major", help="how the positions were flattened")
     parser.add_argument(
@@ -210,9 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     weight, bias = convert(args.kind, args.checkpoints, args.positions, args.layout)
     source = f"{args.kind}: " + ", ".join(Path(c).name for c in args.checkpoints)
-    meta = write_head(weight, bias, args.labels, args.out, source=source, names=args.names)
+    out = Path(args.out) if args.out else default_out(args.checkpoints[0])
+    meta = write_head(weight, bias, args.labels, out, source=source, names=args.names)
     log.info(
-        f"wrote {args.out}: {meta['num_classes']} classes ({meta['labels']}) over {meta['input_dim']} feature dims; "
+        f"wrote {out}: {meta['num_classes']} classes ({meta['labels']}) over {meta['input_dim']} feature dims; "
         f"set task.features.<modality>.classifier.weights to it and classifier.labels to {args.labels}"
     )
     return 0

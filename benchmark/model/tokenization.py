@@ -19,6 +19,10 @@ the LM's weights a second time):
 * ``continuous``: no classifier and no category names; masked adaptive average pooling of the time
   axis into ``n`` segments, then ``Linear(D, d_model)``.
 
+(Both ``discrete`` and ``relaxed`` read "logit" as the category *score*: the logits themselves, or for
+a multi-label head their log-sigmoids, optionally over each class's prior, ``classifier.activation``:
+:mod:`benchmark.model.category_scores`.)
+
 Category names (:mod:`benchmark.model.category_names`): with ``tokenizer.name_embedding: mean`` a
 category token is one vector (the mean of its name's word-piece embeddings), and a tokenizer returns
 ``(N, K, d_model)``. With ``sequence`` each of the K tokens is its name's word pieces, ``L`` positions
@@ -45,6 +49,7 @@ from benchmark.model.category_names import (
     category_token_ids,
     embedding_scale,
 )
+from benchmark.model.category_scores import CategoryScores
 
 Categories = CategoryEmbeddings | CategorySequences
 TokenVectors = torch.Tensor | tuple[torch.Tensor, torch.Tensor]  # (N, K, d), or (N, K*L, d) and its valid mask
@@ -101,11 +106,14 @@ def write_names(categories: Categories, embedding: nn.Module, weights: torch.Ten
 
 
 class DiscreteTokenizer(nn.Module):
-    """Frozen classifier, hard top-K categories -> their name embeddings in rank order."""
+    """Frozen classifier, hard top-K categories (by :class:`CategoryScores`) -> their name embeddings in rank order."""
 
-    def __init__(self, classifier: nn.Module, categories: Categories, k: int) -> None:
+    def __init__(
+        self, classifier: nn.Module, categories: Categories, k: int, scores: CategoryScores | None = None
+    ) -> None:
         super().__init__()
         self.classifier, self.categories, self.k = classifier, categories, _check_k(k, categories)
+        self.scores = scores if scores is not None else CategoryScores()
         self.positions = _positions(self.k, categories)
         self.classifier.requires_grad_(False)
         self.classifier.eval()
@@ -118,8 +126,8 @@ class DiscreteTokenizer(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, embedding: nn.Module) -> TokenVectors:
         with torch.no_grad():
-            logits = self.classifier(x, mask)
-        idx = logits.topk(self.k, dim=-1).indices  # (N, K), descending
+            scores = self.scores(self.classifier(x, mask))
+        idx = scores.topk(self.k, dim=-1).indices  # (N, K), descending
         table = self.categories(embedding)
         if isinstance(self.categories, CategoryEmbeddings):
             return table[idx]
@@ -153,6 +161,7 @@ class RelaxedTokenizer(nn.Module):
         schedule: str,
         anneal_steps: int,
         eval_mode: str,
+        scores: CategoryScores | None = None,
     ) -> None:
         super().__init__()
         if mode not in RELAXED_MODES:
@@ -160,6 +169,7 @@ class RelaxedTokenizer(nn.Module):
         if eval_mode not in ("hard", "soft"):
             raise ConfigError("tokenizer.eval_mode", f"expected hard or soft, got '{eval_mode}'")
         self.classifier, self.categories = classifier, categories
+        self.scores = scores if scores is not None else CategoryScores()
         self.k = _check_k(k, categories)
         self.positions = _positions(self.k, categories)
         self.mode, self.eval_mode, self.schedule = mode, eval_mode, schedule
@@ -209,7 +219,7 @@ class RelaxedTokenizer(nn.Module):
         return _ranked_softmax(logits / self.tau_end, top)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, embedding: nn.Module) -> TokenVectors:
-        logits = self.classifier(x, mask).float()
+        logits = self.scores(self.classifier(x, mask).float())  # the "logits" of the mixtures: the scores
         weights = self.mixture_weights(logits) if self.training else self.evaluate(logits)
         return write_names(self.categories, embedding, weights)
 
@@ -260,6 +270,7 @@ def build_modality_tokenizer(
     input_dim: int,
     anneal_default: int,
     modality: str | None = None,
+    scores: CategoryScores | None = None,
 ) -> nn.Module:
     """Build the tokenizer of one continuous modality from ``cfg.tokenizer``.
 
@@ -267,7 +278,8 @@ def build_modality_tokenizer(
     permutes the names before, see :func:`~benchmark.model.category_names.shown_names`; ``random`` is
     applied here). ``classifier`` and ``category_ids`` are ignored by ``continuous``; ``anneal_default`` is
     ``cfg.train.max_steps`` (used when ``anneal_steps`` is 0); ``modality`` selects its K
-    (``tokenizer.k_per_modality``).
+    (``tokenizer.k_per_modality``); ``scores`` turns the classifier's logits into what the discrete /
+    relaxed tokens rank and soft-max (default: the logits, :mod:`benchmark.model.category_scores`).
     """
     kind = tok_cfg.kind
     k = modality_k(tok_cfg, modality)
@@ -286,7 +298,7 @@ def build_modality_tokenizer(
             f"must be in [1, {categories.num_categories}] (the label count of {modality}), got {k}",
         )
     if kind == TokenizerKind.discrete:
-        return DiscreteTokenizer(classifier, categories, k)
+        return DiscreteTokenizer(classifier, categories, k, scores)
     if kind == TokenizerKind.relaxed:
         return RelaxedTokenizer(
             classifier,
@@ -298,6 +310,7 @@ def build_modality_tokenizer(
             schedule=tok_cfg.schedule.value,
             anneal_steps=int(tok_cfg.anneal_steps) or int(anneal_default),
             eval_mode=tok_cfg.eval_mode.value,
+            scores=scores,
         )
     raise ConfigError("tokenizer.kind", f"expected discrete, relaxed or continuous, got '{kind.value}'")
 

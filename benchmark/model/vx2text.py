@@ -13,9 +13,11 @@ import itertools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
@@ -28,6 +30,7 @@ from benchmark.model.assembly import Collator, special_separator
 from benchmark.model.backbones import Backbone, load_backbone, locate_backbone, max_positions
 from benchmark.model.batch import IGNORE_INDEX, Batch
 from benchmark.model.category_names import shown_names
+from benchmark.model.category_scores import category_scores
 from benchmark.model.classifiers import build_classifier
 from benchmark.model.collator_settings import CollatorSettings, SourceLayout
 from benchmark.model.heads import DiscriminativeHead, GenerativeHead
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 # Weights a pretrained checkpoint does not provide and that therefore train under model.freeze_body:
 # cross-attention created by bert2bert (BERT has none), by name in each family.
 NEW_WEIGHT_MARKERS = ("crossattention",)
+PRIOR_CLIPS = 4096  # training clips that estimate a sigmoid_prior class prior (evenly spaced)
 
 
 @dataclass
@@ -48,7 +52,9 @@ class ModelTask:
     ``label_names``, ``feature_dims``, ``classifier_weights`` and ``classifier_cfg`` are keyed by
     continuous modality; ``modalities`` are the effective ones (switched on and offered).
     ``frame_shapes`` (optional) gives ``(C, H, W)`` for a modality whose "features" are raw frames
-    flattened to ``(T, C*H*W)``, classified by ``cnn3d`` / ``torchvision_r2plus1d``.
+    flattened to ``(T, C*H*W)``, classified by ``cnn3d`` / ``torchvision_r2plus1d``. ``prior_clips``
+    yields a modality's training clips, read only where ``classifier.activation: sigmoid_prior`` needs
+    the class prior (at most :data:`PRIOR_CLIPS` clips, evenly spaced over the training split).
     """
 
     name: str
@@ -60,6 +66,7 @@ class ModelTask:
     classifier_weights: dict[str, Path | None] = field(default_factory=dict)
     classifier_cfg: dict[str, ClassifierConfig] = field(default_factory=dict)
     frame_shapes: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    prior_clips: dict[str, Callable[[], Iterable[np.ndarray]]] = field(default_factory=dict)
 
     @classmethod
     def from_task_data(cls, cfg: DictConfig, data: Any) -> ModelTask:
@@ -75,6 +82,7 @@ class ModelTask:
             feature_dims={m: data.feature_dim(m) for m in continuous},
             classifier_weights={m: data.classifier_weights(m) for m in continuous},
             classifier_cfg={m: cfg.task.features[m].classifier for m in continuous},
+            prior_clips={m: partial(data.clips, "train", m, PRIOR_CLIPS) for m in continuous},
         )
 
 
@@ -295,7 +303,7 @@ def _modality_tokenizers(
         for what, table in (("feature_dims", task.feature_dims), ("label_names", task.label_names)):
             if m not in table and (what == "feature_dims" or kind.uses_classifier):
                 raise ConfigError(f"task.features.{m}", f"ModelTask.{what} has no entry for enabled modality '{m}'")
-        classifier = category_ids = None
+        classifier = category_ids = scores = None
         if kind.uses_classifier:
             classifier = build_classifier(
                 task.classifier_cfg.get(m, ClassifierConfig()),
@@ -306,6 +314,13 @@ def _modality_tokenizers(
             )
             names = _shown_names(tok_cfg, task.label_names[m], m)
             category_ids = category_token_ids(tokenizer, names)
+            scores = category_scores(
+                task.classifier_cfg.get(m, ClassifierConfig()).activation,
+                classifier,
+                task.prior_clips.get(m),
+                task.label_names[m],
+                m,
+            )
         modality_tokenizers[m] = build_modality_tokenizer(
             tok_cfg,
             classifier=classifier,
@@ -314,6 +329,7 @@ def _modality_tokenizers(
             input_dim=task.feature_dims[m],
             anneal_default=int(cfg.train.max_steps),
             modality=m,
+            scores=scores,
         )
     return modality_tokenizers
 

@@ -52,6 +52,16 @@ def eta_seconds(
     return left / slots
 
 
+def _wall_seconds(status: dict[str, Any], now: float) -> float | None:
+    """A finished run's wall time; until its status.json records ``finished`` (metrics.json, written
+    last by the run, already says DONE), the time since it started."""
+    seconds = run_seconds(status)
+    started = status.get("started")
+    if seconds is None and isinstance(started, (int, float)):
+        seconds = max(0.0, now - float(started))
+    return seconds
+
+
 def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values)
 
@@ -93,7 +103,7 @@ class SweepProgress:
             counts[state] += 1
             if state == "RUNNING" and isinstance(status.get("started"), (int, float)):
                 elapsed.append(max(0.0, now - float(status["started"])))
-            seconds = run_seconds(status) if state in ("DONE", "FAILED") else None
+            seconds = _wall_seconds(status, now) if state in ("DONE", "FAILED") else None
             if state == "DONE" and seconds is not None:
                 durations.append(seconds)
             if state in ("DONE", "FAILED") and w.key not in self.reported:

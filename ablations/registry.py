@@ -16,6 +16,7 @@ import importlib
 import pkgutil
 
 from ablations.spec import Study, TaskSpec
+from benchmark.config.hints import did_you_mean
 from benchmark.datasets import choice, choice_names
 from benchmark.errors import ConfigError
 
@@ -36,7 +37,8 @@ def get_study(name: str) -> Study:
     when there is none, or when the module defines no ``STUDY`` of that name."""
     names = study_names()
     if name not in names:
-        raise ConfigError("sweep", f"unknown study '{name}' (available: {', '.join(names)})")
+        hint = did_you_mean(name, names)
+        raise ConfigError("sweep", f"unknown study '{name}'{hint} (available: {', '.join(names)})")
     study = getattr(importlib.import_module(f"ablations.{name}"), "STUDY", None)
     if not isinstance(study, Study):
         raise ConfigError("sweep", f"ablations/{name}.py must define STUDY = Study(...)")

@@ -20,6 +20,7 @@ from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf
 
 from benchmark.config.compose import CONFIG_GROUPS, _config_error, _hydra_group, config_dir
+from benchmark.config.hints import DATA_ROOT_HINT, parse_error, sweep_value_hint
 from benchmark.errors import ConfigError, HarnessError
 
 CFG_KINDS = ("job", "hydra", "all")
@@ -106,8 +107,8 @@ def parse_overrides(overrides: list[str]) -> list[Override]:
     for raw in overrides:
         try:
             ov = parser.parse_override(raw)
-        except Exception as err:  # Hydra's grammar errors
-            raise _config_error(err, [raw]) from None
+        except Exception:  # Hydra's grammar errors: one plain line, not the parser's text
+            raise parse_error(raw) from None
         key = ov.key_or_group
         if key == "hydra" or key.startswith("hydra."):
             raise ConfigError(key, f"'{raw}': no hydra.* settings here (no output folder; runs go to results.root=DIR)")
@@ -120,15 +121,22 @@ def parse_overrides(overrides: list[str]) -> list[Override]:
 def refuse_sweeps(parsed: list[Override], raw: list[str], showing: bool = False) -> None:
     """Without ``-m`` a sweep value (``task=tvqa,tvc``, ``seed=range(3)``) is an error that says so;
     ``showing`` (``--cfg`` / ``--info``): they show one config, so one value per key."""
+    with_study = any(ov.key_or_group == "sweep" and not ov.is_sweep_override() for ov in parsed)
     for ov, text in zip(parsed, raw):
         if ov.is_sweep_override() and showing:
             raise ConfigError(ov.key_or_group, f"'{text}': --cfg and --info show one config: give one value")
         if ov.is_sweep_override():
-            raise ConfigError(
-                ov.key_or_group,
-                f"'{text}' sweeps several values: add -m (--multirun) to run one run per combination "
-                f"(or quote a string: {ov.key_or_group}='...', or give a list: {ov.key_or_group}=[...])",
-            )
+            values = _swept_values(ov)
+            hint = sweep_value_hint(ov.key_or_group, values, with_study)
+            raise ConfigError(ov.key_or_group, f"'{text}' gives several values: {hint}")
+
+
+def _swept_values(ov: Override) -> list[str]:
+    """The values of a sweep override as text (``range(0,3)``: 0, 1, 2); its raw text when not a list."""
+    try:
+        return [str(v) for v in ov.sweep_string_iterator()]
+    except Exception:  # glob(), interval(): no list of their own
+        return [str(ov.value())]
 
 
 # ------------------------------------------------------------------------------------------- help
@@ -242,10 +250,7 @@ def _show_job_legacy(overrides: list[str]) -> int:
     cfg = with_study_seeds(compose(overrides, validate_config=False))
     unset: list[str] = []
     if cfg.data.root is None and cfg.data.name != "mini":
-        unset.append(
-            "# data.root: ??? (set paths.data_root=DIR, one folder per task under it, "
-            f"or data.root=DIR/{cfg.task.name})"
-        )
+        unset.append(f"# data.root: ??? (set {DATA_ROOT_HINT})")
         probe = copy.deepcopy(cfg)
         probe.data.root = "/unset"
         validate(probe)  # every other check still applies

@@ -83,6 +83,9 @@ def _single_run(cfg: DictConfig, overrides: list[str]) -> int:
 
 
 def _print_metrics(run: RunDir) -> None:
+    """The run's headline metric with its interval and the majority baseline, then its other metrics."""
+    from benchmark.results.headline import format_duration, other_metrics_text, result_text, run_seconds
+
     record = json.loads(run.metrics_file.read_text())
     if record.get("scored") is False:
         print(
@@ -90,8 +93,12 @@ def _print_metrics(run: RunDir) -> None:
             f"{record.get('n_predictions')} predictions in {run.path / str(record.get('submission'))} (upload it)"
         )
         return
-    metrics = ", ".join(f"{k} {v:.4g}" for k, v in record["metrics"].items())
-    print(f"{record['task']} {record['eval_file']} ({record['protocol']}): {metrics}")
+    seconds = run_seconds(run.read_status())
+    took = f" ({format_duration(seconds)})" if seconds is not None else ""
+    print(f"{record['task']} {record['eval_file']} ({record['protocol']}): {result_text(record)}{took}")
+    others = other_metrics_text(record)
+    if others:
+        print(f"  {others}")
 
 
 @cli_errors

@@ -10,11 +10,19 @@ Examples::
     python -m benchmark.run sweep=head_ablation launcher=slurm sweep.wait=false   # submit and return
     python -m benchmark.status sweep=head_ablation                                # come back later
     python -m benchmark.status results.root=/scratch/runs                         # every sweep there
+    python -m benchmark.status sweep=head_ablation --watch                        # refresh every 10 s
+    python -m benchmark.status --watch=30                                         # every sweep, every 30 s
+
+``--watch[=SECONDS]`` prints the view again every SECONDS (10) until no run is running or queued (Ctrl-C
+stops it sooner). Each run shows its time (wall time, or how long it has been running) and, when DONE,
+its headline metric with its interval and the majority baseline; a sweep with runs left shows an ETA.
 """
 
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 
 from benchmark.errors import HarnessError, cli_errors
 from benchmark.results.store import DEFAULT_ROOT, ResultsStore
@@ -36,7 +44,12 @@ def _planned(study: str, overrides: list[str]) -> tuple[ResultsStore, list[RunSt
     return store, runs
 
 
-def _show_sweep(store: ResultsStore, study: str, runs: list[RunState]) -> int:
+ACTIVE = ("RUNNING", "QUEUED")
+WATCH_S = 10.0
+
+
+def _show_sweep(store: ResultsStore, study: str, runs: list[RunState]) -> bool:
+    """Print the sweep's runs, counts and table; whether any run is still running or queued."""
     from ablations.registry import get_study
     from benchmark.report.console import print_study_table
     from benchmark.sweep.multirun import plan_study
@@ -54,18 +67,50 @@ def _show_sweep(store: ResultsStore, study: str, runs: list[RunState]) -> int:
         print("no run is DONE yet: no table")
     if any(r.state in ("FAILED", "LOST", "PREEMPTED") for r in runs):
         print("rerun the sweep's command to retry the failed, lost and preempted runs (DONE runs are kept)")
-    return 0
+    return any(r.state in ACTIVE for r in runs)
 
 
-def _list_sweeps(store: ResultsStore) -> int:
+def _list_sweeps(store: ResultsStore) -> bool:
+    """Print each sweep's counts; whether any run of any sweep is still running or queued."""
     sweeps = store.sweeps()
     if not sweeps:
         print(f"no sweep under {store.root}")
+    active = False
     for sweep in sweeps:
         runs = plan_runs(store, sweep)
         update_states(runs)
         print(counts_line(sweep.name, runs))
-    return 0
+        active = active or any(r.state in ACTIVE for r in runs)
+    return active
+
+
+def watch_seconds(args: list[str]) -> tuple[float | None, list[str]]:
+    """``--watch`` / ``--watch=SECONDS`` out of the arguments: (seconds or None, the other arguments)."""
+    seconds, rest = None, []
+    for a in args:
+        if a == "--watch":
+            seconds = WATCH_S
+        elif a.startswith("--watch="):
+            try:
+                seconds = float(a.split("=", 1)[1])
+            except ValueError:
+                seconds = -1.0
+            if not seconds > 0:
+                raise HarnessError(f"{a}: expected --watch=SECONDS, a number of seconds > 0")
+        else:
+            rest.append(a)
+    return seconds, rest
+
+
+def _watch(show: Callable[[], bool], every: float | None) -> int:
+    """Show once, or (``every`` seconds) again until nothing runs; a terminal is cleared between views."""
+    while True:
+        active = show()
+        if every is None or not active:
+            return 0
+        sys.stdout.flush()
+        time.sleep(every)
+        print("\033[H\033[2J" if sys.stdout.isatty() else f"--- {time.strftime('%H:%M:%S')}", flush=True)
 
 
 @cli_errors
@@ -75,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(a in ("-h", "--help") for a in args):
         print(__doc__)
         return 0
+    every, args = watch_seconds(args)
     bad = [a for a in args if "=" not in a]
     if bad:
         raise HarnessError(f"expected key=value overrides, got {' '.join(bad)} (see --help)")
@@ -85,12 +131,17 @@ def main(argv: list[str] | None = None) -> int:
     if study is None:
         if others:
             raise HarnessError(f"overrides {' '.join(others)} need sweep=<study> (the study they plan)")
-        return _list_sweeps(store)
+        return _watch(lambda: _list_sweeps(store), every)
     if others:
         store, runs = _planned(study, [a for a in args if a.split("=", 1)[0] != "sweep"])
     else:
         runs = plan_runs(store, store.sweep(study))
-    return _show_sweep(store, study, runs)
+    return _watch(lambda: _show_sweep(store, study, _fresh(runs)), every)
+
+
+def _fresh(runs: list[RunState]) -> list[RunState]:
+    """The runs with their states to be worked out again (a view of --watch starts from the plan)."""
+    return [RunState(r.key, r.run, r.task, r.arm, r.seed, draw=r.draw) for r in runs]
 
 
 if __name__ == "__main__":

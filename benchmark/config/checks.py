@@ -35,6 +35,7 @@ from benchmark.console import level_number
 from benchmark.errors import ConfigError, short_repr
 
 PATH_COMPONENT_KEYS = ("task.name", "model.name", "sweep.name")
+DATA_ROOT_HINT = "paths.data_root=DIR (one folder per task under it)"  # the one spelling of the data-root hint
 ONE_LINE_KEYS = ("launcher", "results.root", "paths", "data.root", "logger")
 SEED_KEYS = ("seed", "data.mini.seed")
 SEED_LIMIT = 2**32
@@ -221,9 +222,7 @@ def validate(cfg: DictConfig) -> None:
     if tr.precision not in ("auto", "fp32", "bf16"):
         raise ConfigError("train.precision", f"expected auto, fp32 or bf16, got '{tr.precision}'")
     if cfg.data.root is None and cfg.data.name != "mini":
-        raise ConfigError(
-            "data.root", f"data '{cfg.data.name}' needs a root folder (data.root=/path/to/{cfg.task.name})"
-        )
+        raise ConfigError("data.root", f"data '{cfg.data.name}' needs a root folder: set {DATA_ROOT_HINT}")
     if not 0.0 <= cfg.task.files.dev_holdout < 1.0:
         raise ConfigError("task.files.dev_holdout", "must be in [0, 1)")
     if cfg.task.files.dev is None and cfg.task.files.dev_holdout == 0.0:

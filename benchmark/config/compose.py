@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from benchmark.config.checks import explain, validate
+from benchmark.config.hints import key_suggestion, option_error, parse_error
 from benchmark.config.schema import (
     CONTINUOUS_MODALITIES,
     RootConfig,
@@ -135,6 +136,9 @@ def _override_key(override: str) -> str:
 
 def _config_error(err: BaseException, overrides: Sequence[str]) -> ConfigError:
     msg = explain(err)
+    missing = option_error(msg, extra=[r.name for r in datasets() if r.task_config is not None])
+    if missing is not None:  # Hydra's "Could not find 'task/tvq'": the closest option, in one line
+        return ConfigError(*missing)
     key = "<config>"
     for ov in overrides:
         k = _override_key(ov)
@@ -226,8 +230,13 @@ class Composer:
             return cfg
         try:
             parsed = self._parser.parse_overrides(values)
-        except Exception as err:
-            raise _config_error(err, values) from None
+        except Exception:  # Hydra's grammar errors: the first override it refuses, in one plain line
+            for raw in values:
+                try:
+                    self._parser.parse_override(raw)
+                except Exception:
+                    raise parse_error(raw) from None
+            raise
         for ov, raw in zip(parsed, values):
             key = ov.key_or_group
             try:
@@ -237,7 +246,9 @@ class Composer:
                 axis = _is_axis(cfg, key)  # sweep.axes is open: a study checks its own axes
                 if absent and not axis:
                     verb = "adding keys is not supported" if ov.is_add() or ov.is_force_add() else "no such key"
-                    raise ConfigError(key, f"{verb}: every key is part of the schema (override '{raw}')")
+                    hint = key_suggestion(cfg, key, CONFIG_GROUPS)
+                    hint = f"; {hint}" if hint else " (python -m benchmark.run --cfg lists the keys)"
+                    raise ConfigError(key, f"{verb}: every key is part of the schema (override '{raw}'){hint}")
                 if ov.is_add() and not absent:
                     raise ConfigError(key, f"'{raw}': the key exists already: set it with {key}=... (or ++{key}=...)")
                 OmegaConf.update(cfg, key, ov.value(), merge=False, force_add=axis)

@@ -17,6 +17,7 @@ import pandas as pd
 from ablations.registry import all_studies, get_study, study_names
 from ablations.spec import Study
 from benchmark.atomic import atomic_write_text
+from benchmark.config.hints import did_you_mean
 from benchmark.errors import ConfigError
 from benchmark.report.cells import StudyCells, build_study_cells
 from benchmark.report.claims import DEFAULT_CLAIMS, evaluate_claims
@@ -43,7 +44,8 @@ class RenderReport:
 def find_study(name: str) -> Study:
     """The study ``name`` of the registry (:mod:`ablations.registry`); ConfigError naming ``--study`` otherwise."""
     if name not in study_names():
-        raise ConfigError("--study", f"unknown study '{name}' (available: {', '.join(study_names())})")
+        hint = did_you_mean(name, study_names())
+        raise ConfigError("--study", f"unknown study '{name}'{hint} (available: {', '.join(study_names())})")
     return get_study(name)
 
 

@@ -26,6 +26,7 @@ from hydra.core.override_parser.types import Glob, Override
 from ablations._common import check_axes, main_column
 from ablations.spec import Arm, Column, FigureSpec, Study, TableSpec
 from benchmark.config.compose import CONFIG_GROUPS, Composer, compose, config_dir, split_overrides
+from benchmark.config.hints import sweep_value_hint
 from benchmark.errors import ConfigError
 from benchmark.sweep.ports import RunnerPorts
 
@@ -66,6 +67,18 @@ def _values(ov: Override, raw: str) -> list[str]:
         raise ConfigError(ov.key_or_group, f"'{raw}': {err} (a grid needs a list of values)") from None
 
 
+def _study_hint(parsed: Sequence[Override]) -> str:
+    """How to run a study with several values without ``-m``: its list keys (``'sweep.seeds=[0,1,2]'``)."""
+    for ov in parsed:
+        if ov.is_sweep_override() and ov.key_or_group != "sweep":
+            try:
+                values = [str(v) for v in ov.sweep_string_iterator()]
+            except Exception:  # glob(), interval(): no list of their own
+                values = [str(ov.value())]
+            return f"run the study without -m: {sweep_value_hint(ov.key_or_group, values, True)}"
+    return "run the study without -m"
+
+
 def parse_grid(parsed: Sequence[Override], raw: Sequence[str]) -> Grid:
     """Split the parsed overrides into the grid's base, its axes, tasks and seeds."""
     grid = Grid()
@@ -74,9 +87,7 @@ def parse_grid(parsed: Sequence[Override], raw: Sequence[str]) -> Grid:
         sweep = ov.is_sweep_override()
         values = _values(ov, text) if sweep else [text.partition("=")[2]]
         if key == "sweep":
-            raise ConfigError(
-                "sweep", f"'{text}': -m makes its own study from the swept values; run a study without -m"
-            )
+            raise ConfigError("sweep", f"'{text}': -m makes its own study from the swept values; {_study_hint(parsed)}")
         if _root(key) in NOT_AXES and sweep:
             raise ConfigError(key, f"'{text}': {_root(key)}.* says how runs are made, it cannot be an axis")
         if key.startswith("sweep."):

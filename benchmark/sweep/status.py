@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,8 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import HarnessError
+from benchmark.results.headline import format_duration, read_record, result_text, run_seconds
 from benchmark.results.rundir import RunDir
 from benchmark.results.store import ResultsStore, SweepDir
+from benchmark.sweep.progress import eta_seconds
 from benchmark.sweep.state import classify, last_submission, launch_records, slurm_queue
 from benchmark.text import printable
 
@@ -154,21 +157,58 @@ def _lost_record(run: RunDir) -> str:
     return printable(lost.get("reason") or "") if isinstance(lost, dict) else ""
 
 
-def counts_line(name: str, runs: Sequence[RunState]) -> str:
-    """``<name>: 3/4 done, 1 running, ...`` (states with no run left out)."""
+def counts_line(name: str, runs: Sequence[RunState], now: float | None = None) -> str:
+    """``<name>: 3/4 done, 1 running, ...`` (states with no run left out), with an ETA while runs are left
+    and one has finished (:func:`benchmark.sweep.progress.eta_seconds`, as many at a time as are running)."""
     counts = Counter(r.state for r in runs)
     rest = ", ".join(f"{counts[s]} {s.lower()}" for s in ORDER[1:] if counts.get(s))
-    return f"{name}: {counts.get('DONE', 0)}/{len(runs)} done" + (f", {rest}" if rest else "")
+    line = f"{name}: {counts.get('DONE', 0)}/{len(runs)} done" + (f", {rest}" if rest else "")
+    running = [r for r in runs if r.state == "RUNNING"]
+    if not running and not counts.get("QUEUED"):
+        return line
+    finished = [t for r in runs if r.state == "DONE" and (t := run_seconds(r.run.read_status())) is not None]
+    elapsed = [_running_for(r, now) or 0.0 for r in running]
+    waiting = counts.get("QUEUED", 0) + counts.get("PENDING", 0)
+    eta = eta_seconds(finished, elapsed, waiting, max(1, len(running)))
+    return line + (f" · ETA {format_duration(eta)} ({len(running)} running)" if eta is not None else "")
+
+
+def _running_for(r: RunState, now: float | None = None) -> float | None:
+    started = r.run.read_status().get("started") if r.run.path.exists() else None
+    if not isinstance(started, (int, float)):
+        return None
+    return max(0.0, (time.time() if now is None else now) - float(started))
+
+
+def time_text(r: RunState) -> str:
+    """The run's wall time (DONE, FAILED) or how long it has been running; empty otherwise."""
+    if not r.run.path.exists():
+        return ""
+    if r.state == "RUNNING":
+        going = _running_for(r)
+        return f"{format_duration(going)}…" if going is not None else ""
+    if r.state in ("DONE", "FAILED"):
+        seconds = run_seconds(r.run.read_status())
+        return format_duration(seconds) if seconds is not None else ""
+    return ""
+
+
+def result_column(r: RunState) -> str:
+    """A DONE run's headline metric with its interval and the majority baseline."""
+    record = read_record(r.run.metrics_file) if r.state == "DONE" else None
+    return result_text(record) if record else ""
 
 
 def run_lines(runs: Sequence[RunState]) -> list[str]:
-    """One line per run (with its data draw when the runs have several), then, for each failure, its
-    reason and where to look."""
+    """One line per run (with its data draw when the runs have several, its time and its headline
+    result), then, for each failure, its reason and where to look."""
     several = len({r.draw for r in runs}) > 1
-    lines = [f"{'state':<9} {'task':<6} {'arm':<24} " + ("draw " if several else "") + f"{'seed':>4}  run"]
+    head = f"{'state':<9} {'task':<6} {'arm':<24} " + ("draw " if several else "") + f"{'seed':>4}  {'time':>9}  "
+    lines = [head + f"{'run':<48}  result"]
     for r in runs:
         draw = f"{r.draw!s:>4} " if several else ""
-        lines.append(f"{r.state:<9} {r.task:<6} {r.arm:<24} {draw}{r.seed!s:>4}  {r.run.path.name}")
+        row = f"{r.state:<9} {r.task:<6} {r.arm:<24} {draw}{r.seed!s:>4}  {time_text(r):>9}  {r.run.path.name:<48}"
+        lines.append(f"{row}  {result_column(r)}".rstrip())
         if r.detail and r.state not in ("FAILED", "LOST"):
             lines.append(f"{'':<10}{r.detail}")
     for r in runs:

@@ -14,9 +14,7 @@ import shlex
 import shutil
 import signal
 import socket
-import sys
 import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from ablations.registry import get_study
 from ablations.spec import Study
 from benchmark.config.compose import Composer
 from benchmark.errors import ConfigError, MissingDependencyError
+from benchmark.results.headline import format_duration
 from benchmark.results.rerun import check_done_runs
 from benchmark.results.rundir import RunDir, check_writable
 from benchmark.results.store import ResultsStore, SweepDir
@@ -34,6 +33,7 @@ from benchmark.sweep.launch import snapshot_code, submit
 from benchmark.sweep.outcome import NOT_STARTED, RESUMABLE, finalise
 from benchmark.sweep.plan import PlannedRun, check_before_submit, plan_sweep
 from benchmark.sweep.ports import RunnerPorts
+from benchmark.sweep.progress import sweep_progress, wait_for
 from benchmark.sweep.state import classify, update_launch_records
 from benchmark.text import printable
 
@@ -76,20 +76,6 @@ def _kind(cfg: DictConfig) -> str:
     return cfg.launcher.kind.value
 
 
-def _progress(planned: Sequence[PlannedRun]) -> Counter:
-    counts: Counter = Counter()
-    for p in planned:
-        counts[p.run.read_status().get("state", "PENDING")] += 1
-    return counts
-
-
-def _line(name: str, counts: Counter, total: int, elapsed: float) -> str:
-    done, failed = counts.get("DONE", 0), counts.get("FAILED", 0)
-    running = counts.get("RUNNING", 0)
-    pending = total - done - failed - running
-    return f"[{elapsed:6.0f}s] {name}: {done}/{total} done, {running} running, {pending} pending, {failed} failed"
-
-
 @contextlib.contextmanager
 def _children_ignore_sigint() -> Iterator[None]:
     """Local jobs started inside inherit an ignored SIGINT: a terminal Ctrl-C then reaches the runs'
@@ -112,24 +98,6 @@ def _record_submissions(jobs: list, kind: str, folder: Path) -> None:
                 return True
 
             update_launch_records(run, add)
-
-
-def _wait(jobs: list, submitted: list[PlannedRun], name: str, poll_s: float, kind: str) -> None:
-    start, last, last_print = time.time(), "", 0.0
-    tty = sys.stderr.isatty()
-    while True:
-        if kind == "debug":
-            for job, _ in jobs:
-                with contextlib.suppress(Exception):  # failures are in the runs' status files
-                    job.result()
-        finished = all(job.done() for job, _ in jobs)
-        line = _line(name, _progress(submitted), len(submitted), time.time() - start)
-        if line[9:] != last[9:] and (tty or time.time() - last_print > 10 or finished):
-            log.info("%s", line)  # one status line per change (at most every 10 s when not on a terminal)
-            last, last_print = line, time.time()
-        if finished:
-            return
-        time.sleep(poll_s)
 
 
 def _stop_local(jobs: list, timeout_s: float = 120.0) -> None:
@@ -190,6 +158,8 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str], runner: RunnerPorts, st
         f"{len(alive)} running elsewhere, {len(todo)} to submit [launcher={_kind(cfg)}]"
     )
     if cfg.sweep.dry_run:
+        if _kind(cfg) == "slurm" and shutil.which("sbatch") is None:
+            log.warning("launcher=slurm but `sbatch` is not on PATH: this dry run cannot be submitted from here")
         _print_plan(planned, states)
         print(f"dry run: nothing submitted (sweep.dry_run=false to run {len(todo)} runs)")
         return 0
@@ -251,7 +221,8 @@ def _sweep_jobs(
         if jobs and not cfg.sweep.wait:
             return _submitted(name, jobs, store)
         if jobs:
-            _wait(jobs, watched, name, float(cfg.launcher.poll_s), kind)
+            progress = sweep_progress(name, watched, cfg.launcher, _read_summary(sweep_dir))
+            wait_for(jobs, progress, float(cfg.launcher.poll_s), kind)
         elif alive:
             log.info(f"{len(alive)} runs are being worked on by another process; rerun later to collect them")
         reasons, notes = finalise(jobs, False, kind)
@@ -300,14 +271,19 @@ def _estimate_only(
 
     record = estimate_sweep(cfg, planned, states, sweep_dir, runner.calibrate)
     path = sweep_dir.summary_file
-    try:
-        summary = sweep_dir.read_summary()
-    except (FileNotFoundError, ValueError):
-        summary = {"study": study.name, "paper_table": study.paper_table}
+    summary = _read_summary(sweep_dir) or {"study": study.name, "paper_table": study.paper_table}
     summary["estimate"] = record
     sweep_dir.write_summary(summary)
     print(f"estimate only: nothing submitted (sweep.estimate=false to run {todo} runs); recorded in {path}")
     return 0
+
+
+def _read_summary(sweep_dir: SweepDir) -> dict[str, Any] | None:
+    """The sweep's summary.json (an earlier run's, or the estimate's), or None."""
+    try:
+        return sweep_dir.read_summary()
+    except (FileNotFoundError, ValueError):
+        return None
 
 
 def _summarise(
@@ -390,7 +366,9 @@ def _summarise(
         see = RunDir(f["run_dir"]).log_file  # the run's own log (a run that never started has none)
         see = see if see.is_file() else f["run_dir"]
         print(f"  FAILED {where(f)}: {f['reason']}\n         {see}")
-    print(f"sweep {name}: {len(planned)} runs, {already} already done, {submitted} submitted, {len(failures)} failed")
+    took = f" in {format_duration(elapsed)}" if submitted else ""
+    counts = f"{len(planned)} runs, {already} already done, {submitted} submitted, {len(failures)} failed"
+    print(f"sweep {name}: {counts}{took}")
     if failures:
         return 1
     if summary["interrupted"]:

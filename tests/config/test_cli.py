@@ -113,7 +113,7 @@ def test_grid_parts_and_its_name() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["task=tvqa,tvc"], "'task=tvqa,tvc' sweeps several values: add -m (--multirun)"),
+        (["task=tvqa,tvc"], "'task=tvqa,tvc' gives several values: add -m (--multirun)"),
         (["seed=range(0,3)"], "add -m (--multirun)"),
         (["-m", "train.lr=interval(0,1)"], "a grid needs a list of values"),
         (["-m", "sweep=ci_small", "seed=0,1"], "-m makes its own study"),

@@ -54,7 +54,7 @@ def test_every_experiment_overlay_is_headed_by_its_command() -> None:
     [
         (["tokenizer.k=x"], "tokenizer.k", "could not be converted to Integer"),
         (["tokenizer.foo=1"], "tokenizer.foo", "no such key"),
-        (["tokenizer=nope"], "tokenizer", "Could not find 'tokenizer/nope'"),
+        (["tokenizer=nope"], "tokenizer", "no option 'nope' in configs/tokenizer/"),
         (["tokenizer.kind=bad"], "tokenizer.kind", "expected one of [discrete, relaxed, continuous]"),
         (["tokenizer.k=0"], "tokenizer.k", "must be >= 1"),
         (["task=tvc", "head=discriminative"], "head.kind", "open-ended"),

@@ -191,8 +191,11 @@ def test_status_and_the_study_table_show_a_plan_with_several_draws(quick_root: P
     plan_file.write_text(json.dumps(plan))
     assert status_main([f"sweep={plan_file.parent.name}", f"results.root={root}"]) == 0
     out = capsys.readouterr().out
-    lines = [line.split() for line in out.splitlines() if line.startswith("DONE ")]
-    assert "draw" in out.splitlines()[0].split() and sorted(r[-3] for r in lines) == ["0", "1"]
+    header = out.splitlines()[0]
+    assert "draw" in header.split()
+    at = header.index("draw")  # the draw column (time and result columns follow the seed)
+    lines = [line for line in out.splitlines() if line.startswith("DONE ")]
+    assert sorted(line[at : at + 4].strip() for line in lines) == ["0", "1"]
     assert "2/2 done" in out and "| " in out  # the counts and the study's table
     got = collect(root, write=False)
     assert sorted(got.study_runs["draw"].tolist()) == [0, 1] and sorted(got.index["draw"].tolist()) == [0, 1]

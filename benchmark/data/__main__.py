@@ -81,11 +81,16 @@ def _check(overrides: list[str]) -> int:
 
 
 def _categories(overrides: list[str], n: int, as_json: bool) -> int:
-    from benchmark.data.check import check_task_data
+    from benchmark.data.check import check_classifiers
+    from benchmark.errors import HarnessError
     from benchmark.model.categories import category_summary
 
+    if n < 0:
+        raise HarnessError(f"--n: expected a number of evaluation clips >= 0 (0: all of them), got {n}")
     data = _task_data(overrides)
-    check_task_data(data)  # the run's start-up checks first: a head of the wrong shape is one line
+    # the run's head checks first (shapes, label file, finite numbers): one line. A modality without a
+    # head is shown with a warning rather than refused, so that the others' words can be checked.
+    check_classifiers(data, refuse_random=False)
     summary = category_summary(data.cfg, data, n)
     print(json.dumps(summary.to_json(), ensure_ascii=False) if as_json else summary.to_text())
     return 0

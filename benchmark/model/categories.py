@@ -134,7 +134,7 @@ def pick_clips(videos: list[str], n: int) -> list[int]:
     """Indices of ``n`` of ``videos`` (distinct, in eval order) evenly spaced from the first; all when
     ``n`` is 0 or at least their number."""
     if n < 0:
-        raise ConfigError("--n", f"expected a number of clips >= 0, got {n}")
+        raise ValueError(f"expected a number of clips >= 0, got {n}")
     if n == 0 or n >= len(videos):
         return list(range(len(videos)))
     return [(i * len(videos)) // n for i in range(n)]
@@ -210,7 +210,12 @@ def _modality(
         raise ConfigError("tokenizer.k", f"must be in [1, {summary.classes}] (the {modality} label count)")
     present = [i for i, a in enumerate(arrays) if a is not None]
     if weights is None:
-        summary.warnings.append(f"no head file (task.features.{modality}.classifier.weights): random words")
+        key = f"task.features.{modality}.classifier.weights"
+        refused = str(cfg.data.name) != "mini" and not cfg.tokenizer.allow_random_classifiers
+        summary.warnings.append(
+            f"no head file ({key} is null): a random head's words mean nothing"
+            + ("; a run on real data refuses to start so" if refused and cfg.tokenizer.kind.uses_classifier else "")
+        )
         return summary, [None] * len(arrays)
     classifier = build_classifier(
         cfg.task.features[modality].classifier, data.feature_dim(modality), len(names), weights=weights

@@ -5,12 +5,15 @@ heads written as converted heads are, in a run directory, and on a real-layout A
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from locations import REPO
 from model_kit import cache_dir
 from safetensors.torch import load_file
 
@@ -217,7 +220,9 @@ def test_pick_clips_spreads_over_the_split() -> None:
     assert pick_clips(list("abc"), 0) == pick_clips(list("abc"), 5) == [0, 1, 2]
 
 
-def test_real_layout_avsd_words_per_clip_as_the_issue_prints_it(shared: Path, tmp_path: Path) -> None:
+def test_real_layout_avsd_words_per_clip_as_the_issue_prints_it(
+    shared: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """``python -m benchmark.data categories experiment=avsd_dstc7_vx2text paths.data_root=<root>
     task.features.video.classifier.weights=<converted head> --json`` on a real-layout root (the real DSTC7
     files, synthetic features of the released shapes) and a head converted from pytorch-i3d's layout."""
@@ -248,3 +253,14 @@ def test_real_layout_avsd_words_per_clip_as_the_issue_prints_it(shared: Path, tm
     for clip in record["clips"]:
         assert len(clip["words"]["video"]) == 3 and set(clip["words"]["video"]) <= {n.lower() for n in kinetics}
         assert "audio" not in clip["words"]  # no head: no words
+    # the README's command as printed (/data -> the root), in-process: the same words for its 20 clips
+    blocks = re.findall(r"```bash\n(.*?)```", (REPO / "README.md").read_text(encoding="utf-8"), flags=re.S)
+    lines = [ln for b in blocks for ln in b.replace("\\\n", " ").splitlines()]
+    (readme,) = [ln for ln in lines if ln.strip().startswith("python -m benchmark.data categories")]
+    args = shlex.split(readme.replace("/data", str(root)), comments=True)[3:]
+    assert data_cli([*args, "--json"]) == 0
+    twenty = json.loads(capsys.readouterr().out)
+    assert len(twenty["clips"]) == 20 and twenty["eval_clips"] == record["eval_clips"]
+    fifty = {c["uid"]: c for c in record["clips"]}
+    shared_clips = [c for c in twenty["clips"] if c["uid"] in fifty]
+    assert shared_clips and all(c == fifty[c["uid"]] for c in shared_clips)  # a clip's words do not depend on N

@@ -207,7 +207,8 @@ def _modality(
         k=modality_k(cfg.tokenizer, modality),
     )
     if not 1 <= summary.k <= summary.classes:
-        raise ConfigError("tokenizer.k", f"must be in [1, {summary.classes}] (the {modality} label count)")
+        key = f"tokenizer.k_per_modality.{modality}" if modality in cfg.tokenizer.k_per_modality else "tokenizer.k"
+        raise ConfigError(key, f"must be in [1, {summary.classes}] (the {modality} label count), got {summary.k}")
     present = [i for i, a in enumerate(arrays) if a is not None]
     if weights is None:
         key = f"task.features.{modality}.classifier.weights"

@@ -192,6 +192,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Capture
     missing = tmp_path / "none.safetensors"
     for args, line in (
         (["--n", "-1"], "error: --n: expected a number of evaluation clips >= 0 (0: all of them), got -1\n"),
+        (["tokenizer.k=20"], "error: config key 'tokenizer.k': must be in [1, 16] (the video label count), got 20\n"),
         (
             [f"task.features.video.classifier.weights={missing}"],
             f"error: {missing}: config key 'task.features.video.classifier.weights': expected an existing file, "

@@ -180,8 +180,9 @@ def _check_finite_weights(path: Path) -> None:
         raise DataFormatError(path, "", "a safetensors classifier weight file", f"unreadable ({err})") from None
 
 
-def check_classifiers(data: TaskData) -> list[str]:
-    """Label vocabularies against classifier weights, and the refusal of random classifiers on real data.
+def check_classifiers(data: TaskData, refuse_random: bool = True) -> list[str]:
+    """Label vocabularies against classifier weights, and the refusal of random classifiers on real data
+    (``refuse_random=False``: a random classifier is a summary line, as on mini data).
 
     Returns one summary line per enabled continuous modality that goes through a classifier.
     """
@@ -197,7 +198,7 @@ def check_classifiers(data: TaskData) -> list[str]:
         labels = read_labels(labels_file)  # the file's classes (the names a run uses: data.label_names, below)
         weights = data.classifier_weights(m)
         if weights is None:
-            if str(cfg.data.name) != "mini" and not cfg.tokenizer.allow_random_classifiers:
+            if refuse_random and str(cfg.data.name) != "mini" and not cfg.tokenizer.allow_random_classifiers:
                 raise ConfigError(
                     f"task.features.{m}.classifier.weights",
                     f"the {kind.value} tokenizer turns {m} features into category words of the {m} classifier, and on "

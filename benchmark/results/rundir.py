@@ -15,6 +15,8 @@ that run alone)::
     metrics.json       written last and atomically: a valid one means DONE
     run.log            the harness's log records of every attempt (appended)
     data.json          real data: the fingerprint of the data the run read (checked on a rerun)
+    categories.json    the category words the classifier heads give evaluation clips, written at start
+                       (discrete / relaxed tokenizers; benchmark.model.categories)
     planned.json       what the run was planned as: study, arm, role, experiment overlay
     scalars.csv        logger=csv: one step,name,value row per scalar
     tensorboard/       logger=tensorboard: event files
@@ -31,8 +33,8 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import os
 import math
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,6 +157,10 @@ class RunDir:
         return self.path / "data.json"
 
     @property
+    def categories_file(self) -> Path:
+        return self.path / "categories.json"
+
+    @property
     def planned_file(self) -> Path:
         return self.path / "planned.json"
 
@@ -265,7 +271,7 @@ class RunDir:
         return True
 
     # files the run's own process writes atomically (temporaries ".<name>.*.tmp"), cleared on start
-    OWN_FILES = ("metrics.json", "env.json", "train_log.jsonl", "per_example.parquet")
+    OWN_FILES = ("metrics.json", "env.json", "train_log.jsonl", "per_example.parquet", "categories.json")
 
     def clear_leftovers(self) -> list[Path]:
         """Delete the temporary files a killed run left (atomic-write temporaries, ``ckpt/.incoming.pt``).

@@ -124,6 +124,19 @@ def _evaluate(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistInfo, trai
     atomic_write_json(run.metrics_file, record)  # last: its presence means DONE
 
 
+def _write_categories(run: RunDir, cfg: Any, data: Any) -> None:
+    """``categories.json``: the category words the run's heads give evaluation clips, and their warnings
+    (in run.log too), so that a head that says nothing is seen before the training hours."""
+    from benchmark.model.categories import category_summary
+
+    if not cfg.tokenizer.kind.uses_classifier or cfg.eval_only.predictions or global_rank() > 0:
+        return
+    summary = category_summary(cfg, data)
+    atomic_write_json(run.categories_file, summary.to_json())
+    for warning in summary.warnings:
+        runlog.warning("category words: %s (%s)", warning, run.categories_file.name)
+
+
 def _run_body(run: RunDir, cfg: Any, stop: StopFlag) -> None:
     from benchmark.data.check import check_task_data
     from benchmark.data.released import check_modalities_present
@@ -145,6 +158,7 @@ def _run_body(run: RunDir, cfg: Any, stop: StopFlag) -> None:
     check_modalities_present(cfg, root)  # e.g. audio on for TVQA / TVC, which release no audio store
     data = TaskData(cfg, root)
     check_task_data(data)  # every split's files, feature stores, subtitles, references: before any training step
+    _write_categories(run, cfg, data)
     cache = Path(os.path.expanduser(str(cfg.paths.cache)))
     model = build_model(cfg, ModelTask.from_task_data(cfg, data), cache, corpus=data.corpus)
     dist = init_distributed(str(cfg.train.device))

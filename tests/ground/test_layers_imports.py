@@ -3,7 +3,10 @@
 - ``benchmark.runner`` is imported only by the runner itself, by the composition root ``benchmark/run.py``
   and by entry points (``__main__.py``): no other layer uses the runner as a utility drawer.
 - No import cycle between the top-level packages of ``benchmark`` (and its ground-floor modules,
-  ``ablations``, ``paper_tables``), except imports under ``if TYPE_CHECKING:``.
+  ``ablations``, ``paper_tables``), except imports under ``if TYPE_CHECKING:``. An entry point
+  (``<package>/__main__.py``) is a node of its own, not part of its package: no module imports an entry
+  point (checked here too), so it closes no cycle, and a package's command may delegate to a later layer
+  (``python -m benchmark.data categories`` runs the model layer's :mod:`benchmark.model.categories`).
 """
 
 from __future__ import annotations
@@ -71,8 +74,11 @@ def test_only_the_runner_the_composition_root_and_entry_points_import_the_runner
 
 
 def _package(module: str) -> str | None:
-    """The node of the layer graph: ``benchmark.<package or ground-floor module>``, ``ablations``, ``paper_tables``."""
+    """The node of the layer graph: ``benchmark.<package or ground-floor module>``, ``ablations``, ``paper_tables``,
+    or an entry point (``benchmark.<package>.__main__``) by itself."""
     parts = module.split(".")
+    if parts[-1] == "__main__":
+        return module
     if parts[0] in ("ablations", "paper_tables"):
         return parts[0]
     if parts[0] != "benchmark" or len(parts) == 1:
@@ -113,6 +119,16 @@ def _cycles(edges: dict[str, set[str]]) -> list[set[str]]:
         if node not in index:
             visit(node)
     return found
+
+
+def test_no_module_imports_an_entry_point() -> None:
+    offenders = [
+        f"{path.relative_to(REPO).as_posix()}:{line} imports {name}"
+        for path in SOURCES
+        for name, line in _imports(path)
+        if name.split(".")[-1] == "__main__" or ".__main__." in name
+    ]
+    assert not offenders, "entry points are run, never imported:\n" + "\n".join(sorted(set(offenders)))
 
 
 def test_no_import_cycle_between_top_level_packages() -> None:

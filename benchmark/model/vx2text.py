@@ -314,6 +314,7 @@ def _modality_tokenizers(
             input_dim=task.feature_dims[m],
             anneal_default=int(cfg.train.max_steps),
             modality=m,
+            train_classifier=float(cfg.train.classifier_lr_mult) != 0.0,
         )
     return modality_tokenizers
 

@@ -58,6 +58,8 @@ class TableSpec:
     # paper numbers shown beside ours: (row label, column label) -> id in results/paper_reference.yaml
     paper: dict[tuple[str, str], str] = field(default_factory=dict)
     note: str = ""
+    # a last column with each arm's parameter counts, total / trainable (metrics.json's train.params)
+    params: bool = False
 
 
 @dataclass(frozen=True)

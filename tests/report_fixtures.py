@@ -16,6 +16,7 @@ Runs on ``data=mini_lp`` also get the ``item_tag`` column as the runner writes i
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,11 +135,25 @@ def write_run(
         "scale": SCALE[name],
         "warnings": [],
         "breakdowns": {},
-        "train": {"best_step": 200, "steps": 200, "train_time_s": 12.5, "stopped_early": False},
+        "train": {
+            "best_step": 200,
+            "steps": 200,
+            "train_time_s": 12.5,
+            "stopped_early": False,
+            "params": fake_params(cfg),
+        },
         "baselines": {"majority": {main: 0.1 * SCALE[name]}},
     }
     atomic_write_json(run / "metrics.json", record)
     return key, run
+
+
+def fake_params(cfg: Any) -> dict[str, int]:
+    """Synthetic parameter counts of a run (metrics.json ``train.params``), fixed by its head and tokenizer."""
+    head = f"{cfg.head.kind.value}/{cfg.head.candidates.value}"
+    total = 900_000 + zlib.crc32(head.encode()) % 100_000
+    frozen = 20_000 if cfg.tokenizer.kind.value == "discrete" or float(cfg.train.classifier_lr_mult) == 0 else 0
+    return {"total": total, "trainable": total - frozen}
 
 
 def toy_arms(tasks: Sequence[str], axes: dict[str, Any], offered: Mapping[str, Sequence[str]]) -> list[Arm]:

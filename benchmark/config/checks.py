@@ -125,9 +125,10 @@ def check_config(cfg: DictConfig) -> None:
         _check_seed(f"sweep.draws[{i}]", draw)
     _check_finite(cfg)
     _check_logging(cfg)
-    lr = _select(cfg, "train.lr")
-    if lr is not None and lr < 0:
-        raise ConfigError("train.lr", f"expected a learning rate >= 0, got {lr}")
+    for key in ("train.lr", "train.classifier_lr_mult"):
+        lr = _select(cfg, key)
+        if lr is not None and lr < 0:
+            raise ConfigError(key, f"expected a learning rate >= 0, got {lr}")
 
 
 def explain(err: BaseException) -> str:
@@ -181,6 +182,12 @@ def validate(cfg: DictConfig) -> None:
                 raise ConfigError(
                     f"tokenizer.{key}",
                     f"the continuous tokenizer carries no category names; '{tok[key].value}' needs discrete or relaxed",
+                )
+    if tok.label_names.value == "learned":  # one trained vector per category: no word pieces, no name table
+        for key, plain in (("name_embedding", "mean"), ("category_embeddings", "tied")):
+            if tok[key].value != plain:
+                raise ConfigError(
+                    f"tokenizer.{key}", f"'{tok[key].value}' does not apply to label_names=learned (keep {plain})"
                 )
     cand = cfg.head.candidates
     if cand != CandidateInput.auto and cfg.task.kind != TaskKind.multiple_choice:

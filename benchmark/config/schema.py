@@ -78,6 +78,7 @@ class LabelNames(str, Enum):
     as_is = "as_is"  # each category token carries its own name
     permuted = "permuted"  # a seeded derangement within a modality: each token carries another category's name
     random = "random"  # seeded random vectors, norm-matched to the true name's embedding (or word pieces')
+    learned = "learned"  # nameless: one trained vector per category, initialised as random (mean mode only)
 
 
 class NameEmbedding(str, Enum):

@@ -17,7 +17,9 @@ What an arm sees (:class:`Arm`):
 * ``video`` / ``audio`` through a ``discrete`` tokenizer: the frozen shipped head's top-K categories
   of the item's features, in rank order. A reader that knows the head (its twin pairs) believes the
   top-1 class and, when the top-1 is one of a twin pair, its twin too (when K = 1, or when the twin
-  is also among the K tokens): the head's choice inside a pair is a coin flip by construction.
+  is also among the K tokens): the head's choice inside a pair is a coin flip by construction. A
+  ``relaxed`` tokenizer with a frozen head (``train.classifier_lr_mult=0``) sees what ``discrete`` sees:
+  its evaluation tokens are the frozen head's top-K.
 
 TVQA (accuracy, 0/1 per item): the ceiling is the posterior probability of the best guess among the
 candidates given what the arm sees (:func:`bayes_ceiling`): ``1 / #consistent`` where a part is not
@@ -87,6 +89,8 @@ def arm_from_config(cfg: Any) -> Arm:
 
     mods = effective_modalities(cfg)
     kind = str(getattr(cfg.tokenizer.kind, "value", cfg.tokenizer.kind))
+    if kind == "relaxed" and float(cfg.train.classifier_lr_mult) == 0.0:  # frozen head: discrete tokens at eval
+        kind = "discrete"
     ks = {m: modality_k(cfg.tokenizer, m) for m in mods if m in FEATURE_MODALITIES}
     caps: dict[str, int] = {}
     for m in ks:

@@ -23,6 +23,9 @@ Name controls (``tokenizer.label_names``), seeded by ``tokenizer.label_names_see
 * ``random``: every vector is replaced by a fixed random direction scaled to the norm of the vector
   it replaces (a category's mean vector, or each word piece in ``sequence`` mode), so that only the
   name's *content* is gone. With ``tied`` the norm follows the live table.
+* ``learned`` (:class:`LearnedCategories`, mean mode only): nameless categories. Each category is a
+  trainable vector of its own, initialised as ``random`` (a fixed random direction at the norm of the
+  category's mean name vector) and trained with the model: a categorical bottleneck that carries no name.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from transformers import PreTrainedTokenizerBase
 
 from benchmark.errors import ConfigError
 
-LABEL_NAMES = ("as_is", "permuted", "random")
+LABEL_NAMES = ("as_is", "permuted", "random", "learned")
 
 
 def category_token_ids(tokenizer: PreTrainedTokenizerBase, names: Sequence[str]) -> list[list[int]]:
@@ -150,6 +153,25 @@ class CategoryEmbeddings(nn.Module):
         return self._compute(embedding) if self.mode == "tied" else self.table
 
 
+class LearnedCategories(nn.Module):
+    """``label_names: learned``: a trainable (C, d_model) matrix, one vector per category, tied to no name.
+
+    Initialised at build time as ``label_names: random`` would write it (each row a fixed random direction
+    seeded by ``seed`` and the modality, at the norm of the category's mean name vector), then a parameter
+    of its own (``weight``): the language model's table is not read again, so no name reaches the tokens.
+    """
+
+    def __init__(self, token_ids: list[list[int]], embedding: nn.Module, *, seed: int, modality: str | None) -> None:
+        super().__init__()
+        names = CategoryEmbeddings(token_ids, embedding, "frozen", random_seed=seed, modality=modality)
+        self.num_categories = names.num_categories
+        self.weight = nn.Parameter(names.table.detach().clone())
+
+    def forward(self, embedding: nn.Module) -> torch.Tensor:
+        """The (C, d_model) learned matrix (``embedding`` is not read)."""
+        return self.weight
+
+
 # --------------------------------------------------------------------------- names as word sequences
 class CategorySequences(nn.Module):
     """Each category's name as its word-piece embeddings: ``(C, L, d_model)`` right-padded with zeros, and
@@ -203,6 +225,7 @@ __all__ = [
     "LABEL_NAMES",
     "CategoryEmbeddings",
     "CategorySequences",
+    "LearnedCategories",
     "category_token_ids",
     "embedding_scale",
     "name_permutation",

@@ -46,12 +46,13 @@ from benchmark.errors import ConfigError
 from benchmark.model.category_names import (
     CategoryEmbeddings,
     CategorySequences,
+    LearnedCategories,
     category_token_ids,
     embedding_scale,
 )
 from benchmark.model.category_scores import CategoryScores
 
-Categories = CategoryEmbeddings | CategorySequences
+Categories = CategoryEmbeddings | CategorySequences | LearnedCategories
 TokenVectors = torch.Tensor | tuple[torch.Tensor, torch.Tensor]  # (N, K, d), or (N, K*L, d) and its valid mask
 
 
@@ -97,7 +98,7 @@ def write_names(categories: Categories, embedding: nn.Module, weights: torch.Ten
     with the valid positions of each token's highest-weight category."""
     table = categories(embedding)
     w = weights.to(table.dtype)
-    if isinstance(categories, CategoryEmbeddings):
+    if not isinstance(categories, CategorySequences):
         return torch.matmul(w, table)  # (N, K, d_model)
     n = w.shape[0]
     vectors = torch.einsum("nkc,cld->nkld", w, table).reshape(n, -1, table.shape[-1])
@@ -129,7 +130,7 @@ class DiscreteTokenizer(nn.Module):
             scores = self.scores(self.classifier(x, mask))
         idx = scores.topk(self.k, dim=-1).indices  # (N, K), descending
         table = self.categories(embedding)
-        if isinstance(self.categories, CategoryEmbeddings):
+        if not isinstance(self.categories, CategorySequences):
             return table[idx]
         valid = self.categories.valid().to(idx.device)[idx]  # (N, K, L)
         return table[idx].reshape(idx.shape[0], -1, table.shape[-1]), valid.reshape(idx.shape[0], -1)
@@ -147,7 +148,12 @@ def _ranked_softmax(scores: torch.Tensor, top: torch.Tensor) -> torch.Tensor:
 
 class RelaxedTokenizer(nn.Module):
     """Gumbel-softmax (``draws``) or straight-through Gumbel top-K (``st_topk``, ``st_ranked``) mixtures
-    of name embeddings."""
+    of name embeddings.
+
+    ``train_classifier=False`` (``train.classifier_lr_mult=0``): the classifier is frozen as the discrete
+    tokenizer's is (no gradient, kept in eval mode), so training adds only the Gumbel noise to the
+    discrete tokenizer: at evaluation (``eval_mode: hard``) the two give the same tokens.
+    """
 
     def __init__(
         self,
@@ -162,6 +168,7 @@ class RelaxedTokenizer(nn.Module):
         anneal_steps: int,
         eval_mode: str,
         scores: CategoryScores | None = None,
+        train_classifier: bool = True,
     ) -> None:
         super().__init__()
         if mode not in RELAXED_MODES:
@@ -177,6 +184,17 @@ class RelaxedTokenizer(nn.Module):
         # validate the schedule now
         temperature(0, tau_start=tau_start, tau_end=tau_end, schedule=schedule, anneal_steps=anneal_steps)
         self.tau = self.tau_start
+        self.train_classifier = bool(train_classifier)
+        if not self.train_classifier:
+            self.classifier.requires_grad_(False)
+            self.classifier.eval()
+
+    def train(self, mode: bool = True) -> RelaxedTokenizer:
+        """Switch mode; a frozen classifier stays in eval mode (as the discrete tokenizer's)."""
+        super().train(mode)
+        if not self.train_classifier:
+            self.classifier.eval()
+        return self
 
     def set_step(self, step: int) -> None:
         """Set the training temperature for ``step`` (a pure function of the step: nothing to checkpoint)."""
@@ -261,6 +279,20 @@ def tokens_per_modality(tok_cfg: TokenizerConfig, modality: str | None = None) -
     return modality_k(tok_cfg, modality)
 
 
+def _categories(
+    tok_cfg: TokenizerConfig, category_ids: list[list[int]], embedding: nn.Module, modality: str | None
+) -> Categories:
+    """The category table of one modality: names as mean vectors or word sequences, or learned vectors."""
+    seed = int(tok_cfg.label_names_seed)
+    if tok_cfg.label_names == LabelNames.learned:
+        if tok_cfg.name_embedding != NameEmbedding.mean:
+            raise ConfigError("tokenizer.name_embedding", "learned categories have no word pieces: keep mean")
+        return LearnedCategories(category_ids, embedding, seed=seed, modality=modality)
+    random_seed = seed if tok_cfg.label_names == LabelNames.random else None
+    table = CategorySequences if tok_cfg.name_embedding == NameEmbedding.sequence else CategoryEmbeddings
+    return table(category_ids, embedding, tok_cfg.category_embeddings.value, random_seed=random_seed, modality=modality)
+
+
 def build_modality_tokenizer(
     tok_cfg: TokenizerConfig,
     *,
@@ -271,6 +303,7 @@ def build_modality_tokenizer(
     anneal_default: int,
     modality: str | None = None,
     scores: CategoryScores | None = None,
+    train_classifier: bool = True,
 ) -> nn.Module:
     """Build the tokenizer of one continuous modality from ``cfg.tokenizer``.
 
@@ -279,7 +312,10 @@ def build_modality_tokenizer(
     applied here). ``classifier`` and ``category_ids`` are ignored by ``continuous``; ``anneal_default`` is
     ``cfg.train.max_steps`` (used when ``anneal_steps`` is 0); ``modality`` selects its K
     (``tokenizer.k_per_modality``); ``scores`` turns the classifier's logits into what the discrete /
-    relaxed tokens rank and soft-max (default: the logits, :mod:`benchmark.model.category_scores`).
+    relaxed tokens rank and soft-max (default: the logits, :mod:`benchmark.model.category_scores`);
+    ``train_classifier`` is false when ``train.classifier_lr_mult`` is 0 (the relaxed tokenizer's classifier
+    is then frozen). ``label_names: learned`` replaces the names by trained vectors
+    (:class:`~benchmark.model.category_names.LearnedCategories`).
     """
     kind = tok_cfg.kind
     k = modality_k(tok_cfg, modality)
@@ -287,11 +323,7 @@ def build_modality_tokenizer(
         return ContinuousTokenizer(input_dim, embedding.weight.shape[1], tokens_per_modality(tok_cfg, modality))
     if classifier is None or category_ids is None:
         raise ConfigError("tokenizer.kind", f"'{kind.value}' needs a classifier and its label names")
-    random_seed = int(tok_cfg.label_names_seed) if tok_cfg.label_names == LabelNames.random else None
-    table = CategorySequences if tok_cfg.name_embedding == NameEmbedding.sequence else CategoryEmbeddings
-    categories = table(
-        category_ids, embedding, tok_cfg.category_embeddings.value, random_seed=random_seed, modality=modality
-    )
+    categories = _categories(tok_cfg, category_ids, embedding, modality)
     if modality in tok_cfg.k_per_modality and not 1 <= k <= categories.num_categories:
         raise ConfigError(
             f"tokenizer.k_per_modality.{modality}",
@@ -311,6 +343,7 @@ def build_modality_tokenizer(
             anneal_steps=int(tok_cfg.anneal_steps) or int(anneal_default),
             eval_mode=tok_cfg.eval_mode.value,
             scores=scores,
+            train_classifier=train_classifier,
         )
     raise ConfigError("tokenizer.kind", f"expected discrete, relaxed or continuous, got '{kind.value}'")
 

@@ -330,6 +330,7 @@ def _modality_tokenizers(
             anneal_default=int(cfg.train.max_steps),
             modality=m,
             scores=scores,
+            train_classifier=float(cfg.train.classifier_lr_mult) != 0.0,
         )
     return modality_tokenizers
 

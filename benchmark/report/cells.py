@@ -71,6 +71,8 @@ class StudyCells:
     notes: list[str]  # study-level notes (no plan, arms unknown)
     panels: dict[str, Column] = field(default_factory=dict)  # figure panel (task) -> its column
     rows: list[str] = field(default_factory=list)  # the table's rows: the planned arms' labels, in table order
+    # TableSpec.params: row label -> "total / trainable" parameter counts of its DONE runs (as recorded)
+    params: dict[str, str] = field(default_factory=dict)
 
     def cell(self, row: str, column: Column) -> Cell:
         """The cell of ``row`` in ``column``."""
@@ -110,6 +112,8 @@ def study_plan(collection: Collection, study: str) -> pd.DataFrame:
         "n_predictions",
         "submission",
         "data",
+        "params_total",
+        "params_trainable",
     )
     wanted = [c for c in collection.index.columns if c in keep]
     wanted += [c for c in collection.index.columns if c.startswith(("m.", "ci_lo.", "ci_hi."))]
@@ -305,7 +309,22 @@ class _Builder:
             for task, metric in self.study.figure.metric_per_task.items()
         }
         runs = self.runs_frame(columns)
-        return StudyCells(self.study, cells, references, runs, _dedupe(self.notes), panels, self.rows)
+        params = self.params() if self.study.table.params else {}
+        return StudyCells(self.study, cells, references, runs, _dedupe(self.notes), panels, self.rows, params)
+
+    def params(self) -> dict[str, str]:
+        """Each row's parameter counts, ``total / trainable`` (distinct values of its DONE runs joined by
+        ``; ``), or ``""`` when none of its runs recorded them."""
+        out = {}
+        for label in self.rows:
+            runs = self.plan[(self.plan["arm"] == label) & (self.plan["state"] == "DONE")]
+            if "params_total" not in runs or "params_trainable" not in runs:
+                out[label] = ""
+                continue
+            counts = runs[["params_total", "params_trainable"]].dropna().drop_duplicates()
+            text = [f"{_count(t)} / {_count(n)}" for t, n in sorted(counts.itertuples(index=False, name=None))]
+            out[label] = "; ".join(text)
+        return out
 
     def runs_frame(self, columns: list[Column]) -> pd.DataFrame:
         frames = []
@@ -326,6 +345,12 @@ class _Builder:
             frames.append(frame)
         columns = ["column", "task", "metric", "arm", "role", "x", "seed", "key", "value", "ci_lo", "ci_hi"]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def _count(n: float) -> str:
+    """A parameter count in millions (``1.234M``) or thousands (``56.7k``)."""
+    n = float(n)
+    return f"{n / 1e6:.3f}M" if n >= 1e6 else f"{n / 1e3:.1f}k"
 
 
 def _dedupe(items: Iterable[str]) -> list[str]:

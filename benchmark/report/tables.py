@@ -17,6 +17,8 @@ from benchmark.report.inference import BOOT_SEED, N_BOOT
 from benchmark.report.reference import RefEntry, task_scale
 
 DASH = "—"
+PARAMS_HEADER = "Params (total / trainable)"
+NO_PARAMS = "no finished run of this arm recorded its parameter counts (metrics.json train.params)"
 
 
 def scale_words() -> str:
@@ -225,6 +227,7 @@ def study_table(sc: StudyCells, reference: dict[str, RefEntry]) -> Table:
     for column in spec.columns:
         header += [column.label, "Δ vs ref (p)"]
         header += [f"{column.label}: paper"] if column.label in paper_columns else []
+    header += [PARAMS_HEADER] if spec.params else []
     table = Table(sc.study.name, spec.title, header)
     refs = ", ".join(f"{c.label}: '{sc.references[c.label]}'" for c in spec.columns if sc.references.get(c.label))
     scales = sorted({scale_of(c.task) for c in spec.columns})
@@ -247,5 +250,7 @@ def study_table(sc: StudyCells, reference: dict[str, RefEntry]) -> Table:
             row.append(_delta_cell(table, cell, digits))
             if column.label in paper_columns:
                 row.append(_paper_cell(table, cell, spec.paper.get((label, column.label)), reference, digits))
+        if spec.params:
+            row.append(table.cell(sc.params.get(label) or DASH, [] if sc.params.get(label) else [NO_PARAMS]))
         table.rows.append(row)
     return table

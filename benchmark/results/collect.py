@@ -9,8 +9,9 @@
   mini / real), ``draw`` (the data draw: ``data.mini.seed`` of a mini run, null on real data), ``modality``
   (``all`` / ``no_<m>`` / ``<m>_only`` / ``none`` / ``m1+m2``), ``cfg.<dotted>`` (the semantic
   config of key.json, flattened; lists as JSON text), ``m.<metric>``, ``ci_lo.<metric>``,
-  ``ci_hi.<metric>``, ``n``, ``protocol``, ``split``, ``best_step``, ``train_time_s``, ``git_commit``,
-  ``git_dirty``, ``env.*``, ``bl.<baseline>.<metric>``; what the run was planned as: from the sweep
+  ``ci_hi.<metric>``, ``n``, ``protocol``, ``split``, ``best_step``, ``train_time_s``, ``params_total`` and
+  ``params_trainable`` (the model's parameters as built, null for runs from before they were recorded),
+  ``git_commit``, ``git_dirty``, ``env.*``, ``bl.<baseline>.<metric>``; what the run was planned as: from the sweep
   plans ``task_config`` (the task config choice, e.g. avsd_dstc8) and ``study_arms`` (``study: arm
   (role)``, ``; ``-separated), from its planned.json ``planned_studies``, ``comparison`` (the main
   comparison it is a paper row of), ``experiment``, ``variant`` and ``paper_row``.

@@ -143,6 +143,10 @@ def _read_metrics(path: Path, row: dict[str, Any], problems: list[str]) -> bool:
     train = data.get("train") or {}
     for name in ("best_step", "steps", "train_time_s", "stopped_early"):
         row[name] = train.get(name) if isinstance(train, dict) else None
+    params = train.get("params") if isinstance(train, dict) else None  # recorded since issue 19 (absent before)
+    for name in ("total", "trainable"):
+        value = params.get(name) if isinstance(params, dict) else None
+        row[f"params_{name}"] = int(value) if _is_number(value) else None
     baselines = data.get("baselines") or {}
     for base, values in baselines.items() if isinstance(baselines, dict) else ():
         for metric, value in values.items() if isinstance(values, dict) else ():

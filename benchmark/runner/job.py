@@ -44,6 +44,7 @@ from benchmark.runner.evaluate import (
     score_official,
     unscored_record,
 )
+from benchmark.runner.param_groups import param_counts
 from benchmark.runner.runlog import log as runlog
 from benchmark.runner.runlog import run_log
 from benchmark.runner.signals import Interrupted, StopFlag, stop_with_driver
@@ -161,6 +162,8 @@ def _run_body(run: RunDir, cfg: Any, stop: StopFlag) -> None:
     _write_categories(run, cfg, data)
     cache = Path(os.path.expanduser(str(cfg.paths.cache)))
     model = build_model(cfg, ModelTask.from_task_data(cfg, data), cache, corpus=data.corpus)
+    params = param_counts(model)
+    runlog.info("parameters: %d (%d trainable)", params["total"], params["trainable"])
     dist = init_distributed(str(cfg.train.device))
     try:
         model = model.to(dist.device)
@@ -172,6 +175,7 @@ def _run_body(run: RunDir, cfg: Any, stop: StopFlag) -> None:
             train_info = {"eval_only": "checkpoint", "checkpoint": str(cfg.eval_only.checkpoint), **info}
         else:
             train_info = _train_and_select(cfg, run, data, model, dist, stop)
+        train_info["params"] = params  # counted as built (metrics.json's train.params)
         if dist.is_main:
             _evaluate(cfg, run, data, model, dist, train_info)
         dist.barrier()

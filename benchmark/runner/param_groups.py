@@ -58,6 +58,13 @@ def param_groups(
     return out
 
 
+def param_counts(model: torch.nn.Module) -> dict[str, int]:
+    """``{"total": ..., "trainable": ...}``: the model's parameters (each shared tensor once) and those that
+    train (``requires_grad``: not a frozen body, frozen classifier or discrete tokenizer's head)."""
+    params = list(model.parameters())
+    return {"total": sum(p.numel() for p in params), "trainable": sum(p.numel() for p in params if p.requires_grad)}
+
+
 class DecayToInit:
     """``train.classifier_regularization: to_init``: decoupled decay of the marked groups toward the values
     their parameters hold when this is built (build it before a checkpoint is loaded: the anchor is the
@@ -81,4 +88,4 @@ class DecayToInit:
                 p.sub_((p - p0.to(p.device)) * alpha)
 
 
-__all__ = ["CLASSIFIER_REGULARIZATION", "DecayToInit", "is_classifier_param", "param_groups"]
+__all__ = ["CLASSIFIER_REGULARIZATION", "DecayToInit", "is_classifier_param", "param_counts", "param_groups"]

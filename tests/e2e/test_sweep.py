@@ -23,8 +23,12 @@ def _summary(root: Path, study: str) -> dict:
     return json.loads((root / "sweeps" / study / "summary.json").read_text())
 
 
+HEADS = "sweep.axes.arms=[generative,discriminative]"  # the head study's two original arms
+TOKENIZERS = "sweep.axes.tokenizers=[relaxed,relaxed_anneal,discrete,continuous]"  # the original four
+
+
 def test_local_sweep_lands_results_and_a_rerun_submits_nothing(tmp_path: Path) -> None:
-    first = _sweep(tmp_path, "sweep=head_ablation", "sweep.seeds=[0]")
+    first = _sweep(tmp_path, "sweep=head_ablation", HEADS, "sweep.seeds=[0]")
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     assert "sweep head_ablation: 2 runs, 0 already done, 2 submitted, 0 failed" in first.stdout
     summary = _summary(tmp_path, "head_ablation")
@@ -43,7 +47,7 @@ def test_local_sweep_lands_results_and_a_rerun_submits_nothing(tmp_path: Path) -
     assert table and "generative" in table[2] and "discriminative" in table[3]
 
     t0 = time.time()
-    again = _sweep(tmp_path, "sweep=head_ablation", "sweep.seeds=[0]")
+    again = _sweep(tmp_path, "sweep=head_ablation", HEADS, "sweep.seeds=[0]")
     assert again.returncode == 0
     assert "2 runs, 2 already done, 0 submitted, 0 failed" in again.stdout
     assert [line for line in again.stdout.splitlines() if line.startswith("|")] == table
@@ -54,7 +58,7 @@ def test_local_sweep_lands_results_and_a_rerun_submits_nothing(tmp_path: Path) -
 def test_failed_runs_are_isolated_listed_and_retried_alone(tmp_path: Path) -> None:
     # K=20 exceeds the mini label vocabulary: every classifier-based arm fails at model build,
     # the continuous tokenizer (no classifier) does not.
-    args = ("sweep=tokenization_ablation", "task=tvqa", "tokenizer.k=20", "sweep.seeds=[0]")
+    args = ("sweep=tokenization_ablation", "task=tvqa", "tokenizer.k=20", TOKENIZERS, "sweep.seeds=[0]")
     first = _sweep(tmp_path, *args)
     assert first.returncode == 1
     assert "4 runs, 0 already done, 4 submitted, 3 failed" in first.stdout
@@ -79,6 +83,7 @@ def test_debug_launcher_runs_in_process(tmp_path: Path) -> None:
 def test_ctrl_c_leaves_every_run_done_or_resumable_and_a_rerun_finishes(tmp_path: Path) -> None:
     args = [
         "sweep=head_ablation",
+        HEADS,
         "sweep.seeds=[0]",
         "train.max_steps=400",
         "train.eval_every=100",

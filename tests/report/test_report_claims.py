@@ -170,7 +170,7 @@ def test_paper_tables_writes_every_entry_and_the_reproductions(
     assert main(["--results", str(head_root), "--out", str(tmp_path), "--study", "head_ablation"]) == 0
     out = capsys.readouterr().out
     digest = load_protocol().digest
-    assert f"claims (protocol {digest}): " in out and "1 not testable here" in out
+    assert f"claims (protocol {digest}): " in out and "2 not testable here" in out  # the head study's two paper claims
     assert "reproductions: 0 decided, 4 not run" in out
     md = (tmp_path / "tables" / "claims.md").read_text()
     assert f"sha256 {digest}" in md and "# Reproduction" in md

@@ -15,7 +15,9 @@ from benchmark.runner.calibrate import calibrate
 from benchmark.sweep.estimate import estimate_sweep, run_seconds
 from benchmark.sweep.plan import plan_sweep
 
-FAST = ["task=tvqa", "sweep.estimate_steps=1", "sweep.estimate_batches=1"]
+# the study's four original arms (the isolating arms of issue 19 would only add runs of the same shape)
+ARMS = "sweep.axes.tokenizers=[relaxed,relaxed_anneal,discrete,continuous]"
+FAST = ["task=tvqa", "sweep.estimate_steps=1", "sweep.estimate_batches=1", ARMS]
 
 
 def test_estimate_prints_and_records_the_cost_and_submits_nothing(

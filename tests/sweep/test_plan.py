@@ -44,7 +44,7 @@ def test_user_overrides_apply_to_every_run_and_task_pins_the_task(tmp_path: Path
     runs = _plan(
         "sweep=tokenization_ablation", "task=tvqa", "train.lr=0.005", f"results.root={tmp_path}", "sweep.seeds=[0,1]"
     )
-    assert len(runs) == 8
+    assert len(runs) == 16  # the study's 8 tokenizer arms x 2 seeds
     assert {r.resolved["task"]["name"] for r in runs} == {"tvqa"}
     assert all(r.resolved["train"]["lr"] == 0.005 for r in runs)
     assert {r.seed for r in runs} == {0, 1}

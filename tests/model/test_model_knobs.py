@@ -195,7 +195,7 @@ def test_every_backbone_takes_its_layout_from_configs_layout() -> None:
     # any backbone takes any layout; the layout is not in the run key by name, only by content
     assert _layout(compose(["model=minilm_bert", "layout=typed_question_first"])) == typed
     assert _layout(compose(["model=t5_tiny", "layout=words_question_last"])) == words
-    with pytest.raises(ConfigError, match=r"config key 'layout'.*typed_question_first words_question_last"):
+    with pytest.raises(ConfigError, match=r"config key 'layout'.*typed_question_first, words_question_last"):
         compose(["layout=nope"])
 
 

@@ -32,6 +32,7 @@ from benchmark.report.verdicts import (
     HOLDS,
     INCONCLUSIVE,
     NOT_EQUIVALENT,
+    NOT_RUN,
     TOO_FEW,
     equivalence_verdict,
     load_protocol,
@@ -71,8 +72,17 @@ def _filtered(root: Path, arm: str, items: tuple[str, ...]) -> list[ArmRun]:
 def test_split_columns_equal_the_hand_filtered_means_and_tests(lp_root: Path) -> None:
     sc = build_study_cells(collect(lp_root, write=False), LP, n_boot=N_BOOT)
     labels = [c.label for c in LP.table.columns]
-    assert labels == ["TVQA acc. (%)", "seen", "held-out", "held-out surface", "held-out semantic"]
-    for column in LP.table.columns[1:]:
+    assert labels == [
+        "TVQA acc. (%)",
+        "seen",
+        "held-out",
+        "held-out surface",
+        "held-out semantic",
+        "TVC CIDEr-D",
+        "seen compositions",
+        "held-out compositions",
+    ]
+    for column in [c for c in LP.table.columns if c.task == "tvqa" and c.items]:  # the toy runs are TVQA
         ref = _filtered(lp_root, TRUE, column.items)
         arm = _filtered(lp_root, CONT, column.items)
         values = [aggregate("accuracy", r.table, scale=SCALE["tvqa"]) for r in arm]
@@ -197,6 +207,7 @@ def test_the_shipped_language_prior_entries_pass_and_fail_as_constructed(lp_root
         "language_prior_beats_continuous": HOLDS,
         "names_equivalent_on_seen": EQUIVALENT,
         "language_prior_interaction": HOLDS,
+        "null_composition": NOT_RUN,  # the TVC null control: the toy runs are TVQA only
     }
     (test,) = verdicts["language_prior_interaction"].tests
     assert test.inference is not None and test.inference.delta == pytest.approx(100.0)

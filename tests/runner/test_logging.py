@@ -50,18 +50,26 @@ def test_a_run_writes_its_own_run_log_with_training_progress(tmp_path: Path) -> 
 
 def test_a_failed_run_keeps_its_traceback_in_run_log_and_the_sweep_points_at_it(tmp_path: Path) -> None:
     args = [*QUICK, "sweep=single", "launcher=debug", f"results.root={tmp_path}"]
-    args += ["model.name_or_path=nobody-xyz/no-such-model"]  # fails in seconds, before any data is read
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    # a head file that is not there: the plan-time checks leave mini data (and its heads) to the job, which
+    # fails at its start-up checks, in seconds
+    head = tmp_path / "no-such-head.safetensors"
+    args += [f"task.features.video.classifier.weights={head}"]
+    env = dict(os.environ)
     for attempt in (1, 2):  # a rerun retries the FAILED run: its run.log is appended to
         proc = _cli(*args, env=env)
         assert proc.returncode == 1, proc.stderr[-3000:]
         (run,) = [p for p in (tmp_path / "tvqa").iterdir() if p.is_dir()]
         log_file = RunDir(run).log_file
-        assert "  FAILED tvqa / run / seed 0: config key 'model.name_or_path'" in proc.stdout
+        assert (
+            f"  FAILED tvqa / run / seed 0: {head}: config key 'task.features.video.classifier.weights'" in proc.stdout
+        )
         assert proc.stdout.count(f"         {log_file}\n") == 1  # the summary points at the run's log
         assert "single: 0/1 done, 0 running, 0 pending, 1 failed" in proc.stderr  # the sweep's status line
         text = log_file.read_text()
-        assert text.count("ERROR   benchmark.runner.runlog: run FAILED: config key 'model.name_or_path'") == attempt
+        failed = (
+            f"ERROR   benchmark.runner.runlog: run FAILED: {head}: config key 'task.features.video.classifier.weights'"
+        )
+        assert text.count(failed) == attempt
         assert text.count("Traceback (most recent call last)") == attempt
         assert [n for n in (1, 2) if f"attempt {n} on" in text] == list(range(1, attempt + 1))
 

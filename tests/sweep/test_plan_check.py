@@ -102,19 +102,19 @@ def test_with_heads_the_study_plans_and_each_distinct_check_runs_once(
     args = ["sweep=tokenization_ablation", "data=real", f"paths.data_root={root}", *FAST, *HEADS]
     code, out = _run(capsys, [*args, "launcher=slurm", f"results.root={tmp_path}", "sweep.dry_run=true"])
     assert code == 0, out
-    assert "12 runs planned" in out and "dry run: nothing submitted" in out
+    assert "24 runs planned" in out and "dry run: nothing submitted" in out
     assert not any(tmp_path.iterdir())
 
     n, report = _reports([*args, "sweep.seeds=[0,1,2]", f"results.root={tmp_path}"])
-    assert n == 36  # 3 tasks x 4 tokenizers x 3 seeds
+    assert n == 72  # 3 tasks x 8 tokenization arms x 3 seeds
     data = [ln for ln in report if ln.startswith("  data ")]
     heads = [ln for ln in report if ln.startswith("  heads ")]
-    # one data configuration per task; one head set per task (the relaxed, annealed and discrete arms share it;
-    # the continuous arm has none)
+    # one data configuration per task; one head set per task (every arm with category tokens shares it; the
+    # continuous arm has none)
     assert [ln.split()[1] for ln in data] == ["avsd", "tvqa", "tvc"]
     assert [ln.split()[1].rstrip(":") for ln in heads] == ["avsd", "tvqa", "tvc"]
     assert "weights video_head.safetensors (1024 inputs)" in heads[2]
-    assert report[-1].startswith("plan check: 36 runs to submit, 3 data configurations, 3 head sets, 0 backbones")
+    assert report[-1].startswith("plan check: 72 runs to submit, 3 data configurations, 3 head sets, 0 backbones")
 
 
 def test_a_backbone_folder_is_checked_once_and_a_missing_one_is_named(

@@ -45,6 +45,16 @@ def real_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def real_labels() -> Path:
+    """``shared/data/labels``: the real Kinetics-400/600 and AudioSet vocabularies (whole files, kept out of the
+    repository by their README); skips when absent."""
+    path = shared_dir() / "data" / "labels"
+    if not path.is_dir():
+        pytest.skip(f"needs the real label vocabularies (whole files) at {path} (set VX2T_SHARED)")
+    return path
+
+
+@pytest.fixture(scope="session")
 def slurm_cluster() -> None:
     """Needs the local Slurm cluster (``.ci/slurm_up.sh``): skips when it is down, fails under VX2T_REQUIRE_SLURM=1.
 

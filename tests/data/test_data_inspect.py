@@ -60,8 +60,8 @@ def test_real_first_records(real_data: Path) -> None:
         ("audioset_class_labels_indices.csv", "audioset_csv", 527),
     ],
 )
-def test_label_files(shared: Path, name: str, fmt: str, records: int) -> None:
-    report = inspect_path(shared / "data" / "labels" / name)
+def test_label_files(real_labels: Path, name: str, fmt: str, records: int) -> None:
+    report = inspect_path(real_labels / name)
     assert (report.format, report.records) == (fmt, records)
 
 

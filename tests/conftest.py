@@ -7,7 +7,8 @@ Slurm jobs, fault injection), which this file marks ``e2e``: the default tier (`
 are importable by name from every test folder.
 
 The real dataset samples and reference files live beside the repository in ``../shared`` (override
-with ``VX2T_SHARED``); tests that need them skip cleanly when it is absent.
+with ``VX2T_SHARED``); without it, tests that need only the released formats read the excerpts in
+``tests/fixtures/real/`` (``locations.REAL``) and tests that need whole files skip cleanly.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from locations import TESTS, shared_dir
+from locations import REAL, TESTS, shared_dir
 
 E2E = TESTS / "e2e"
 
@@ -38,11 +39,18 @@ def shared() -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_data(shared: Path) -> Path:
-    """``shared/data/real``: real dataset samples (see its README); skips when absent."""
-    path = shared / "data" / "real"
+def real_data() -> Path:
+    """The real dataset files: ``shared/data/real`` (see its README), else the in-repository excerpts."""
+    return REAL
+
+
+@pytest.fixture(scope="session")
+def real_labels() -> Path:
+    """``shared/data/labels``: the real Kinetics-400/600 and AudioSet vocabularies (whole files, kept out of the
+    repository by their README); skips when absent."""
+    path = shared_dir() / "data" / "labels"
     if not path.is_dir():
-        pytest.skip(f"real data samples not found at {path}")
+        pytest.skip(f"needs the real label vocabularies (whole files) at {path} (set VX2T_SHARED)")
     return path
 
 

@@ -1,4 +1,5 @@
-"""A data root in the released layout, built from the real files in ``../shared/data/real/``.
+"""A data root in the released layout, built from the real files (``locations.REAL``: ``../shared/data/real/``,
+else the in-repository excerpts in ``tests/fixtures/real/``).
 
 Annotation files are the real ones (copied as released), or converted from a real file of the same
 release when the released file is too large to ship (TVQA train/val from TVQA+ val, TVC train/val
@@ -6,7 +7,9 @@ from TVR val: the same questions / moments in the TVQA / TVC formats). Features 
 released dimensions, written as the released stores: AVSD ``.npy`` folders ``i3d_rgb`` / ``i3d_flow``
 / ``vggish`` (2048 / 2048 / 128) and their ``*_testset`` twins, TVQA ``tvqa_imagenet_pool5.h5``
 (2048), TVC ``tvr_i3d_rgb600_avg_cl-1.5.h5`` (1024). Time lengths are short (the readers clamp a
-moment to the stored length). Subtitles are synthetic, in the preprocessed-subtitle jsonl layout.
+moment to the stored length). Subtitles are synthetic, in the preprocessed-subtitle jsonl layout. Label
+vocabularies are the real ones of ``../shared/data/labels/`` when present (they are not copied into the
+repository), else the few-name files of the mini fixtures (``tests/fixtures/data/<task>/``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from locations import FIXTURES, REAL, SHARED
 
 AVSD_DIMS = {"i3d_rgb": 2048, "i3d_flow": 2048, "vggish": 128}
 TVQA_DIM, TVC_DIM = 2048, 1024
@@ -28,9 +32,15 @@ LABELS = {
 }
 
 
-def _labels(shared: Path, out: Path, names: Iterable[str]) -> None:
-    for name in (*names, "audioset_class_labels_indices.csv"):
-        shutil.copyfile(shared / "data" / "labels" / name, out / name)
+LABEL_DIR = SHARED / "data" / "labels"
+REAL_LABELS = LABEL_DIR.is_dir()
+"""Whether the label vocabularies are the real ones (400 / 600 / 527 names) or the fixtures' few names."""
+
+
+def _labels(task: str, out: Path) -> None:
+    source = LABEL_DIR if REAL_LABELS else FIXTURES / "data" / task
+    for name in (*LABELS[task], "audioset_class_labels_indices.csv"):
+        shutil.copyfile(source / name, out / name)
 
 
 def _feature(rng: np.random.Generator, steps: int, dim: int) -> np.ndarray:
@@ -41,9 +51,9 @@ def _videos(path: Path) -> list[str]:
     return list(dict.fromkeys(d["image_id"] for d in json.loads(path.read_text())["dialogs"]))
 
 
-def build_avsd(shared: Path, out: Path, dstc8: bool = True) -> Path:
+def build_avsd(out: Path, dstc8: bool = True) -> Path:
     """``out/avsd``: the real DSTC7 valid (also as train) and test files (+ DSTC8 with ``dstc8``), npy features."""
-    real, root = shared / "data" / "real" / "avsd", out / "avsd"
+    real, root = REAL / "avsd", out / "avsd"
     root.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(real / "valid_set4DSTC7-AVSD.json", root / "valid_set4DSTC7-AVSD.json")
     shutil.copyfile(real / "valid_set4DSTC7-AVSD.json", root / "train_set4DSTC7-AVSD.json")
@@ -62,7 +72,7 @@ def build_avsd(shared: Path, out: Path, dstc8: bool = True) -> Path:
                     continue  # a missing VGGish file is normal in the DSTC releases
                 steps = 3 if stream == "i3d_flow" else 2  # rgb and flow lengths differ, as released
                 np.save(root / f"{stream}{folder}" / f"{vid}.npy", _feature(rng, steps, dim))
-    _labels(shared, root, LABELS["avsd"])
+    _labels("avsd", root)
     return root
 
 
@@ -92,9 +102,9 @@ def _write_jsonl(path: Path, rows: Iterable[dict]) -> None:
     path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows), encoding="utf-8")
 
 
-def build_tvqa(shared: Path, out: Path) -> Path:
+def build_tvqa(out: Path) -> Path:
     """``out/tvqa``: train/val from the real TVQA+ val questions in TVQA format, the real test_public file."""
-    real, root = shared / "data" / "real" / "tvqa", out / "tvqa"
+    real, root = REAL / "tvqa", out / "tvqa"
     root.mkdir(parents=True, exist_ok=True)
     rows = []
     for q in json.loads((real / "tvqa_plus_val.json").read_text()):
@@ -109,13 +119,13 @@ def build_tvqa(shared: Path, out: Path) -> Path:
     )
     _subtitles(root / "tvqa_preprocessed_subtitles.jsonl", videos)
     _h5(root / "tvqa_imagenet_pool5.h5", videos, 6, TVQA_DIM)
-    _labels(shared, root, LABELS["tvqa"])
+    _labels("tvqa", root)
     return root
 
 
-def build_tvc(shared: Path, out: Path) -> Path:
+def build_tvc(out: Path) -> Path:
     """``out/tvc``: train/val clips from the real TVR val queries in TVC format, the real test_public file."""
-    real, root = shared / "data" / "real" / "tvc", out / "tvc"
+    real, root = REAL / "tvc", out / "tvc"
     root.mkdir(parents=True, exist_ok=True)
     clips: dict[tuple, dict] = {}
     for q in _jsonl(real / "tvr_val_release.jsonl"):
@@ -142,15 +152,15 @@ def build_tvc(shared: Path, out: Path) -> Path:
     )
     _subtitles(root / "tvqa_preprocessed_subtitles.jsonl", videos)
     _h5(root / "tvr_i3d_rgb600_avg_cl-1.5.h5", videos, 8, TVC_DIM)
-    _labels(shared, root, LABELS["tvc"])
+    _labels("tvc", root)
     return root
 
 
-def build_real_root(shared: Path, out: Path, dstc8: bool = True) -> Path:
+def build_real_root(out: Path, dstc8: bool = True) -> Path:
     """A ``paths.data_root`` with ``avsd/``, ``tvqa/`` and ``tvc/`` in the released layout."""
-    build_avsd(shared, out, dstc8=dstc8)
-    build_tvqa(shared, out)
-    build_tvc(shared, out)
+    build_avsd(out, dstc8=dstc8)
+    build_tvqa(out)
+    build_tvc(out)
     return out
 
 

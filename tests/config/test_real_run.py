@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from locations import REPO
+from locations import REPO, fact
 from real_layout import build_tvqa
 
 from benchmark.config.compose import config_dir
@@ -72,10 +72,10 @@ def shared_composer(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def tvqa_root(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tvqa_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data root holding ``tvqa/`` in the released layout (no audio store: TVQA releases none)."""
     root = tmp_path_factory.mktemp("real")
-    build_tvqa(shared, root)
+    build_tvqa(root)
     return root
 
 
@@ -179,10 +179,11 @@ def test_test_public_ends_done_unscored_and_tables_say_so(
     results = tmp_path / "runs"
     args = ["experiment=tvqa_val_vx2text", "task=tvqa_test_public", f"paths.data_root={tvqa_root}"]
     code, out = _run(capsys, [*args, f"results.root={results}", *TINY])
-    assert code == 0 and "not scored: labels hidden; 200 predictions" in out, out
+    n = fact(200, 53)  # test_public questions: the shared sample's, or the excerpt's
+    assert code == 0 and f"not scored: labels hidden; {n} predictions" in out, out
     run = _single_run_dir(results)
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["scored"] is False and metrics["not_scored"] == "labels hidden" and metrics["n_predictions"] == 200
+    assert metrics["scored"] is False and metrics["not_scored"] == "labels hidden" and metrics["n_predictions"] == n
     submission = json.loads((run / metrics["submission"]).read_text())
     qids = [json.loads(ln)["qid"] for ln in (tvqa_root / "tvqa" / "tvqa_test_public.jsonl").read_text().splitlines()]
     assert sorted(int(q) for q in submission) == sorted(qids) and set(submission.values()) <= set(range(5))
@@ -192,7 +193,7 @@ def test_test_public_ends_done_unscored_and_tables_say_so(
     row = collection.index.iloc[0]
     assert row["state"] == "DONE" and not row["scored"] and row["not_scored"] == "labels hidden"
     table = to_markdown(comparison_table(collection, load_reference(), COMPARISONS[1]))
-    assert "not scored: labels hidden (200 predictions in predictions/eval.json)" in table
+    assert f"not scored: labels hidden ({n} predictions in predictions/eval.json)" in table
     assert "FAILED" not in table and "| 0.00" not in table
 
 

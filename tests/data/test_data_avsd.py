@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from locations import FIXTURES
+from locations import FIXTURES, fact
 
 from benchmark.data import avsd
 from benchmark.data.types import UNDISCLOSED
@@ -35,24 +35,29 @@ def dstc8(real_data: Path) -> avsd.AvsdSplit:
 # --------------------------------------------------------------------------- real files
 def test_dstc8_test_set_has_one_undisclosed_last_answer_per_dialog(dstc8: avsd.AvsdSplit) -> None:
     assert dstc8.is_test
-    assert len(dstc8.dialogs) == 1710
-    assert [d.index for d in dstc8.dialogs] == list(range(1710))
+    n = fact(1710, 30)  # the full DSTC8 test set, or the excerpt's first 30 dialogs
+    assert len(dstc8.dialogs) == n
+    assert [d.index for d in dstc8.dialogs] == list(range(n))
     for d in dstc8.dialogs:
         assert d.undisclosed
         assert [t.answer for t in d.turns].count(UNDISCLOSED) == 1
-    assert sum(len(d.turns) for d in dstc8.dialogs) == 9405
+    assert sum(len(d.turns) for d in dstc8.dialogs) == fact(9405, 176)
     lengths = Counter(len(d.turns) for d in dstc8.dialogs)
-    assert lengths == {1: 95, 10: 95, **dict.fromkeys(range(2, 10), 190)}
+    assert lengths == fact(
+        {1: 95, 10: 95, **dict.fromkeys(range(2, 10), 190)},
+        {2: 4, 3: 4, 4: 2, 5: 1, 6: 5, 7: 5, 8: 5, 9: 2, 10: 2},
+    )
     assert dstc8.dialogs[0].image_id == "L4UNB"
     assert list(dstc8.raw) == ["type", "version", "dialogs"]
 
 
 def test_dstc8_multiref_matches_the_test_set(real_data: Path, dstc8: avsd.AvsdSplit) -> None:
     refs = avsd.read_multiref(real_data / "avsd" / "test_set4DSTC8-AVSD_multiref.json")
-    assert len(refs) == 1710
-    assert sum(len(r.captions) for r in refs) == 10260
+    n = fact(1710, 30)
+    assert len(refs) == n
+    assert sum(len(r.captions) for r in refs) == 6 * n
     assert {len(r.captions) for r in refs} == {6}
-    assert [r.id for r in refs] == list(range(1, 1711))
+    assert [r.id for r in refs] == list(range(1, n + 1))
     assert refs[0].name == "L4UNB_5"
     assert refs[0].captions[0] == "he doesn 't say anything in the video"
     avsd.check_refs_match(dstc8, refs)
@@ -62,30 +67,32 @@ def test_dstc7_samples(real_data: Path) -> None:
     test = avsd.read_dialogs(real_data / "avsd" / "test_set4DSTC7-AVSD.json")
     valid = avsd.read_dialogs(real_data / "avsd" / "valid_set4DSTC7-AVSD.json")
     refs = avsd.read_multiref(real_data / "avsd" / "test_set4DSTC7-AVSD_multiref.json")
-    assert (len(test.dialogs), test.is_test, sum(len(d.turns) for d in test.dialogs)) == (200, True, 780)
-    assert (len(valid.dialogs), valid.is_test) == (200, False)
+    n = fact(200, 20)  # the shared sample's first 200 dialogs, or the excerpt's first 20
+    assert (len(test.dialogs), test.is_test, sum(len(d.turns) for d in test.dialogs)) == (n, True, fact(780, 93))
+    assert (len(valid.dialogs), valid.is_test) == (n, False)
     assert {len(d.turns) for d in valid.dialogs} == {10}
     assert list(valid.raw) == ["dialogs", "version", "type"]  # key order varies by file
-    assert (len(refs), sum(len(r.captions) for r in refs)) == (200, 1200)
+    assert (len(refs), sum(len(r.captions) for r in refs)) == (n, 6 * n)
     avsd.check_refs_match(test, refs)
 
 
 def test_refs_of_another_test_set_are_refused(real_data: Path, dstc8: avsd.AvsdSplit) -> None:
     refs7 = avsd.read_multiref(real_data / "avsd" / "test_set4DSTC7-AVSD_multiref.json")
     refs_path = real_data / "avsd" / "test_set4DSTC7-AVSD_multiref.json"
-    with _raises(f"{refs_path}: expected 1710 reference images (one per dialog of {dstc8.path}), got 200"):
+    n8, n7 = len(dstc8.dialogs), len(refs7)
+    with _raises(f"{refs_path}: expected {n8} reference images (one per dialog of {dstc8.path}), got {n7}"):
         avsd.check_refs_match(dstc8, refs7, refs_path)
     # same length, other test set: DSTC7 and DSTC8 share videos but not dialogs, so names differ
-    first200 = dstc8.subset(range(200))
+    first_n7 = dstc8.subset(range(n7))
     with pytest.raises(DataFormatError, match=r"image 1 \(position 0\): expected name 'L4UNB_5' \(dialog 0 "):
-        avsd.check_refs_match(first200, refs7, refs_path)
+        avsd.check_refs_match(first_n7, refs7, refs_path)
 
 
 def test_golden_dstc8_submission(real_data: Path) -> None:
     golden = avsd.read_submission(real_data / "avsd" / "golden" / "dstc8_baseline_i3d_rgb-i3d_flow.json")
-    assert len(golden.dialogs) == 1710
+    assert len(golden.dialogs) == fact(1710, 30)
     assert not any(t.answer == UNDISCLOSED for d in golden.dialogs for t in d.turns)
-    assert sum(len(d.turns) for d in golden.dialogs) == 9405
+    assert sum(len(d.turns) for d in golden.dialogs) == fact(9405, 176)
 
 
 def test_writing_the_golden_answers_reproduces_the_golden_submission(
@@ -100,14 +107,14 @@ def test_writing_the_golden_answers_reproduces_the_golden_submission(
 
     assert scored(written["dialogs"]) == scored(golden_raw["dialogs"])
     # The baseline also generated the *earlier* answers of its file (7,630 of the 7,695 history answers
-    # differ from the test set); a harness submission keeps the test set's history instead.
+    # differ from the test set; 145 of 146 in the excerpt); a harness submission keeps the test set's history.
     history = [
         (w, g)
         for wd, gd in zip(written["dialogs"], golden_raw["dialogs"])
         for w, g in zip(wd["dialog"][:-1], gd["dialog"][:-1])
     ]
-    assert len(history) == 7695
-    assert sum(w["answer"] != g["answer"] for w, g in history) == 7630
+    assert len(history) == fact(7695, 146)
+    assert sum(w["answer"] != g["answer"] for w, g in history) == fact(7630, 145)
     assert [d["dialog"][:-1] for d in written["dialogs"]] == [d["dialog"][:-1] for d in dstc8.raw["dialogs"]]
     # every other field of the test file is kept, in its key order
     assert list(written) == ["type", "version", "dialogs"]
@@ -119,7 +126,7 @@ def test_generated_submission_has_the_official_structure(
     real_data: Path, dstc8: avsd.AvsdSplit, tmp_path: Path
 ) -> None:
     golden = avsd.read_submission(real_data / "avsd" / "golden" / "dstc8_baseline_i3d_rgb-i3d_flow.json")
-    answers = [f"generated answer {i}" for i in range(1710)]
+    answers = [f"generated answer {i}" for i in range(len(dstc8.dialogs))]
     sub = avsd.read_submission(avsd.write_submission(dstc8, answers, tmp_path / "sub.json"))
     assert [d.image_id for d in sub.dialogs] == [d.image_id for d in golden.dialogs]
     for mine, gold, test in zip(sub.dialogs, golden.dialogs, dstc8.dialogs):
@@ -131,10 +138,11 @@ def test_generated_submission_has_the_official_structure(
 
 def test_write_submission_needs_one_string_answer_per_dialog(dstc8: avsd.AvsdSplit, tmp_path: Path) -> None:
     out = tmp_path / "sub.json"
-    with pytest.raises(SubmissionError, match=r"expected one answer per dialog \(1710, in file order\), got 1709$"):
-        avsd.write_submission(dstc8, ["x"] * 1709, out)
+    n = len(dstc8.dialogs)
+    with pytest.raises(SubmissionError, match=rf"expected one answer per dialog \({n}, in file order\), got {n - 1}$"):
+        avsd.write_submission(dstc8, ["x"] * (n - 1), out)
     with pytest.raises(SubmissionError, match=r"dialog 3 \(image_id 'R0TBU'\): expected a string answer, got null"):
-        avsd.write_submission(dstc8, ["x"] * 3 + [None] + ["x"] * 1706, out)  # type: ignore[list-item]
+        avsd.write_submission(dstc8, ["x"] * 3 + [None] + ["x"] * (n - 4), out)  # type: ignore[list-item]
     assert not out.exists()  # nothing partial
 
 

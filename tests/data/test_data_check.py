@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from real_layout import build_avsd, build_tvqa  # tests/ is on sys.path (rootdir conftest)
+from locations import REAL, fact
+from real_layout import REAL_LABELS, build_avsd, build_tvqa  # tests/ is on sys.path (rootdir conftest)
 
 from benchmark.config.compose import compose
 from benchmark.data.__main__ import main as data_cli
@@ -24,12 +25,12 @@ RANDOM_OK = "tokenizer.allow_random_classifiers=true"
 
 
 @pytest.fixture(scope="module")
-def built(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real-layout root (AVSD DSTC7 and TVQA), built once; tests work on hard-linked copies."""
     out = tmp_path_factory.mktemp("real")
-    build_avsd(shared, out, dstc8=False)
-    build_tvqa(shared, out)
-    shutil.copyfile(shared / "data/real/avsd/test_set4DSTC8-AVSD_multiref.json", out / "avsd/dstc8_multiref.json")
+    build_avsd(out, dstc8=False)
+    build_tvqa(out)
+    shutil.copyfile(REAL / "avsd/test_set4DSTC8-AVSD_multiref.json", out / "avsd/dstc8_multiref.json")
     return out
 
 
@@ -106,7 +107,7 @@ def test_one_file_of_a_wrong_dimension_is_named(root: Path, tmp_path: Path) -> N
 def test_references_that_do_not_belong_to_the_eval_file_fail_at_start(root: Path, tmp_path: Path) -> None:
     reason = _fails_at_start(root, tmp_path / "r", "avsd", "task.files.eval_refs=dstc8_multiref.json")
     assert reason.startswith(f"{root / 'avsd/dstc8_multiref.json'}: ")
-    assert "1710" in reason.replace(",", "") and "200" in reason
+    assert fact("1710", "30") in reason.replace(",", "") and fact("200", "20") in reason
 
 
 def test_an_empty_eval_file_fails_at_start(root: Path, tmp_path: Path) -> None:
@@ -139,10 +140,12 @@ def test_check_cli_prints_a_per_split_summary(root: Path, capsys: pytest.Capture
     )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "train train_set4DSTC7-AVSD.json: 2,000 examples, 200 videos" in out
-    assert "eval  test_set4DSTC7-AVSD.json: 200 examples, 200 videos" in out
-    assert "video i3d_flow_testset (D 2048): 200/200 videos" in out
-    assert "classifier video: 400 labels (kinetics400_label_map.txt)" in out
+    n = fact(200, 20)  # dialogs (and videos) of the DSTC7 files: the shared sample's, or the excerpt's
+    assert f"train train_set4DSTC7-AVSD.json: {10 * n:,} examples, {n} videos" in out
+    assert f"eval  test_set4DSTC7-AVSD.json: {n} examples, {n} videos" in out
+    assert f"video i3d_flow_testset (D 2048): {n}/{n} videos" in out
+    labels = 400 if REAL_LABELS else 3  # the real Kinetics-400 names, or the fixture's three
+    assert f"classifier video: {labels} labels (kinetics400_label_map.txt)" in out
     shutil.rmtree(root / "avsd/vggish_testset")
     with pytest.raises(SystemExit) as exit_info:
         data_cli(["check", *args])

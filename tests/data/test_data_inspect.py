@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from locations import FIXTURES
+from locations import FIXTURES, fact
 
 from benchmark.data import tvc, tvqa
 from benchmark.data.__main__ import main
@@ -18,20 +18,55 @@ from benchmark.data.inspect import detect, inspect_path
 FIXTURES = FIXTURES / "data"
 
 
+# per file: format, then (records, extras) of the shared sample and of the in-repository excerpt (locations.fact)
+REAL_FILES = {
+    "avsd/test_set4DSTC8-AVSD.json": (
+        "avsd_test",
+        (1710, {"undisclosed": 1710, "qa_pairs": 9405}),
+        (30, {"undisclosed": 30, "qa_pairs": 176}),
+    ),
+    "avsd/test_set4DSTC8-AVSD_multiref.json": (
+        "avsd_multiref",
+        (1710, {"references": 10260}),
+        (30, {"references": 180}),
+    ),
+    "avsd/test_set4DSTC7-AVSD.json": (
+        "avsd_test",
+        (200, {"undisclosed": 200, "qa_pairs": 780}),
+        (20, {"undisclosed": 20, "qa_pairs": 93}),
+    ),
+    "avsd/test_set4DSTC7-AVSD_multiref.json": ("avsd_multiref", (200, {"references": 1200}), (20, {"references": 120})),
+    "avsd/valid_set4DSTC7-AVSD.json": (
+        "avsd_dialogs",
+        (200, {"undisclosed": 0, "qa_pairs": 2000}),
+        (20, {"undisclosed": 0, "qa_pairs": 200}),
+    ),
+    "avsd/golden/dstc8_baseline_i3d_rgb-i3d_flow.json": (
+        "avsd_submission",
+        (1710, {"undisclosed": 0}),
+        (30, {"undisclosed": 0}),
+    ),
+    "tvqa/tvqa_test_public.jsonl": (
+        "tvqa_jsonl",
+        (200, {"nan_nan": 1, "labelled": 0, "zero_length_ts": 0}),
+        (53, {"nan_nan": 1, "labelled": 0, "zero_length_ts": 0}),
+    ),
+    "tvqa/tvqa_plus_val.json": (
+        "tvqa_plus",
+        (200, {"nan_nan": 0, "labelled": 200}),
+        (40, {"nan_nan": 0, "labelled": 40}),
+    ),
+    "tvc/tvc_test_public_release.jsonl": (
+        "tvc_jsonl",
+        (200, {"int_timestamps": 38, "descs": 0, "videos": 191}),
+        (20, {"int_timestamps": 2, "descs": 0, "videos": 20}),
+    ),
+    "tvc/tvr_val_release.jsonl": ("tvr_jsonl", (200, {"int_timestamps": 29}), (40, {"int_timestamps": 3})),
+}
+
+
 @pytest.mark.parametrize(
-    ("name", "fmt", "records", "extras"),
-    [
-        ("avsd/test_set4DSTC8-AVSD.json", "avsd_test", 1710, {"undisclosed": 1710, "qa_pairs": 9405}),
-        ("avsd/test_set4DSTC8-AVSD_multiref.json", "avsd_multiref", 1710, {"references": 10260}),
-        ("avsd/test_set4DSTC7-AVSD.json", "avsd_test", 200, {"undisclosed": 200, "qa_pairs": 780}),
-        ("avsd/test_set4DSTC7-AVSD_multiref.json", "avsd_multiref", 200, {"references": 1200}),
-        ("avsd/valid_set4DSTC7-AVSD.json", "avsd_dialogs", 200, {"undisclosed": 0, "qa_pairs": 2000}),
-        ("avsd/golden/dstc8_baseline_i3d_rgb-i3d_flow.json", "avsd_submission", 1710, {"undisclosed": 0}),
-        ("tvqa/tvqa_test_public.jsonl", "tvqa_jsonl", 200, {"nan_nan": 1, "labelled": 0, "zero_length_ts": 0}),
-        ("tvqa/tvqa_plus_val.json", "tvqa_plus", 200, {"nan_nan": 0, "labelled": 200}),
-        ("tvc/tvc_test_public_release.jsonl", "tvc_jsonl", 200, {"int_timestamps": 38, "descs": 0, "videos": 191}),
-        ("tvc/tvr_val_release.jsonl", "tvr_jsonl", 200, {"int_timestamps": 29}),
-    ],
+    ("name", "fmt", "records", "extras"), [(n, f, *fact(s, e)) for n, (f, s, e) in REAL_FILES.items()]
 )
 def test_real_files(real_data: Path, name: str, fmt: str, records: int, extras: dict) -> None:
     report = inspect_path(real_data / name).to_json()
@@ -60,8 +95,8 @@ def test_real_first_records(real_data: Path) -> None:
         ("audioset_class_labels_indices.csv", "audioset_csv", 527),
     ],
 )
-def test_label_files(shared: Path, name: str, fmt: str, records: int) -> None:
-    report = inspect_path(shared / "data" / "labels" / name)
+def test_label_files(real_labels: Path, name: str, fmt: str, records: int) -> None:
+    report = inspect_path(real_labels / name)
     assert (report.format, report.records) == (fmt, records)
 
 
@@ -111,7 +146,7 @@ def test_cli_json_output_as_a_subprocess(real_data: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)  # exactly one JSON object
-    assert (report["format"], report["records"], report["first"]["qid"]) == ("tvqa_jsonl", 200, 137292)
+    assert (report["format"], report["records"], report["first"]["qid"]) == ("tvqa_jsonl", fact(200, 53), 137292)
 
 
 def test_cli_bad_file_as_a_subprocess(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from locations import FIXTURES
+from locations import FIXTURES, fact
 
 from benchmark.data import tvc
 from benchmark.data.types import TvcDesc
@@ -26,22 +26,23 @@ def test_public(real_data: Path) -> list[tvc.TvcClip]:
 
 
 def test_real_test_public_sample(real_data: Path, test_public: list[tvc.TvcClip]) -> None:
-    assert len(test_public) == 200
+    n = fact(200, 20)  # the shared sample's first 200 clips, or the excerpt's first 20
+    assert len(test_public) == n
     first = test_public[0]
     assert (first.clip_id, first.vid_name, first.ts) == (102866, "friends_s10e10_seg02_clip_19", (80.64, 85.28))
     assert first.duration == 116.02000000000001  # float noise kept
     assert all(c.descs == () for c in test_public)  # no captions on test_public
-    assert [c.clip_id for c in test_public] == list(range(102866, 103066))
-    assert len({c.vid_name for c in test_public}) == 191
-    # 38 of the 400 ts elements are JSON ints in the file; all become floats
+    assert [c.clip_id for c in test_public] == list(range(102866, 102866 + n))
+    assert len({c.vid_name for c in test_public}) == fact(191, 20)
+    # 38 of the 400 ts elements are JSON ints in the file (2 of 40 in the excerpt); all become floats
     raw = [json.loads(line) for line in (real_data / "tvc" / "tvc_test_public_release.jsonl").read_text().splitlines()]
-    assert sum(isinstance(x, int) for r in raw for x in r["ts"]) == 38
+    assert sum(isinstance(x, int) for r in raw for x in r["ts"]) == fact(38, 2)
     assert all(type(x) is float for c in test_public for x in c.ts)
 
 
 def test_real_tvr_val_sample(real_data: Path) -> None:
     queries = tvc.read_tvr_queries(real_data / "tvc" / "tvr_val_release.jsonl")
-    assert len(queries) == 200
+    assert len(queries) == fact(200, 40)
     assert queries[0] == tvc.TvrQuery(
         "friends_s01e03_seg02_clip_19",
         (16.48, 33.87),
@@ -49,7 +50,7 @@ def test_real_tvr_val_sample(real_data: Path) -> None:
         TvcDesc("Phoebe puts one of her ponytails in her mouth.", "v", True, 90200),
     )
     assert queries[1].ts == (0.0, 2.29)
-    assert sum(q.desc.desc != q.desc.desc.rstrip() for q in queries) == 24  # raw text kept
+    assert sum(q.desc.desc != q.desc.desc.rstrip() for q in queries) == fact(24, 3)  # raw text kept
 
 
 def test_fixture_train_file() -> None:
@@ -110,7 +111,7 @@ def test_submission_round_trip(test_public: list[tvc.TvcClip], tmp_path: Path) -
     captions = {c.clip_id: f"someone does thing {c.clip_id} ." for c in test_public}
     path = tvc.write_submission(test_public, captions, tmp_path / "tvc_test_public_submission.jsonl")
     rows = [json.loads(line) for line in path.read_text().splitlines()]
-    assert len(rows) == 200
+    assert len(rows) == len(test_public)
     assert rows[0] == {
         "vid_name": "friends_s10e10_seg02_clip_19",
         "clip_id": 102866,

@@ -311,8 +311,8 @@ def test_labels_and_shipped_heads_follow_the_contract(mini: Path, task: str, vid
         load_feature_head_weights(FeatureHead(dim, len(labels)), path)
 
 
-def test_vocabularies_are_real_class_names(mini: Path, shared: Path) -> None:
-    labels = shared / "data" / "labels"
+def test_vocabularies_are_real_class_names(mini: Path, real_labels: Path) -> None:
+    labels = real_labels
     assert set(read_labels(mini / "avsd/classifiers/video_labels.txt")) <= set(
         read_labels(labels / "kinetics400_label_map.txt")
     )

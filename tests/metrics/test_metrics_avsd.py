@@ -13,19 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from locations import REPO, SHARED
-from skips import needs
+from locations import REAL, REPO
 
 from benchmark.errors import DataFormatError, MissingDependencyError, SubmissionError
 from benchmark.metrics import score_avsd
 from benchmark.metrics.avsd import StopwordFilter, default_stopwords, read_last_answers, read_multiref
 
-AVSD = SHARED / "data" / "real" / "avsd"
-needs_shared = needs("shared:data/real/avsd")
+AVSD = REAL / "avsd"  # the shared samples, else the in-repository excerpts
 
 
 # ------------------------------------------------------------------ stop words
-@needs_shared
 @pytest.mark.parametrize("protocol", ["dstc7", "dstc8"])
 def test_shipped_stopword_files_are_the_official_ones(protocol: str) -> None:
     assert default_stopwords(protocol).read_bytes() == (AVSD / f"stopwords_{protocol}.txt").read_bytes()

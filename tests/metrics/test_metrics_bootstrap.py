@@ -13,11 +13,10 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from locations import FIXTURES, SHARED
+from locations import FIXTURES, REAL
 from pycocoevalcap.bleu.bleu_scorer import BleuScorer
 from pycocoevalcap.cider.cider import Cider
 from pycocoevalcap.rouge.rouge import Rouge
-from skips import require
 
 from benchmark.errors import SubmissionError
 from benchmark.metrics import CAPTION_METRICS, aggregate, bootstrap_ci, paired_bootstrap
@@ -25,7 +24,7 @@ from benchmark.metrics.bootstrap import bootstrap_distribution, resample_counts
 from benchmark.metrics.coco import bleu_scores
 from benchmark.metrics.formulas import METEOR_STAT_COLUMNS, parse_meteor_stats
 
-AVSD = SHARED / "data" / "real" / "avsd"
+AVSD = REAL / "avsd"  # the shared samples, else the in-repository excerpts
 FIX = FIXTURES / "metrics"
 
 
@@ -53,16 +52,14 @@ def cases() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def dstc8() -> tuple[list[str], list[list[str]]]:
-    """400 real DSTC8 baseline answers and their 6 references (pre-tokenized text)."""
-    if not AVSD.is_dir():
-        require("shared:data/real/avsd")
+    """The first 400 real DSTC8 baseline answers (30 in the excerpt) and their 6 references (pre-tokenized text)."""
     sub = json.loads((AVSD / "golden" / "dstc8_baseline_i3d_rgb-i3d_flow.json").read_text())
     ref = json.loads((AVSD / "test_set4DSTC8-AVSD_multiref.json").read_text())
     refs: dict[int, list[str]] = {}
     for ann in ref["annotations"]:
         refs.setdefault(ann["image_id"], []).append(ann["caption"])
     hyps = [d["dialog"][-1]["answer"] for d in sub["dialogs"][:400]]
-    return hyps, [refs[i + 1] for i in range(400)]
+    return hyps, [refs[i + 1] for i in range(len(hyps))]
 
 
 def test_aggregate_of_a_resample_is_pycocoevalcap_on_that_resample(dstc8) -> None:  # type: ignore[no-untyped-def]

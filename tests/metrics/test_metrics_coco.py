@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from locations import FIXTURES, SHARED
+from locations import FIXTURES, REAL
 from pycocoevalcap.bleu.bleu import Bleu
 from pycocoevalcap.tokenizer import ptbtokenizer
 from skips import needs
@@ -17,7 +17,7 @@ from benchmark.metrics import aggregate, check_java, score_captions
 from benchmark.metrics.coco import bleu_scores, clear_reference_cache
 from benchmark.metrics.jvm import ptb_tokenize, shared_meteor
 
-AVSD = SHARED / "data" / "real" / "avsd"
+AVSD = REAL / "avsd"  # the shared samples, else the in-repository excerpts
 FIX = FIXTURES / "metrics"
 needs_java = needs("java")
 
@@ -66,9 +66,8 @@ def test_ptb_wrapper_equals_pycocoevalcap_tokenizer() -> None:
     if not os.access(Path(ptbtokenizer.__file__).parent, os.W_OK):
         pytest.skip("pycocoevalcap's PTBTokenizer writes into site-packages, which is read-only here")
     sentences = list(TRICKY)
-    if AVSD.is_dir():
-        refs = json.loads((AVSD / "test_set4DSTC7-AVSD_multiref.json").read_text())
-        sentences += [a["caption"] for a in refs["annotations"]]
+    refs = json.loads((AVSD / "test_set4DSTC7-AVSD_multiref.json").read_text())
+    sentences += [a["caption"] for a in refs["annotations"]]
     official = ptbtokenizer.PTBTokenizer().tokenize({i: [{"caption": s}] for i, s in enumerate(sentences)})
     assert ptb_tokenize(sentences) == [official[i][0] for i in range(len(sentences))]
     # brackets survive as "-lrb-"/"-rrb-" (lower-cased after the upper-case PUNCTUATIONS check): official quirk

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from locations import SHARED
+from locations import REAL
 from skips import needs
 
 from benchmark.errors import DataFormatError, SubmissionError
 from benchmark.metrics.tvc import main, read_tvc_references, remove_nonascii, score_tvc
 
-TVC = SHARED / "data" / "real" / "tvc"
+TVC = REAL / "tvc"  # the shared samples, else the in-repository excerpts
 
 
 def _clip(clip_id: int, vid_name: str, ts: list[float], descs: list[str]) -> dict[str, Any]:
@@ -96,7 +96,6 @@ def test_reference_errors(tmp_path: Path) -> None:
         read_tvc_references(bad)
 
 
-@needs("shared:data/real/tvc")
 def test_test_public_has_no_references() -> None:
     with pytest.raises(DataFormatError, match=r"line 1 \(clip_id 102866\): expected reference captions in 'descs'"):
         read_tvc_references(TVC / "tvc_test_public_release.jsonl")

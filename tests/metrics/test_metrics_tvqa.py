@@ -7,15 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from locations import SHARED
-from skips import needs
+from locations import REAL
 
 from benchmark.errors import DataFormatError, SubmissionError
 from benchmark.metrics import score_tvqa
 from benchmark.metrics.tvqa import main, question_word, read_tvqa_labels, show_of_vid_name
 
-TVQA = SHARED / "data" / "real" / "tvqa"
-needs_shared = needs("shared:data/real/tvqa")
+TVQA = REAL / "tvqa"  # the shared samples, else the in-repository excerpts
 
 QUESTIONS = [
     {"qid": 122039, "q": "What is Robin holding?", "show_name": "How I Met You Mother", "answer_idx": 4},
@@ -70,7 +68,6 @@ def test_accuracy_percent_and_breakdowns(tmp_path: Path) -> None:
     assert result.ci["accuracy"][0] <= 60.0 <= result.ci["accuracy"][1] <= 100.0
 
 
-@needs_shared
 def test_the_three_label_formats_agree(tmp_path: Path) -> None:
     items = json.loads((TVQA / "tvqa_plus_val.json").read_text())
     preds = _preds(tmp_path / "p.json", {str(q["qid"]): (q["qid"] // 3) % 5 for q in items})
@@ -91,7 +88,6 @@ def test_the_three_label_formats_agree(tmp_path: Path) -> None:
     assert any("no breakdown by question word" in w for w in value.warnings)
 
 
-@needs_shared
 def test_test_public_labels_are_hidden() -> None:
     with pytest.raises(
         DataFormatError, match=r"line 1 \(qid 137292\): expected an 'answer_idx' \(test labels are hidden"

@@ -165,8 +165,8 @@ def test_panns_cnn14_fc_audioset_on_its_2048_embedding(tmp_path: Path) -> None:
         torch.testing.assert_close(_head(out, 2048, 527)(x, mask), fc(_mean(x, mask)), rtol=1e-4, atol=1e-5)
 
 
-def test_real_label_vocabularies_match_the_checkpoints(shared: Path, tmp_path: Path) -> None:
-    labels = shared / "data" / "labels"
+def test_real_label_vocabularies_match_the_checkpoints(real_labels: Path, tmp_path: Path) -> None:
+    labels = real_labels
     _torchvision_r2plus1d(tmp_path / "tv.pth")
     _panns_cnn14(tmp_path / "cnn14.pth")
     _pytorch_i3d(tmp_path / "i3d600.pt", seed=0, classes=600)
@@ -242,8 +242,8 @@ def test_converted_heads_record_cleaned_names_and_runs_read_them(tmp_path: Path)
     assert clean_label_names(["Whoosh, swoosh", "Whoosh"]) == ["whoosh, swoosh", "whoosh"]  # a clash keeps it all
 
 
-def test_the_real_vocabularies_clean_to_unique_names(shared: Path) -> None:
-    labels = shared / "data" / "labels"
+def test_the_real_vocabularies_clean_to_unique_names(real_labels: Path) -> None:
+    labels = real_labels
     audio = clean_label_names(read_labels(labels / "audioset_class_labels_indices.csv"))
     assert (
         len(audio) == 527

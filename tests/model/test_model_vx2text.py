@@ -126,7 +126,7 @@ def test_minilm_bert_loads_offline_and_runs_a_step(cache: Path, monkeypatch: pyt
     task = "tvqa"
     cfg = make_cfg(task, "bert", ["model=minilm_bert", "head.max_new_tokens=3"])
     info = make_info(cfg)
-    labels = SHARED / "labels" / "kinetics400_label_map.txt"
+    labels = SHARED / "data" / "labels" / "kinetics400_label_map.txt"
     if labels.is_file():  # real Kinetics names through the real WordPiece vocabulary
         from benchmark.data.labels import read_labels
 

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from benchmark.atomic import exclusive_writer
+from benchmark.entry import as_results_flag, prog
 from benchmark.errors import cli_errors
 from benchmark.report.baseline import ResultsRoot, check_baseline, check_header, write_baseline
 from benchmark.report.reference import DEFAULT_REFERENCE, load_reference
@@ -35,12 +36,15 @@ log = logging.getLogger("benchmark.paper_tables")  # under "benchmark": the cons
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=prog("python paper_tables.py"), description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument(
         "--results",
         nargs="+",
         default=[DEFAULT_ROOT],
-        help=f"results root (default: {DEFAULT_ROOT}); with --write-baseline, one root per CPU configuration",
+        help=f"results root (default: {DEFAULT_ROOT}; results.root=DIR also works); with --write-baseline, "
+        "one root per CPU configuration",
     )
     parser.add_argument("--out", default="results", help="where tables/ and figures/ go (default: results)")
     parser.add_argument("--reference", default=str(DEFAULT_REFERENCE), help="the paper's numbers (YAML)")
@@ -57,12 +61,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(as_results_flag(sys.argv[1:] if argv is None else argv))
     if args.write_baseline:
         if not args.study:
             parser.error("--write-baseline needs --study")
         roots = []
-        for root in [ResultsStore.existing(r).root for r in args.results]:  # every root checked before any is written
+        for root in [ResultsStore.readable(r).root for r in args.results]:  # every root checked before any is written
             roots.append(ResultsRoot(Path(root), collect(root)))
             print(summary(roots[-1].collection))
         argv_ = ["--results", *args.results, "--write-baseline", args.write_baseline, "--study", args.study]
@@ -77,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.results) > 1:
         parser.error("several --results roots only with --write-baseline")
     (results,) = args.results
-    collection = collect(ResultsStore.existing(results).root)
+    collection = collect(ResultsStore.readable(results).root)
     print(summary(collection))
     if args.check:
         for line in check_header(collection, results, args.check):

@@ -23,11 +23,12 @@ from benchmark.config.compose import CONFIG_GROUPS, _config_error, _hydra_group,
 from benchmark.config.hints import DATA_ROOT_HINT, parse_error, sweep_value_hint
 from benchmark.errors import ConfigError, HarnessError
 
+MODULE_FORM = "python -m benchmark.run"
 CFG_KINDS = ("job", "hydra", "all")
 INFO_KINDS = ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath")
 GRAMMAR = """\
-usage: python -m benchmark.run [-m] [--cfg [job|hydra|all] [--resolve] [--package PKG]] [--info [MODE]]
-                               [group=option] [key=value] [++key=value] [~group] ...
+usage: {prog} [-m] [--cfg [job|hydra|all] [--resolve] [--package PKG]] [--info [MODE]]
+       {pad} [group=option] [key=value] [++key=value] [~group] ...
 
   -m, --multirun     sweep: key=a,b  key=range(0,3)  key=choice(a,b)  group=glob(rel*); seed and task
                      sweeps are the seeds and tasks, the product of the others the arms (sweeps/multirun-*)
@@ -159,15 +160,16 @@ def default_choices() -> dict[str, str | None]:
     return out
 
 
-def help_text(usage: str) -> str:
-    """``--help``: the entry point's docstring, the grammar, the groups with options, the studies."""
+def help_text(usage: str, prog: str = MODULE_FORM) -> str:
+    """``--help``: the entry point's docstring, the grammar, the groups with options, the studies; the
+    command is named ``prog`` (e.g. ``vx2text run``) throughout."""
     from ablations.registry import all_studies
 
     defaults = default_choices()
     lines = [
-        GRAMMAR.rstrip(),
+        GRAMMAR.format(prog=prog, pad=" " * len(prog)).rstrip(),
         "",
-        usage.rstrip(),
+        usage.replace(MODULE_FORM, prog).rstrip(),
         "",
         "Config groups (group=option; * marks the default; configs/<group>/<option>.yaml):",
     ]

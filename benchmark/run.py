@@ -24,10 +24,11 @@ from dataclasses import replace
 
 from omegaconf import DictConfig, OmegaConf
 
-from benchmark.cli import help_text, parse_args, parse_overrides, refuse_sweeps, show_config, show_info
+from benchmark.cli import MODULE_FORM, help_text, parse_args, parse_overrides, refuse_sweeps, show_config, show_info
 from benchmark.config.compose import compose
 from benchmark.config.schema import LauncherKind
 from benchmark.console import console_level_flags, setup_console
+from benchmark.entry import prog
 from benchmark.errors import cli_errors
 from benchmark.results.rundir import LOCKED, RunDir
 from benchmark.runner.trackers import require_tracker
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     run, sweep (``sweep=<study>``), multirun (``-m``) or print the config (``--cfg``, ``--info``)."""
     args = parse_args(console_level_flags(list(sys.argv[1:] if argv is None else argv)))  # -v/-q: logging.level
     if args.help:
-        print(help_text(USAGE), end="")
+        print(help_text(USAGE, prog(MODULE_FORM)), end="")
         return 0
     overrides = args.overrides
     parsed = parse_overrides(overrides)

@@ -24,9 +24,12 @@ import sys
 import time
 from collections.abc import Callable
 
+from benchmark.entry import as_results_override, prog
 from benchmark.errors import HarnessError, cli_errors
 from benchmark.results.store import DEFAULT_ROOT, ResultsStore
 from benchmark.sweep.status import RunState, counts_line, plan_runs, run_lines, update_states
+
+MODULE_FORM = "python -m benchmark.status"
 
 
 def _planned(study: str, overrides: list[str]) -> tuple[ResultsStore, list[RunState]]:
@@ -116,9 +119,9 @@ def _watch(show: Callable[[], bool], every: float | None) -> int:
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
     """Parse ``key=value`` overrides and show the sweep(s); returns the exit status."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = as_results_override(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help") for a in args):
-        print(__doc__)
+        print(__doc__.replace(MODULE_FORM, prog(MODULE_FORM)))
         return 0
     every, args = watch_seconds(args)
     bad = [a for a in args if "=" not in a]
@@ -127,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     values = dict(a.split("=", 1) for a in args)
     study = values.get("sweep")
     others = [a for a in args if a.split("=", 1)[0] not in ("sweep", "results.root")]
-    store = ResultsStore.existing(values.get("results.root", DEFAULT_ROOT))  # a typo: exit 2, nothing created
+    store = ResultsStore.readable(values.get("results.root", DEFAULT_ROOT))  # a typo: exit 2, nothing created
     if study is None:
         if others:
             raise HarnessError(f"overrides {' '.join(others)} need sweep=<study> (the study they plan)")

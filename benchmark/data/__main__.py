@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from benchmark.data.inspect import FORMATS, inspect_path
+from benchmark.entry import prog
 from benchmark.errors import cli_errors
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 @cli_errors
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run the sub-command; bad input exits non-zero with one line."""
-    parser = argparse.ArgumentParser(prog="python -m benchmark.data", description="Dataset file tools.")
+    parser = argparse.ArgumentParser(prog=prog("python -m benchmark.data"), description="Dataset file tools.")
     sub = parser.add_subparsers(dest="command", required=True)
     inspect = sub.add_parser(
         "inspect",

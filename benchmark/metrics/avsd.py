@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from benchmark.entry import prog
 from benchmark.errors import ConfigError, DataFormatError, cli_errors, describe
 from benchmark.metrics import cli
 from benchmark.metrics.bootstrap import bootstrap_ci, describe_ci
@@ -286,7 +287,7 @@ def score_avsd(
 def main(argv: list[str] | None = None) -> int:
     """``python -m benchmark.metrics.avsd``: score an AVSD submission (official DSTC7/DSTC8 protocol)."""
     p = cli.parser(
-        "python -m benchmark.metrics.avsd",
+        prog("python -m benchmark.metrics.avsd"),
         "Official DSTC7/DSTC8 AVSD objective evaluation (last turn, stop words, 6 references).",
         "the test file with the last answers generated (JSON)",
         "the COCO-format multiref file (test_set4DSTC{7,8}-AVSD_multiref.json)",

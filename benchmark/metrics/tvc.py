@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from benchmark.entry import prog
 from benchmark.errors import DataFormatError, cli_errors, describe
 from benchmark.metrics import cli
 from benchmark.metrics.bootstrap import bootstrap_ci, describe_ci
@@ -146,7 +147,7 @@ def score_tvc(submission_path: str | Path, refs_path: str | Path, *, n_boot: int
 def main(argv: list[str] | None = None) -> int:
     """``python -m benchmark.metrics.tvc``: score a TVC submission (official protocol, x100)."""
     p = cli.parser(
-        "python -m benchmark.metrics.tvc",
+        prog("python -m benchmark.metrics.tvc"),
         "Official TVC caption evaluation (first desc per clip, all descs as references, metrics x100).",
         "the submission jsonl ({vid_name, clip_id, ts, descs: [{desc}]} per clip)",
         "the TVC annotation jsonl with descs (e.g. tvc_val_release.jsonl)",

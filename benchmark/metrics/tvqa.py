@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmark.entry import prog
 from benchmark.errors import DataFormatError, cli_errors, describe
 from benchmark.metrics import cli
 from benchmark.metrics.bootstrap import bootstrap_ci, describe_ci
@@ -241,7 +242,7 @@ def _json_payload(result: ScoreResult) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     """``python -m benchmark.metrics.tvqa``: accuracy of TVQA predictions (percent)."""
     p = cli.parser(
-        "python -m benchmark.metrics.tvqa",
+        prog("python -m benchmark.metrics.tvqa"),
         "TVQA multiple-choice accuracy (percent), by show and by question word.",
         'the predictions, {"<qid>": answer_idx}',
         "the labels: TVQA jsonl with answer_idx, TVQA+ json list, or VALUE tvqa_val_solution.json",

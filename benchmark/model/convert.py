@@ -53,6 +53,7 @@ import torch
 from benchmark.atomic import atomic_write
 from benchmark.data.labels import CLEAN_RULE, NAMES_KEY, RULE_KEY, clean_label_names, read_labels
 from benchmark.data.tensors import refuse_non_finite
+from benchmark.entry import prog
 from benchmark.errors import DataFormatError, HarnessError, cli_errors
 from benchmark.fingerprint import file_sha256
 from benchmark.safe_load import safe_load
@@ -204,7 +205,7 @@ def default_out(checkpoint: str | Path) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m benchmark.model.convert KIND CHECKPOINT... --labels FILE [--out FILE]``."""
     parser = argparse.ArgumentParser(
-        prog="python -m benchmark.model.convert",
+        prog=prog("python -m benchmark.model.convert"),
         description="Turn a public pretrained classifier into a modality-classifier head (safetensors).",
         epilog="Example (AVSD video = I3D rgb + flow, 2 positions each): python -m benchmark.model.convert i3d "
         "rgb_imagenet.pt flow_imagenet.pt --positions 2 --labels kinetics400_label_map.txt "

@@ -7,6 +7,7 @@ import pkgutil
 import sys
 
 import benchmark.perf as perf_pkg
+from benchmark.entry import called_as, prog
 
 
 def available() -> list[str]:
@@ -17,11 +18,13 @@ def available() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     names = available()
+    name = prog("python -m benchmark.perf")
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in names:
-        print(f"usage: python -m benchmark.perf {{{','.join(names)}}} [--json] [options]", file=sys.stderr)
+        print(f"usage: {name} {{{','.join(names)}}} [--json] [options]", file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     module = importlib.import_module(f"benchmark.perf.{argv[0]}")
-    return int(module.main(argv[1:]) or 0)
+    with called_as(f"{name} {argv[0]}"):
+        return int(module.main(argv[1:]) or 0)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from omegaconf import OmegaConf
 from benchmark.atomic import atomic_write_json
 from benchmark.config.compose import compose, semantic_config
 from benchmark.datasets import dataset
+from benchmark.entry import prog
 from benchmark.results.rundir import RunDir, run_key
 
 TASKS = ("avsd", "tvqa", "tvc")  # the synthetic runs cycle through the shipped datasets
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     """Build the run directories in a temporary folder, collect twice, print the seconds."""
     from benchmark.results.collect import collect
 
-    parser = argparse.ArgumentParser(prog="python -m benchmark.perf collect")
+    parser = argparse.ArgumentParser(prog=prog("python -m benchmark.perf collect"))
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--rows", type=int, default=200, help="examples per per_example.parquet")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

@@ -34,6 +34,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from benchmark.entry import prog
+
 TVQA_VIDEOS, TVQA_TRAIN, TVQA_VAL = 21_793, 122_039, 15_253
 SHOWS = (
     ("The Big Bang Theory", "s{s:02d}e{e:02d}_seg{g:02d}_clip_{c:02d}"),
@@ -180,7 +182,7 @@ def measure(root: Path, examples: int, workers: int, reps: int = 3, seed: int = 
 
 def main(argv: list[str] | None = None) -> int:
     """Build the root in a temporary folder, measure, print."""
-    parser = argparse.ArgumentParser(prog="python -m benchmark.perf data")
+    parser = argparse.ArgumentParser(prog=prog("python -m benchmark.perf data"))
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the TVQA sizes (1.0: full size)")
     parser.add_argument("--steps", type=int, default=16, help="time steps per clip in the feature file")
     parser.add_argument("--examples", type=int, default=3000, help="training examples read by the loader")

@@ -40,6 +40,7 @@ from typing import Any
 
 import torch
 
+from benchmark.entry import prog
 from benchmark.errors import ConfigError, cli_errors
 from benchmark.perf import _device as dev
 from benchmark.perf import model as base
@@ -364,7 +365,7 @@ def _print(rec: dict[str, Any]) -> None:
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run, print a summary (or one JSON object with ``--json``)."""
-    p = argparse.ArgumentParser(prog="python -m benchmark.perf gpu", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog=prog("python -m benchmark.perf gpu"), description=__doc__.split("\n")[0])
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--shape", default=None, choices=sorted(base.SHAPES))

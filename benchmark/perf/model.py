@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmark.entry import prog
 from benchmark.errors import ConfigError, cli_errors
 
 SHAPES = {
@@ -269,7 +270,7 @@ def run(shape_name: str, device_name: str, *, steps: int, warmup: int, batch: in
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run the benchmark, print a summary (or one JSON object with ``--json``)."""
-    p = argparse.ArgumentParser(prog="python -m benchmark.perf model", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog=prog("python -m benchmark.perf model"), description=__doc__.split("\n")[0])
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--shape", default="t5-small", choices=sorted(SHAPES))

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.entry import prog
 from benchmark.errors import ConfigError, cli_errors
 
 # task -> (real folder, file used as the training split). AVSD's DSTC7 valid file has every answer
@@ -215,7 +216,7 @@ def run(real: Path | None, batch: int, multiple: int) -> dict[str, Any]:
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, measure, print a summary (or one JSON object with ``--json``)."""
-    p = argparse.ArgumentParser(prog="python -m benchmark.perf padding", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog=prog("python -m benchmark.perf padding"), description=__doc__.split("\n")[0])
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--real", type=Path, default=None, help="folder of real files (default ../shared/data/real)")
     p.add_argument("--batch", type=int, default=32)

@@ -16,13 +16,14 @@ import tempfile
 import time
 
 from benchmark.config.compose import Composer, compose, semantic_config
+from benchmark.entry import prog
 from benchmark.results.rundir import run_key
 from benchmark.results.store import ResultsStore
 from benchmark.sweep.plan import plan_sweep
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmark.perf plan", description=__doc__)
+    parser = argparse.ArgumentParser(prog=prog("python -m benchmark.perf plan"), description=__doc__)
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

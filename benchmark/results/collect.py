@@ -43,6 +43,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +56,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmark.atomic import atomic_write_bytes, atomic_write_json, exclusive_writer, read_json, refuse_symlink
+from benchmark.entry import as_results_flag, prog
 from benchmark.results.collect_run import INVALID, RunRecord, load_json, read_run
 from benchmark.errors import cli_errors
 from benchmark.text import printable
@@ -327,10 +329,10 @@ def summary(collection: Collection) -> str:
 @cli_errors
 def main(argv: list[str] | None = None) -> int:
     """``python -m benchmark.collect [--results DIR]``."""
-    parser = argparse.ArgumentParser(prog="python -m benchmark.collect", description=__doc__.split("\n")[0])
-    parser.add_argument("--results", default=DEFAULT_ROOT, help=f"results root (default: {DEFAULT_ROOT})")
-    args = parser.parse_args(argv)
-    collection = collect(ResultsStore.existing(args.results).root)
+    parser = argparse.ArgumentParser(prog=prog("python -m benchmark.collect"), description=__doc__.split("\n")[0])
+    parser.add_argument("--results", default=DEFAULT_ROOT, help=f"results root (default: {DEFAULT_ROOT}; results.root=DIR also works)")
+    args = parser.parse_args(as_results_flag(sys.argv[1:] if argv is None else argv))
+    collection = collect(ResultsStore.readable(args.results).root)
     print(summary(collection))
     log.info(f"wrote {', '.join(OUTPUTS)} in {args.results}")
     return 0

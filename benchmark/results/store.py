@@ -117,6 +117,24 @@ class ResultsStore:
         return cls(path)
 
     @classmethod
+    def readable(cls, root: str | Path) -> ResultsStore:
+        """:meth:`existing`, and a :class:`HarnessError` naming the folder below when ``root`` holds no runs
+        but a folder under it does (``--results DIR`` given for ``DIR/results/runs``): nothing is written."""
+        store = cls.existing(root)
+        if not store.holds_runs():
+            below = nested_root(store.root)
+            if below is not None:
+                raise HarnessError(
+                    f"results folder {store.root} holds no runs, but {below} does: give that folder "
+                    f"(--results {below}, or results.root={below})"
+                )
+        return store
+
+    def holds_runs(self) -> bool:
+        """Whether the root holds a sweep's plan or a run directory (``<task>/<alias>__<key>/key.json``)."""
+        return looks_like_root(self.root)
+
+    @classmethod
     def holding(cls, run: RunDir) -> ResultsStore:
         """The store a run directory lies in (``<root>/<task>/<alias>__<key>``)."""
         return cls(run.path.resolve().parent.parent)
@@ -230,3 +248,38 @@ class ResultsStore:
         if not self.sweeps_dir.is_dir():
             return []
         return [SweepDir(p.parent) for p in sorted(self.sweeps_dir.glob("*/plan.json"))]
+
+
+NESTED_DEPTH = 3  # how far below a results root without runs to look for one (DIR/results/runs: 2)
+NESTED_LIMIT = 2000  # folders looked at, at most (a results root given as a big tree stays quick)
+
+
+def looks_like_root(path: Path) -> bool:
+    """A folder holding a sweep's plan.json or a run directory with its key.json."""
+    if any((path / SWEEPS).glob("*/plan.json")):
+        return True
+    return any(path.glob(f"*/*{RUN_SEPARATOR}*/key.json"))
+
+
+def nested_root(root: Path) -> Path | None:
+    """The first folder below ``root`` (breadth first, :data:`NESTED_DEPTH` levels, hidden folders and
+    ``__pycache__`` skipped) that looks like a results root, or None."""
+    level, seen = [root], 0
+    for _ in range(NESTED_DEPTH):
+        below: list[Path] = []
+        for folder in level:
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.name.startswith((".", "__")) or not entry.is_dir(follow_symlinks=False):
+                    continue
+                seen += 1
+                if seen > NESTED_LIMIT:
+                    return None
+                if looks_like_root(Path(entry.path)):
+                    return Path(entry.path)
+                below.append(Path(entry.path))
+        level = below
+    return None

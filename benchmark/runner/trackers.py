@@ -124,8 +124,9 @@ class CsvTracker(Tracker):
 class TensorBoardTracker(Tracker):
     """Event files under ``<run dir>/tensorboard/`` (``tensorboard --logdir <results root>`` shows every run)."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, labels: Mapping[str, str] | None = None) -> None:
         self.folder = RunDir(run_dir).tensorboard_dir
+        self.run_dir, self.labels = Path(run_dir), dict(labels or {})
         _require("tensorboard", "tensorboard")
         self._writer_type = _require("torch.utils.tensorboard", "tensorboard").SummaryWriter
         self.writer = self._writer_type(log_dir=str(self.folder))
@@ -144,24 +145,39 @@ class TensorBoardTracker(Tracker):
         self.writer = self._writer_type(log_dir=str(self.folder), purge_step=step + 1)
 
     def log_final(self, metrics: Mapping[str, float], step: int) -> None:
+        """The final metrics as scalars, and the HParams view's row: the run's labels with its headline metric."""
         self.log_scalars(step, {f"eval/{k}": v for k, v in metrics.items()})
+        record = read_json(RunDir(self.run_dir).metrics_file)
+        headline = record.get("main_metric") if record.get("main_metric") in metrics else next(iter(metrics), None)
+        if headline is None:
+            return
+        from torch.utils.tensorboard.summary import hparams
+
+        shown = {f"eval/{headline}": float(metrics[headline])}  # the scalar just written: the view's metric column
+        for summary in hparams(dict(self.labels), shown):  # experiment, session start and end, in this folder
+            self.writer.file_writer.add_summary(summary, step)
+        self.writer.flush()
 
     def close(self) -> None:
         self.writer.close()
 
 
 class WandbTracker(Tracker):
-    """A W&B run with the run key as its id (a resumed run continues it); offline unless ``logger.mode=online``."""
+    """A W&B run with the run key as its id (a resumed run continues it), grouped by study, its job type the
+    task, tagged ``arm=...`` and ``seed=...``; offline unless ``logger.mode=online``."""
 
     def __init__(self, run_dir: Path, cfg: Any) -> None:
         wandb = _require("wandb", "wandb")
-        run = RunDir(run_dir)
+        run, labels = RunDir(run_dir), sweep_labels(cfg, run_dir)
         folder = Path(os.environ.get("WANDB_DIR") or run.path)
         self.run = wandb.init(
             project=str(cfg.logger.project),
             entity=cfg.logger.get("entity"),
             id=run.key,
             name=run.name,
+            group=labels.get("study"),
+            job_type=labels.get("task"),
+            tags=[f"{k}={labels[k]}"[:64] for k in ("arm", "seed") if labels.get(k)],
             dir=str(folder),
             mode=os.environ.get("WANDB_MODE") or str(cfg.logger.mode),
             resume="allow",
@@ -184,7 +200,8 @@ class WandbTracker(Tracker):
 
 class MlflowTracker(Tracker):
     """An MLflow run tagged with the run key (a resumed run continues it), in ``logger.tracking_uri``
-    (default: ``file:<results root>/mlruns``), experiment ``logger.project``."""
+    (default: ``file:<results root>/mlruns``), experiment: the run's study (``logger.project`` for a run
+    outside a sweep), tagged with the study, task, arm and seed."""
 
     TAG = "vx2text.run_key"
 
@@ -195,7 +212,8 @@ class MlflowTracker(Tracker):
         if uri.startswith("file:"):  # MLflow >= 3.7 refuses its file store unless asked for it
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         self.client = mlflow.tracking.MlflowClient(tracking_uri=uri)
-        name = str(cfg.logger.project)
+        labels = sweep_labels(cfg, run_dir)
+        name = labels.get("study") or str(cfg.logger.project)
         experiment = self.client.get_experiment_by_name(name)
         exp_id = experiment.experiment_id if experiment else self.client.create_experiment(name)
         key = run.key
@@ -204,7 +222,7 @@ class MlflowTracker(Tracker):
             self.run_id = found[0].info.run_id
             self.client.update_run(self.run_id, status="RUNNING")
         else:
-            tags = {self.TAG: key, "mlflow.runName": run.name}
+            tags = {self.TAG: key, "mlflow.runName": run.name, **{f"vx2text.{k}": v for k, v in labels.items()}}
             self.run_id = self.client.create_run(exp_id, tags=tags, run_name=run.name).info.run_id
         self._metric = mlflow.entities.Metric
         self._param = mlflow.entities.Param
@@ -226,6 +244,19 @@ class MlflowTracker(Tracker):
 
     def close(self) -> None:
         self.client.set_terminated(self.run_id)
+
+
+def sweep_labels(cfg: Any, run_dir: Path) -> dict[str, str]:
+    """What a tracker groups a run by: ``study`` and ``arm`` (the newest entry of the run's planned.json;
+    absent for a run outside a sweep), ``task`` and ``seed`` (its config). Never part of the run key."""
+    labels = {"task": str(OmegaConf.select(cfg, "task.name", default="")), "seed": str(cfg.get("seed", ""))}
+    try:
+        plans = read_json(RunDir(run_dir).planned_file).get("plans") or []
+        last = plans[-1] if isinstance(plans, list) and plans and isinstance(plans[-1], dict) else {}
+    except (OSError, ValueError, AttributeError):
+        last = {}
+    labels.update({k: str(last[k]) for k in ("study", "arm") if last.get(k)})
+    return {k: v for k, v in labels.items() if v}
 
 
 def logger_kind(cfg: Any) -> str:
@@ -250,7 +281,7 @@ def open_tracker(cfg: Any, run_dir: Path) -> Tracker:
     if kind == "csv":
         return CsvTracker(run_dir)
     if kind == "tensorboard":
-        return TensorBoardTracker(run_dir)
+        return TensorBoardTracker(run_dir, sweep_labels(cfg, run_dir))
     if kind == "wandb":
         return WandbTracker(run_dir, cfg)
     if kind == "mlflow":

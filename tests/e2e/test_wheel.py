@@ -53,7 +53,8 @@ def test_pyproject_lists_every_code_package_and_maps_the_data_folders() -> None:
     assert (REPO / mapped["benchmark._configs"] / "config.yaml").is_file()
     assert (REPO / mapped["benchmark._reference"] / "paper_reference.yaml").is_file()
     assert "paper_tables" in setuptools["py-modules"]
-    assert _pyproject()["project"]["scripts"]["paper_tables"] == "paper_tables:main"
+    scripts = _pyproject()["project"]["scripts"]
+    assert scripts["paper_tables"] == "paper_tables:main" and scripts["vx2text"] == "benchmark.verbs:main"
 
 
 def test_shipped_files_are_found_in_a_checkout_and_in_an_installed_layout(tmp_path: Path) -> None:
@@ -212,6 +213,10 @@ def test_wheel_from_a_clean_checkout_runs_a_dry_sweep_and_paper_tables(tmp_path:
 
     help_text = _ok(_run([str(bindir / "paper_tables"), "--help"], outside, env))
     assert help_text.startswith("usage: paper_tables") and "--check" in help_text
+    verbs = _ok(_run([str(bindir / "vx2text"), "--help"], outside, env))
+    assert verbs.startswith("usage: vx2text <verb>") and all(f"  {v} " in verbs for v in ("run", "tables", "perf"))
+    assert _ok(_run([str(bindir / "vx2text"), "tables", "--help"], outside, env)).startswith("usage: vx2text tables")
+    assert _ok(_run([str(bindir / "vx2text-run"), "--help"], outside, env)).startswith("usage: vx2text-run ")
     (outside / "empty").mkdir()
     check = _run(
         [str(bindir / "paper_tables"), "--results", "empty", "--check", "results/baselines/ci_small.json"], outside, env

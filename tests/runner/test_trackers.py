@@ -134,6 +134,35 @@ def test_a_missing_tracker_package_names_the_extra(
     assert err.startswith("error: logger=wandb needs the wandb package") and len(err.splitlines()) == 1
 
 
+def _plan(run_dir: Path) -> None:
+    """A run's planned.json as a sweep writes it (an older study first, the newest last)."""
+    plans = [{"study": "old_study", "arm": "x"}, {"study": "modality_ablation", "arm": "video+text", "role": None}]
+    (run_dir / "planned.json").write_text(json.dumps({"plans": plans}))
+
+
+def test_tensorboard_hparams_hold_the_labels_and_the_headline_metric(tmp_path: Path) -> None:
+    require("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    run_dir = tmp_path / "tvqa" / "x__0123456789ab"
+    run_dir.mkdir(parents=True)
+    record = {"metrics": {"bleu4": 3.0, "accuracy": 41.5}, "main_metric": "accuracy", "train": {"steps": 2}}
+    (run_dir / "metrics.json").write_text(json.dumps(record))
+    _plan(run_dir)
+    with tracking(compose(["task=tvqa", "logger=tensorboard", "seed=3"]), run_dir):
+        _feed(run_dir, range(1, 3), loss=0.0)
+    acc = EventAccumulator(str(run_dir / "tensorboard"))
+    acc.Reload()
+    content = acc.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    hparams = {k: v.string_value for k, v in start.session_start_info.hparams.items()}
+    assert hparams == {"study": "modality_ablation", "arm": "video+text", "task": "tvqa", "seed": "3"}
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
+    assert [m.name.tag for m in experiment.metric_infos] == ["eval/accuracy"]  # the headline, not bleu4
+    assert _events(run_dir / "tensorboard")[("eval/accuracy", 2)] == 41.5
+
+
 def _wandb_records(path: Path) -> list:
     """The protobuf records of a W&B offline run file (LevelDB log framing: 7-byte header, 32 KiB blocks)."""
     from wandb.proto import wandb_internal_pb2 as pb
@@ -165,7 +194,8 @@ def test_wandb_offline_run_holds_the_config_scalars_and_final_metrics(
     run_dir = tmp_path / "tvqa" / "x__0123456789ab"
     run_dir.mkdir(parents=True)
     (run_dir / "metrics.json").write_text(json.dumps({"metrics": {"accuracy": 41.5}, "train": {"steps": 2}}))
-    cfg = compose(["task=tvqa", "logger=wandb"])
+    _plan(run_dir)
+    cfg = compose(["task=tvqa", "logger=wandb", "seed=3"])
     with tracking(cfg, run_dir):
         _feed(run_dir, range(1, 3), loss=0.0)
     (path,) = glob.glob(str(tmp_path / "wandb-dir" / "wandb" / "offline-run-*-0123456789ab" / "run-*.wandb"))
@@ -182,6 +212,9 @@ def test_wandb_offline_run_holds_the_config_scalars_and_final_metrics(
     assert config["task.name"] == "tvqa" and config["logger.kind"] == "wandb"
     summary = {i.key: i.value_json for r in records if r.HasField("summary") for i in r.summary.update if i.key}
     assert json.loads(summary["eval/accuracy"]) == 41.5
+    (run,) = [r.run for r in records if r.WhichOneof("record_type") == "run"][:1]
+    assert (run.run_group, run.job_type) == ("modality_ablation", "tvqa")  # group = study, job type = task
+    assert list(run.tags) == ["arm=video+text", "seed=3"]
 
 
 def test_mlflow_file_store_holds_the_config_scalars_and_final_metrics(tmp_path: Path) -> None:
@@ -191,12 +224,15 @@ def test_mlflow_file_store_holds_the_config_scalars_and_final_metrics(tmp_path: 
     run_dir = tmp_path / "runs" / "tvqa" / "x__0123456789ab"
     run_dir.mkdir(parents=True)
     (run_dir / "metrics.json").write_text(json.dumps({"metrics": {"accuracy": 41.5}, "train": {"steps": 2}}))
-    cfg = compose(["task=tvqa", "logger=mlflow", "logger.project=study"])
+    _plan(run_dir)
+    cfg = compose(["task=tvqa", "logger=mlflow", "logger.project=elsewhere"])
     for _ in range(2):  # a resumed run continues its MLflow run (found by the run key tag)
         with tracking(cfg, run_dir):
             _feed(run_dir, range(1, 3), loss=0.0)
     client = MlflowClient(tracking_uri=(tmp_path / "runs" / "mlruns").as_uri())  # the default store
-    (found,) = client.search_runs([client.get_experiment_by_name("study").experiment_id])
+    assert client.get_experiment_by_name("elsewhere") is None  # a run of a study: the experiment is the study
+    (found,) = client.search_runs([client.get_experiment_by_name("modality_ablation").experiment_id])
+    assert found.data.tags["vx2text.arm"] == "video+text" and found.data.tags["vx2text.task"] == "tvqa"
     assert found.info.status == "FINISHED" and found.data.tags["vx2text.run_key"] == "0123456789ab"
     assert found.data.params["task.name"] == "tvqa" and found.data.params["logger.kind"] == "mlflow"
     history = client.get_metric_history(found.info.run_id, "train/loss")

@@ -187,7 +187,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Capture
     done = subprocess.run(command, capture_output=True, text=True)  # the command as a user types it
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == (
-        "error: config key 'no_such_key': no such key: every key is part of the schema (override 'no_such_key=1') (python -m benchmark.run --cfg lists the keys)\n"
+        "error: config key 'no_such_key': no such key: every key is part of the schema (override 'no_such_key=1') "
+        "(python -m benchmark.run --cfg lists the keys)\n"
     )
     missing = tmp_path / "none.safetensors"
     for args, line in (

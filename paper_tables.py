@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Rebuild the paper's tables and figures from the results, or run the CI regression check.
 
-    python paper_tables.py [--results results/runs] [--out results]      # tables/*.md|.tex|.csv, figures/*.png
+    python paper_tables.py [--results results/runs] [--out results]      # tables/*.md|.tex|.csv, figures/*.png,
+                                                                         # report.html (open first) and report.md
     python paper_tables.py --check results/baselines/ci_small.json       # exit 1 when a metric leaves its band
     python paper_tables.py --results DIR [DIR ...] --write-baseline FILE --study ci_small   # (re)generate a baseline
 
@@ -95,12 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1 if failed else 0
     studies = [find_study(args.study)] if args.study else None
-    out = Path(args.out)
+    out, root = Path(args.out), ResultsStore.readable(results).root
     with exclusive_writer(out, out / "tables", out / "figures", recursive=True):  # a killed run's temporaries go
-        report = render_all(collection, load_reference(args.reference), out, studies)
+        report = render_all(collection, load_reference(args.reference), out, studies, results_root=Path(root))
     for message in report.messages:
         print(message)
     log.info(f"wrote {len(report.written)} files under {args.out}/tables and {args.out}/figures")
+    log.info("the report to open first: " + ", ".join(str(p) for p in report.pages))
     return 0
 
 

@@ -65,7 +65,7 @@ class TableSpec:
 @dataclass(frozen=True)
 class FigureSpec:
     kind: Literal["bars", "line"]  # bars: grouped bars with CIs per row; line: metric vs arm.x with bands
-    metric_per_task: dict[str, str]  # task -> metric plotted (one panel per task)
+    metric_per_task: dict[str, str]  # task -> metric plotted (one panel per task); empty: no figure
     x_label: str = ""
     title: str = ""
 

@@ -65,9 +65,9 @@ class StudyCells:
     study: Study
     cells: dict[tuple[str, str], Cell]  # (row label, column label) -> cell; figure-only columns too
     references: dict[str, str | None]  # column label -> reference arm label
-    runs: (
-        pd.DataFrame
-    )  # one row per DONE run and column: column, task, metric, arm, role, x, seed, key, value, ci_lo, ci_hi
+    # one row per DONE run and column: column, task, metric, arm, role, x, seed, key, value, ci_lo, ci_hi,
+    # majority (the run's majority baseline)
+    runs: pd.DataFrame
     notes: list[str]  # study-level notes (no plan, arms unknown)
     panels: dict[str, Column] = field(default_factory=dict)  # figure panel (task) -> its column
     rows: list[str] = field(default_factory=list)  # the table's rows: the planned arms' labels, in table order
@@ -116,7 +116,7 @@ def study_plan(collection: Collection, study: str) -> pd.DataFrame:
         "params_trainable",
     )
     wanted = [c for c in collection.index.columns if c in keep]
-    wanted += [c for c in collection.index.columns if c.startswith(("m.", "ci_lo.", "ci_hi."))]
+    wanted += [c for c in collection.index.columns if c.startswith(("m.", "ci_lo.", "ci_hi.", "bl.majority."))]
     joined = plan.merge(collection.index[wanted], on="key", how="left", suffixes=("", "_run"))
     joined["state"] = joined["state"].fillna(NOT_RUN)
     if "draw" not in joined:
@@ -342,8 +342,11 @@ class _Builder:
             for bound in ("ci_lo", "ci_hi"):
                 name = f"{bound}.{column.metric}"
                 frame[bound] = done.get(name, math.nan)
+            # the run's majority baseline (scored on every item: none for a column over some items only)
+            majority = f"bl.majority.{column.metric}"
+            frame["majority"] = done[majority] if majority in done and not column.items else math.nan
             frames.append(frame)
-        columns = ["column", "task", "metric", "arm", "role", "x", "seed", "key", "value", "ci_lo", "ci_hi"]
+        columns = ["column", "task", "metric", "arm", "role", "x", "seed", "key", "value", "ci_lo", "ci_hi", "majority"]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 

@@ -3,7 +3,9 @@ and learning curves. One panel per task of the study's FigureSpec.
 
 Bars (modalities, heads, language models, tokenizers): bar = mean over seeds; error bar = the runs'
 95 % bootstrap CI over examples, averaged over seeds (± one std over seeds when no CI was stored);
-dots = single seeds; the reference arm is hatched; arms without a result are named under the axis.
+dots = single seeds; the reference arm is hatched; arms without a result are named under the axis; a
+dashed line marks the runs' majority baseline (``metrics.json`` ``baselines.majority``, mean over the
+panel's runs: chance for accuracy) when they recorded one.
 Line (K): the same numbers against ``arm.x``, the CI as a band. Curves: training loss and the dev
 metric (the in-training selection score) against the step, mean over seeds with a ±1 std band, on the
 scale of the tables (TVC ×100, TVQA %, AVSD fractions); each arm has its own colour (and dash beyond
@@ -31,9 +33,9 @@ from benchmark.report.reference import task_scale
 SCALE_UNITS = {"fraction": "fraction", "percent": "%", "x100": "×100"}
 NOTES = {
     "bars": "bars: mean over seeds · error bars: 95% bootstrap CI over examples (mean over seeds) · dots: seeds"
-    " · hatched: reference arm",
+    " · hatched: reference arm · dashed: majority baseline",
     "line": "line: mean over seeds · band: 95% bootstrap CI over examples (mean over seeds) · dots: seeds"
-    " · circle: reference arm",
+    " · circle: reference arm · dashed: majority baseline",
 }
 
 
@@ -68,7 +70,8 @@ def arm_styles(arms: list[str]) -> tuple[dict[str, str], dict[str, str | tuple[f
     return colours, dashes
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` to ``path`` as a PNG, atomically."""
     atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=130, bbox_inches="tight"), mode="wb")
     return path
 
@@ -100,6 +103,23 @@ def _missing_text(ax: Axes, missing: list[str]) -> None:
         ax.set_xlabel(f"{ax.get_xlabel()}\n{text}", fontsize=9)
 
 
+def majority_level(runs: pd.DataFrame) -> float | None:
+    """The majority baseline of a panel: the mean over its runs' ``majority`` (None when none recorded one)."""
+    if "majority" not in runs:
+        return None
+    values = pd.to_numeric(runs["majority"], errors="coerce").dropna()
+    return float(values.mean()) if not values.empty else None
+
+
+def _majority_line(ax: Axes, runs: pd.DataFrame, metric: str) -> None:
+    level = majority_level(runs)
+    if level is None:
+        return
+    word = "chance (majority)" if metric == "accuracy" else "majority"
+    ax.axhline(level, color="#555555", ls="--", lw=1.2, zorder=2, label=word)
+    ax.text(1.0, level, f" {word}", transform=ax.get_yaxis_transform(), va="center", ha="left", fontsize=8)
+
+
 def _bars(ax: Axes, sc: StudyCells, task: str) -> None:
     agg, seeds, missing = _panel_data(sc, task)
     column = sc.panels[task]
@@ -122,6 +142,7 @@ def _bars(ax: Axes, sc: StudyCells, task: str) -> None:
     ax.errorbar(x, agg["mean"], yerr=yerr, fmt="none", ecolor="black", elinewidth=1.4, capsize=5, zorder=3)
     if not seeds.empty:
         sns.stripplot(data=seeds, x="arm", y="value", order=order, color="black", size=4, jitter=0.15, ax=ax, zorder=4)
+    _majority_line(ax, seeds, column.metric)
     ax.set_xlabel(sc.study.figure.x_label or "arm")  # stripplot resets it
     ax.set_xticks(
         x, [_wrap(a) for a in order], rotation=30 if len(order) > 4 else 0, ha="right" if len(order) > 4 else "center"
@@ -150,6 +171,7 @@ def _line(ax: Axes, sc: StudyCells, task: str) -> None:
         ax.scatter(
             ref["x"], ref["mean"], s=120, facecolors="none", edgecolors="#c44e52", lw=2, label="reference", zorder=5
         )
+    _majority_line(ax, seeds, column.metric)
     ax.set_xticks(agg["x"].tolist())
     ax.set_xlabel(sc.study.figure.x_label or "x")  # seaborn resets it
     ax.legend(fontsize=7, loc="best", framealpha=0.6)
@@ -161,10 +183,11 @@ def study_figure(sc: StudyCells, path: Path) -> Path | None:
     if not sc.study.figure.metric_per_task:
         return None
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.9):  # no global rc change
-        return _study_figure(sc, path)
+        return save_figure(study_axes(sc), path)
 
 
-def _study_figure(sc: StudyCells, path: Path) -> Path:
+def study_axes(sc: StudyCells) -> Figure:
+    """The study's figure: one panel (bars or line) per task of its FigureSpec."""
     tasks = list(sc.study.figure.metric_per_task)
     n_arms = len(sc.rows)
     width = max(4.2, 0.55 * n_arms + 1.8) if sc.study.figure.kind == "bars" else 4.6
@@ -177,7 +200,7 @@ def _study_figure(sc: StudyCells, path: Path) -> Path:
     title = sc.study.figure.title or sc.study.table.title
     fig.suptitle(f"{title}\n{NOTES[sc.study.figure.kind]}", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
 
 
 def curves_figure(sc: StudyCells, curves: pd.DataFrame, plan: pd.DataFrame, path: Path) -> Path | None:
@@ -241,4 +264,4 @@ def curves_axes(sc: StudyCells, data: pd.DataFrame, tasks: list[str]) -> Figure:
 
 
 def _curves_figure(sc: StudyCells, data: pd.DataFrame, tasks: list[str], path: Path) -> Path:
-    return _save(curves_axes(sc, data, tasks), path)
+    return save_figure(curves_axes(sc, data, tasks), path)

@@ -1,8 +1,10 @@
 """Render every study's table and figures, the main comparisons and the claims into an output folder.
 
 ``<out>/tables/<name>.md``, ``.tex`` and ``.csv`` (the cells as data: mean, std, n, CI, Δ, p-values,
-notes), ``<out>/figures/<study>.png`` and ``<out>/figures/<study>_curves.png``; the verdicts of the claims
-ledger in ``<out>/tables/claims.md``, ``.tex`` and ``.csv``. All files are
+notes), ``<out>/figures/<study>.png`` (only for a study with a result: no placeholder figure) and
+``<out>/figures/<study>_curves.png``; the verdicts of the claims ledger in ``<out>/tables/claims.md``,
+``.tex`` and ``.csv`` with their forest plot ``<out>/figures/claims_forest.png``; and the report to open
+first, ``<out>/report.html`` and ``<out>/report.md`` (:mod:`benchmark.report.html_report`). All files are
 written atomically. Nothing here fails on missing results: the tables say what is missing, and the
 returned messages summarise it.
 """
@@ -19,11 +21,13 @@ from ablations.spec import Study
 from benchmark.atomic import atomic_write_text
 from benchmark.config.hints import did_you_mean
 from benchmark.errors import ConfigError
-from benchmark.report.cells import StudyCells, build_study_cells
+from benchmark.report.cells import NOT_RUN, StudyCells, build_study_cells, study_plan
 from benchmark.report.claims import DEFAULT_CLAIMS, evaluate_claims
 from benchmark.report.claims_table import render_claims
 from benchmark.report.comparisons import COMPARISONS, comparison_table
 from benchmark.report.figures import curves_figure, study_figure
+from benchmark.report.forest import FOREST_FILE, forest_figure
+from benchmark.report.html_report import ClaimsPart, StudySection, failed_runs, write_report
 from benchmark.report.inference import N_BOOT
 from benchmark.report.ledger import load_ledger
 from benchmark.report.reference import RefEntry
@@ -37,8 +41,10 @@ from benchmark.results.collect import Collection
 class RenderReport:
     """What was written and what the user should know (missing results, skipped modules)."""
 
-    written: list[Path] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)  # under tables/ and figures/
     messages: list[str] = field(default_factory=list)
+    sections: list[StudySection] = field(default_factory=list)  # what the HTML report shows of each study
+    pages: list[Path] = field(default_factory=list)  # report.html and report.md
 
 
 def find_study(name: str) -> Study:
@@ -84,6 +90,11 @@ def cells_frame(sc: StudyCells) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _has_result(sc: StudyCells) -> bool:
+    """Whether any panel of the study's figure has a result (else its figure would only be a placeholder)."""
+    return any(sc.cell(label, column).status == "ok" for column in sc.panels.values() for label in sc.rows)
+
+
 def _write_table(table: Table, out: Path, report: RenderReport) -> None:
     for suffix, text in ((".md", to_markdown(table)), (".tex", to_latex(table))):
         path = out / "tables" / f"{table.name}{suffix}"
@@ -104,25 +115,30 @@ def _summary(sc: StudyCells) -> str:
 def render_study(
     collection: Collection, study: Study, reference: dict[str, RefEntry], out: Path, n_boot: int = N_BOOT
 ) -> RenderReport:
-    """Table (md, tex, csv), figure and learning curves of one study."""
+    """Table (md, tex, csv), figure (when a panel has a result) and learning curves of one study, and its
+    section of the HTML report."""
     report = RenderReport()
     sc = build_study_cells(collection, study, n_boot=n_boot)
-    _write_table(study_table(sc, reference), out, report)
+    table = study_table(sc, reference)
+    _write_table(table, out, report)
     csv = out / "tables" / f"{study.name}.csv"
     atomic_write_text(csv, cells_frame(sc).to_csv(index=False))
     report.written.append(csv)
-    for path in (
-        study_figure(sc, out / "figures" / f"{study.name}.png"),
+    figures = [
+        study_figure(sc, out / "figures" / f"{study.name}.png") if _has_result(sc) else None,
         curves_figure(sc, collection.train_curves, collection.study_runs, out / "figures" / f"{study.name}_curves.png"),
-    ):
-        if path is not None:
-            report.written.append(path)
+    ]
+    report.written += [p for p in figures if p is not None]
     has_plan = (collection.study_runs["study"] == study.name).any()
     if has_plan and not any(p.name == f"{study.name}_curves.png" for p in report.written):
         report.messages.append(f"{study.name}: no learning curves (no train_log.jsonl lines of its runs)")
-    report.messages.insert(
-        0, _summary(sc) if has_plan else f"{study.name}: not run yet (no sweeps/{study.name}/plan.json)"
-    )
+    summary = _summary(sc) if has_plan else f"{study.name}: not run yet (no sweeps/{study.name}/plan.json)"
+    report.messages.insert(0, summary)
+    plan = study_plan(collection, study.name)
+    has_runs = bool((plan["state"] != NOT_RUN).any())  # a run directory exists (a result or not)
+    section = StudySection(study, table, summary, has_runs, [p for p in figures if p is not None])
+    section.failures = failed_runs(plan)
+    report.sections.append(section)
     return report
 
 
@@ -134,8 +150,10 @@ def render_all(
     n_boot: int = N_BOOT,
     claims: Path | None = DEFAULT_CLAIMS,
     protocol: Path = DEFAULT_PROTOCOL,
+    results_root: Path | None = None,
 ) -> RenderReport:
-    """Every study (default: all of the registry), the main comparisons and the claims ledger's verdicts.
+    """Every study (default: all of the registry), the main comparisons, the claims ledger's verdicts and
+    the HTML report (``results_root``: where the runs are, for the links to failed runs' ``run.log``).
 
     ``claims``: the ledger (``results/claims.yaml``; ``None``: no claims table) and ``protocol`` its decision
     rule (``results/protocol.yaml``). Both are loaded first, so a malformed one stops before anything is
@@ -150,12 +168,17 @@ def render_all(
         part = render_study(collection, study, reference, out, n_boot)
         report.written += part.written
         report.messages += part.messages
+        report.sections += part.sections
     for comp in COMPARISONS:
         _write_table(comparison_table(collection, reference, comp), out, report)
+    part = None
     if ledger is not None and rule is not None:
         verdicts = evaluate_claims(collection, ledger.claims, rule)
         reproductions = evaluate_reproductions(collection, ledger.reproductions, reference, rule)
         paths, line = render_claims(verdicts, reproductions, rule, out)
         report.written += paths
         report.messages.append(line)
+        part = ClaimsPart(verdicts, rule, forest_figure(verdicts, out / "figures" / FOREST_FILE))
+        report.written += [part.forest] if part.forest is not None else []
+    report.pages = write_report(out, report.sections, part, collection, results_root)
     return report

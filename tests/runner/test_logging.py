@@ -124,5 +124,7 @@ def test_collect_and_paper_tables_say_what_they_did(tmp_path: Path, capsys: pyte
     report = tmp_path / "report"
     assert paper_tables.main(["--results", str(tmp_path), "--out", str(report), "--study", "ci_small"]) == 0
     err = capsys.readouterr().err
-    written = len(list((report / "tables").iterdir())) + len(list((report / "figures").iterdir()))
+    written = len(list((report / "tables").iterdir()))
+    assert not (report / "figures").exists()  # nothing run: no placeholder figure
     assert written > 0 and f"wrote {written} files under {report}/tables and {report}/figures" in err
+    assert f"the report to open first: {report}/report.html, {report}/report.md" in err

@@ -4,6 +4,7 @@ trained head refused; the table's dev column and its declared selection rule on 
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from benchmark.report.tables import study_table, to_markdown
 from benchmark.results.collect import collect
 from benchmark.sweep.plan import plan_sweep
 
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "configs" / "experiment"
 # what must be identical across the grid points of one tokenizer arm: the training budget and the data
 BUDGET = (("train", "max_steps"), ("train", "batch_size"), ("train", "grad_accum"), ("train", "lr"), ("data",))
 
@@ -98,3 +100,15 @@ def test_table_shows_dev_means_and_marks_the_chosen_multiplier(tmp_path: Path) -
     starred = {name for name, line in rows.items() if " *" in line}
     assert starred == {label("relaxed", 30), label("relaxed_anneal", 3)}
     assert "ties -> the smaller multiplier" in text
+
+
+@pytest.mark.parametrize(
+    "overlay", sorted(p.stem for p in EXPERIMENTS.glob("*_vx2text*.yaml") if p.stem != "mini_vx2text")
+)
+def test_each_real_overlay_documents_a_search_command_that_plans(tmp_path: Path, overlay: str) -> None:
+    header = [ln.lstrip("# ").strip() for ln in (EXPERIMENTS / f"{overlay}.yaml").read_text().splitlines()]
+    (command,) = [ln.split(": ", 1)[1] for ln in header if ln.startswith("search on dev: ")]
+    args = [a.strip("'") for a in shlex.split(command)[3:] if not a.startswith("launcher")]
+    runs = plan_sweep(compose([*args, f"results.root={tmp_path}", "sweep.seeds=[0]"]), args)
+    _check_grid(runs, seeds=1, tasks=1)
+    assert {r.resolved["data"]["name"] for r in runs} == {"real"}

@@ -60,6 +60,9 @@ class TableSpec:
     note: str = ""
     # a last column with each arm's parameter counts, total / trainable (metrics.json's train.params)
     params: bool = False
+    # a study's declared selection rule: (row label -> mean of one column) -> the chosen row labels, marked
+    # "*" in that column (e.g. ablations/classifier_lr_search.py); None: nothing is chosen
+    select: Callable[[Mapping[str, float]], set[str]] | None = None
 
 
 @dataclass(frozen=True)

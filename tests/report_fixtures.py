@@ -136,6 +136,7 @@ def write_run(
         "warnings": [],
         "breakdowns": {},
         "train": {
+            "best_dev": quality * (100.0 if main == "accuracy" else 1.0),  # the dev main metric, as logged
             "best_step": 200,
             "steps": 200,
             "train_time_s": 12.5,

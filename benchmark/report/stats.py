@@ -38,5 +38,10 @@ def seed_summary(values: Sequence[float]) -> SeedSummary:
 
 
 def has_columns(per_example: pd.DataFrame, metric: str) -> bool:
-    """Whether ``per_example`` holds what :func:`aggregate` needs for ``metric``."""
-    return all(c in per_example.columns for c in required_columns(metric))
+    """Whether ``per_example`` holds what :func:`aggregate` needs for ``metric`` (False for a metric that
+    has no per-example columns, e.g. ``best_dev``, a run's dev score)."""
+    try:
+        needed = required_columns(metric)
+    except ValueError:  # not a metric of the scorers
+        return False
+    return all(c in per_example.columns for c in needed)

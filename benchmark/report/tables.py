@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ablations.spec import Column
 from benchmark.datasets import datasets
 from benchmark.report.cells import Cell, StudyCells, scale_of, task_name_of
 from benchmark.report.inference import BOOT_SEED, N_BOOT
@@ -219,6 +220,14 @@ def _paper_cell(table: Table, cell: Cell, ref_id: str | None, reference: dict[st
     return table.cell(text, [f"{entry.system}, {entry.split}: {entry.source}"], dagger=not entry.verified)
 
 
+def _chosen(sc: StudyCells, column: Column) -> set[str]:
+    """The rows the study's declared rule (``TableSpec.select``) chooses in ``column`` (none without a rule)."""
+    if sc.study.table.select is None:
+        return set()
+    means = {label: sc.cells[label, column.label].summary.mean for label in sc.rows}
+    return sc.study.table.select({k: v for k, v in means.items() if sc.cells[k, column.label].status == "ok"})
+
+
 def study_table(sc: StudyCells, reference: dict[str, RefEntry]) -> Table:
     """The Markdown/LaTeX-ready table of a study."""
     spec = sc.study.table
@@ -241,12 +250,15 @@ def study_table(sc: StudyCells, reference: dict[str, RefEntry]) -> Table:
         *([spec.note] if spec.note else []),
         *sc.notes,
     ]
+    chosen = {c.label: _chosen(sc, c) for c in spec.columns}
     for label in sc.rows:
         row = [table.cell(label)]
         for column in spec.columns:
             cell = sc.cells[label, column.label]
             digits = decimals(column.task)
             row.append(_value_cell(table, cell, digits))
+            if label in chosen[column.label]:
+                row[-1].text += " *"
             row.append(_delta_cell(table, cell, digits))
             if column.label in paper_columns:
                 row.append(_paper_cell(table, cell, spec.paper.get((label, column.label)), reference, digits))

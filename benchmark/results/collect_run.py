@@ -143,6 +143,9 @@ def _read_metrics(path: Path, row: dict[str, Any], problems: list[str]) -> bool:
     train = data.get("train") or {}
     for name in ("best_step", "steps", "train_time_s", "stopped_early"):
         row[name] = train.get(name) if isinstance(train, dict) else None
+    best_dev = train.get("best_dev") if isinstance(train, dict) else None
+    if _is_number(best_dev):  # the main metric on the dev split at the selected checkpoint (as logged)
+        row["m.best_dev"] = float(best_dev)
     params = train.get("params") if isinstance(train, dict) else None  # recorded since issue 19 (absent before)
     for name in ("total", "trainable"):
         value = params.get(name) if isinstance(params, dict) else None

@@ -223,7 +223,7 @@ def test_pick_clips_spreads_over_the_split() -> None:
 
 
 def test_real_layout_avsd_words_per_clip_as_the_issue_prints_it(
-    shared: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``python -m benchmark.data categories experiment=avsd_dstc7_vx2text paths.data_root=<root>
     task.features.video.classifier.weights=<converted head> --json`` on a real-layout root (the real DSTC7
@@ -231,7 +231,7 @@ def test_real_layout_avsd_words_per_clip_as_the_issue_prints_it(
     from real_layout import build_avsd  # tests/ is on sys.path (rootdir conftest)
 
     root = tmp_path / "data"
-    avsd = build_avsd(shared, root, dstc8=False)
+    avsd = build_avsd(root, dstc8=False)
     for name in ("rgb_imagenet.pt", "flow_imagenet.pt"):
         g = torch.Generator().manual_seed(len(name))
         layer = {"logits.conv3d.weight": torch.randn(400, 1024, 1, 1, 1, generator=g) * 0.05}

@@ -125,7 +125,7 @@ def test_a_tvqa_run_on_the_released_layout_accepts_the_resnet101_head(
     from benchmark.run import main as run_main
 
     root = tmp_path / "data"
-    tvqa = build_tvqa(shared, root)
+    tvqa = build_tvqa(root)
     labels = imagenet_synsets(tvqa / "LOC_synset_mapping.txt")
     resnet_state_dict(tmp_path / "resnet101.pth", 101)
     head = tvqa / "resnet101_imagenet_head.safetensors"

@@ -29,9 +29,9 @@ HEADS = [f"task.features.video.classifier.weights={HEAD}"]
 
 
 @pytest.fixture(scope="module")
-def root(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real-layout data root with a video head of the right shape in each task folder."""
-    out = build_real_root(shared, tmp_path_factory.mktemp("real"), dstc8=False)
+    out = build_real_root(tmp_path_factory.mktemp("real"), dstc8=False)
     for task, (classes, dim) in SHAPES.items():
         weights = {"classifier.weight": torch.randn(classes, dim) * 0.01, "classifier.bias": torch.zeros(classes)}
         save_file(weights, str(out / task / HEAD))

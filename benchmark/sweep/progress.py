@@ -151,8 +151,9 @@ def finished_line(w: Watched, state: str, status: dict[str, Any], seconds: float
 
 
 def wait_for(jobs: list, progress: SweepProgress, poll_s: float, kind: str) -> None:
-    """Poll until every job is done, logging the counts on each change (at most every 10 s off a
-    terminal) with the ETA, and a line per finished run."""
+    """Poll until every job is done, logging the counts on each change (off a terminal at most every 10 s,
+    unless a run has just finished: its line is followed by the new counts and ETA) and a line per
+    finished run."""
     last, last_print = "", 0.0
     tty = sys.stderr.isatty()
     while True:
@@ -164,7 +165,7 @@ def wait_for(jobs: list, progress: SweepProgress, poll_s: float, kind: str) -> N
         counts, eta, new = progress.poll()
         for line in new:
             log.info("%s", line)
-        if counts != last and (tty or time.time() - last_print > 10 or finished):
+        if counts != last and (tty or new or time.time() - last_print > 10 or finished):
             log.info("%s", progress.line(counts, eta))  # one status line per change
             last, last_print = counts, time.time()
         if finished:

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.e2e  # real sweeps under real signals (about 2 min): th
 
 STEPS = [
     "sweep=head_ablation",
+    "sweep.axes.arms=[generative,discriminative]",  # the head study's two original arms
     "sweep.seeds=[0]",
     "launcher=local",
     "launcher.max_parallel=1",  # one worker: the second run waits in the queue

@@ -22,6 +22,7 @@ pytestmark = needs("slurm")
 SLURM = list(SLURM_LAUNCHER)
 ARGS = [
     "sweep=head_ablation",
+    "sweep.axes.arms=[generative,discriminative]",  # the head study's two original arms
     "sweep.seeds=[0]",
     "train.max_steps=30",
     "train.eval_every=50",
@@ -38,8 +39,8 @@ def _sweep(root: Path) -> subprocess.CompletedProcess:
 
 
 def _states(out: str) -> list[str]:
-    """The state column of the run lines (``<state> <task> <arm> <seed> <alias>__<key>``)."""
-    return [m.group(1) for line in out.splitlines() if (m := re.match(r"([A-Z]+) .* \S+__[0-9a-f]{12}$", line))]
+    """The state column of the run lines (``<state> <task> <arm> <seed> <time> <alias>__<key> <result>``)."""
+    return [m.group(1) for line in out.splitlines() if (m := re.match(r"([A-Z]+) .* \S+__[0-9a-f]{12}(\s.*)?$", line))]
 
 
 @pytest.mark.timeout(420)

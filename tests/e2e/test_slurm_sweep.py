@@ -31,7 +31,13 @@ def _summary(root: Path, study: str) -> dict:
 
 @pytest.mark.timeout(300)
 def test_slurm_sweep_lands_results_and_a_rerun_submits_nothing(tmp_path: Path) -> None:
-    args = ["sweep=head_ablation", "sweep.seeds=[0]", "train.max_steps=30", *SLURM]
+    args = [
+        "sweep=head_ablation",
+        "sweep.axes.arms=[generative,discriminative]",
+        "sweep.seeds=[0]",
+        "train.max_steps=30",
+        *SLURM,
+    ]
     first = subprocess.run(_cmd(tmp_path, *args), capture_output=True, text=True, timeout=280)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "2 runs, 0 already done, 2 submitted, 0 failed" in first.stdout

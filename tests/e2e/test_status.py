@@ -22,7 +22,14 @@ from benchmark.sweep.status import RunState, update_states
 FAST = ["train.max_steps=5", "train.eval_every=5", "train.log_every=5", "train.progress=false", "train.threads=1"]
 # K=20 exceeds the mini label vocabulary: the three classifier-based arms fail at model build, the
 # continuous tokenizer (no classifier) trains: one DONE run and three failures with a reason
-SWEEP = ["sweep=tokenization_ablation", "task=tvqa", "tokenizer.k=20", "sweep.seeds=[0]", *FAST]
+SWEEP = [
+    "sweep=tokenization_ablation",
+    "sweep.axes.tokenizers=[relaxed,relaxed_anneal,discrete,continuous]",
+    "task=tvqa",
+    "tokenizer.k=20",
+    "sweep.seeds=[0]",
+    *FAST,
+]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +56,8 @@ def test_a_sweep_shows_each_run_its_failures_and_the_table_and_writes_nothing(
     before = _files(swept)
     out = _status(capsys, "sweep=tokenization_ablation", f"results.root={swept}")
     assert _files(swept) == before  # read-only: no collected tables, no lock files, no status change
-    rows = [m.group(1) for line in out.splitlines() if (m := re.match(r"([A-Z]+) .* \S+__[0-9a-f]{12}$", line))]
+    # each run's line: state ... run folder, then its result (DONE runs)
+    rows = [m.group(1) for line in out.splitlines() if (m := re.match(r"([A-Z]+) .* \S+__[0-9a-f]{12}(\s.*)?$", line))]
     assert sorted(rows) == ["DONE", "FAILED", "FAILED", "FAILED"], out
     assert "sweep tokenization_ablation: 1/4 done, 3 failed" in out
     failures = [line for line in out.splitlines() if line.startswith("  FAILED tvqa / ")]
@@ -108,6 +116,14 @@ def test_a_run_whose_job_ended_without_it_is_lost_with_the_reason(tmp_path: Path
 def test_wait_false_needs_slurm_and_creates_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "runs"
     with pytest.raises(SystemExit) as err:
-        run_main(["sweep=head_ablation", "sweep.wait=false", f"results.root={root}", *FAST])
+        run_main(
+            [
+                "sweep=head_ablation",
+                "sweep.axes.arms=[generative,discriminative]",
+                "sweep.wait=false",
+                f"results.root={root}",
+                *FAST,
+            ]
+        )
     assert err.value.code == 2 and "config key 'sweep.wait'" in capsys.readouterr().err
     assert not root.exists()

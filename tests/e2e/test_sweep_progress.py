@@ -19,7 +19,7 @@ from benchmark.results.headline import format_duration, result_text, run_seconds
 from benchmark.sweep.plan import plan_sweep
 from benchmark.sweep.progress import eta_seconds, sweep_progress
 
-STUDY = ["sweep=head_ablation", "sweep.seeds=[0]"]  # two runs on TVQA, one at a time
+STUDY = ["sweep=head_ablation", "sweep.axes.arms=[generative,discriminative]", "sweep.seeds=[0]"]  # 2 runs, 1 at a time
 RESULT = re.compile(r": accuracy \d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\] · majority \d+\.\d\d \((not )?above chance\)")
 ONE_AT_A_TIME = ["launcher=local", "launcher.max_parallel=1", "launcher.poll_s=0.5"]
 
@@ -52,7 +52,7 @@ def test_the_sweep_prints_each_result_and_an_eta(swept: tuple[Path, subprocess.C
 
 def test_the_eta_is_the_work_left_over_the_runs_at_once(swept: tuple[Path, subprocess.CompletedProcess]) -> None:
     root, _ = swept
-    overrides = [*STUDY[:1], "sweep.seeds=[0,1]", *QUICK, *ONE_AT_A_TIME, f"results.root={root}"]
+    overrides = [*STUDY[:2], "sweep.seeds=[0,1]", *QUICK, *ONE_AT_A_TIME, f"results.root={root}"]
     cfg = compose(overrides)
     planned = plan_sweep(cfg, overrides, Composer())  # seed 0 finished, seed 1 never started
     assert len(planned) == 4

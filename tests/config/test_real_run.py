@@ -8,20 +8,19 @@ and tiny models trained for two steps, in process (``launcher`` local single run
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import shutil
 from pathlib import Path
 
 import pytest
-from locations import REPO, fact
+from doc_commands import arguments, inline_commands, module_commands
+from locations import fact
 from real_layout import build_tvqa
 
 from benchmark.config.compose import config_dir
 from benchmark.config.schema import TokenizerConfig
 from benchmark.run import main
 
-README = REPO / "README.md"
 TINY = ["model=t5_tiny", "train=tiny", "train.max_steps=2", "train.progress=false", "train.threads=1"]
 if hasattr(TokenizerConfig, "allow_random_classifiers"):  # no converted heads ship with the test root
     TINY.append("tokenizer.allow_random_classifiers=true")
@@ -37,18 +36,15 @@ def overlay_commands() -> dict[str, list[str]]:
     return out
 
 
-def readme_commands() -> list[list[str]]:
-    """Every ``python -m benchmark.run`` command of the README: fenced blocks (continuations joined) and
-    inline code spans; placeholders such as ``<study>`` are skipped."""
-    text = README.read_text(encoding="utf-8")
-    lines = []
-    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
-        lines += block.replace("\\\n", " ").splitlines()
-    lines += re.findall(r"`(python -m benchmark\.run [^`]*)`", text)
+def readme_commands(pages: list[Path] | None = None) -> list[list[str]]:
+    """Every ``python -m benchmark.run`` command of the README and the docs pages (``pages``: only those):
+    fenced ``bash`` blocks (continuations joined) and inline code spans; placeholders such as ``<study>``
+    are skipped (a ``bash`` block holds none: tests/docs/test_doc_commands.py)."""
+    lines = [*module_commands("benchmark.run", pages), *inline_commands("python -m benchmark.run", pages)]
     cmds = []
-    for line in lines:
-        if line.strip().startswith("python -m benchmark.run") and "<" not in line:
-            cmds.append(shlex.split(line, comments=True)[3:])
+    for line in dict.fromkeys(lines):
+        if "<" not in line:
+            cmds.append(arguments(line, "benchmark.run"))
     return cmds
 
 
@@ -92,7 +88,7 @@ def test_every_overlay_header_command_dry_runs_as_printed(capsys: pytest.Capture
     assert not any(tmp_path.iterdir())  # a dry run writes nothing
 
 
-@pytest.mark.slow  # about 15-40 s: the README's studies are planned in full (the real-data command: test_real_overlays)
+@pytest.mark.slow  # about 15-60 s: the documented studies are planned in full (real data: also test_plan_check)
 @pytest.mark.usefixtures("shared_composer")
 def test_every_readme_command_parses_and_dry_runs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     commands = readme_commands()

@@ -78,7 +78,7 @@ def test_removing_a_modality_lowers_exactly_the_items_that_need_it(
 
 def test_discrete_tokens_cost_about_the_planted_twin_share(ceilings: dict[str, dict[str, float]]) -> None:
     gap = float(_val(ceilings["discrete"]).mean() - _val(ceilings["relaxed"]).mean()) * 100
-    assert -25.0 <= gap <= -10.0, gap  # README: relaxed - discrete is worth at most ~25 TVQA points
+    assert -25.0 <= gap <= -10.0, gap  # the mini benchmark page: relaxed - discrete is worth at most ~25 TVQA points
     discrete = ceilings["discrete"]
     assert all(0.5 <= c <= 1.0 for c in discrete.values())  # inside a twin pair: the head's top-1 rate
 

@@ -5,7 +5,6 @@ heads written as converted heads are, in a run directory, and on a real-layout A
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from locations import REPO
+from doc_commands import README, module_commands
 from model_kit import cache_dir
 from safetensors.torch import load_file
 
@@ -256,9 +255,7 @@ def test_real_layout_avsd_words_per_clip_as_the_issue_prints_it(
         assert len(clip["words"]["video"]) == 3 and set(clip["words"]["video"]) <= {n.lower() for n in kinetics}
         assert "audio" not in clip["words"]  # no head: no words
     # the README's command as printed (/data -> the root), in-process: the same words for its 20 clips
-    blocks = re.findall(r"```bash\n(.*?)```", (REPO / "README.md").read_text(encoding="utf-8"), flags=re.S)
-    lines = [ln for b in blocks for ln in b.replace("\\\n", " ").splitlines()]
-    (readme,) = [ln for ln in lines if ln.strip().startswith("python -m benchmark.data categories")]
+    (readme,) = [ln for ln in module_commands("benchmark.data", [README]) if " categories " in ln]
     args = shlex.split(readme.replace("/data", str(root)), comments=True)[3:]
     assert data_cli([*args, "--json"]) == 0
     twenty = json.loads(capsys.readouterr().out)

@@ -103,7 +103,7 @@ def test_ci_study_runs_end_to_end(tmp_path: Path) -> None:
 @pytest.mark.timeout(6 * 3600)
 @pytest.mark.parametrize("size", ["ci", "full"])
 def test_measured_study(tmp_path: Path, size: str) -> None:
-    """The study as measured for the README (``slow``: ci size about 20-40 min on 2 shared cores, full hours)."""
+    """The study as measured in docs/measured.md (``slow``: ci size about 20-40 min on 2 shared cores, full hours)."""
     cmd = [sys.executable, "-m", "benchmark.run", "sweep=pretrained_lm", f"sweep.axes.size={size}"]
     proc = subprocess.run([*cmd, f"results.root={tmp_path}", "train.progress=false"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

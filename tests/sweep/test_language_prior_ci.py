@@ -1,7 +1,7 @@
 """The CI-sized part of the language_prior study in the default tier: the pair that ``names_matter`` compares
 (MiniLM relaxed with true names vs permuted names, seed 0, 6 steps) planned, trained, scored on every val
 item of ``data=mini_lp`` and reported with the seen / held-out columns, as a user runs it (about a minute on
-2 cores). Six steps measure nothing about names: the measured study (150 steps, 3-5 seeds) is in the README;
+2 cores). Six steps measure nothing about names: the measured study (150 steps, 3-5 seeds) is in docs/measured.md;
 this checks that its path from the generator's item tags to the split table and the ledger holds end to end."""
 
 from __future__ import annotations

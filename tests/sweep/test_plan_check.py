@@ -7,13 +7,12 @@ released features need. Counting is read from the checks' own report (one line p
 
 from __future__ import annotations
 
-import re
 import shlex
 from pathlib import Path
 
 import pytest
 import torch
-from locations import REPO
+from doc_commands import arguments, real_data_study_commands
 from real_layout import build_real_root
 from safetensors.torch import save_file
 
@@ -145,15 +144,12 @@ def test_data_not_visible_here_or_generated_is_left_to_the_jobs(tmp_path: Path) 
     assert "the mini benchmark" in report[-2]
 
 
-def test_the_readme_real_data_study_commands_plan_as_printed(
+def test_the_documented_real_data_study_commands_plan_as_printed(
     root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Each README study command on real data, with the real-layout root for /data: it passes the checks."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
-    lines = [ln for b in blocks for ln in b.replace("\\\n", " ").splitlines()]
-    commands = [shlex.split(ln, comments=True)[3:] for ln in lines if ln.startswith("python -m benchmark.run sweep=")]
-    commands = [c for c in commands if "data=real" in c]
+    """Each documented study command on real data (README and docs pages), with the real-layout root for /data:
+    it passes the checks."""
+    commands = [arguments(ln, "benchmark.run") for ln in real_data_study_commands()]
     assert len(commands) >= 3
     for args in commands:
         args = [a.replace("paths.data_root=/data", f"paths.data_root={root}") for a in args]

@@ -1,0 +1,249 @@
+"""Every command of the README's and the docs pages' ``bash`` blocks runs, or dry-runs, as printed.
+
+Each line is given to one handler by what it runs: ``python -m benchmark.run`` dry-runs (``--cfg``, ``--info``
+and ``--help`` run), ``benchmark.status`` and ``benchmark.collect`` run on an empty results root,
+``paper_tables.py`` renders an empty root, the module CLIs answer ``--help``, ``pip``/``pytest`` lines name
+extras, markers and files that exist. A command that needs what this tier lacks (released data under
+``/data``, a Slurm cluster, a submission file, a browser) must be covered by a named test, which must exist:
+nothing is skipped silently, and a command no handler knows fails, naming it.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import tomllib
+from doc_commands import README, arguments, bash_lines, doc_pages, module_commands, real_data_study_commands
+from locations import REPO
+from real_layout import build_avsd, build_tvqa
+
+import paper_tables
+from benchmark.collect import main as collect_main
+from benchmark.data.__main__ import main as data_main
+from benchmark.run import main as run_main
+from benchmark.status import main as status_main
+
+# A command needing data, a cluster or files this tier lacks -> the test that runs it (file, test function).
+COVERED: list[tuple[str, Callable[[str], bool], str, str]] = [
+    (
+        "the README's real-data paper-row command (with its convert step) through Slurm",
+        lambda ln: ln in module_commands("benchmark.run", [README]) and " experiment=" in ln,
+        "tests/config/test_real_overlays.py",
+        "test_the_readme_real_data_command_runs_through_slurm",
+    ),
+    (
+        "a documented study on real data, planned on a released-layout root",
+        lambda ln: ln in real_data_study_commands(),
+        "tests/sweep/test_plan_check.py",
+        "test_the_documented_real_data_study_commands_plan_as_printed",
+    ),
+    (
+        "a paper-row overlay's command (any documented experiment= line)",
+        lambda ln: ln.startswith("python -m benchmark.run experiment="),
+        "tests/config/test_real_run.py",
+        "test_every_overlay_header_command_dry_runs_as_printed",
+    ),
+    (
+        "converting a released checkpoint into a head file (the README's, on released-layout checkpoints)",
+        lambda ln: ln.startswith("python -m benchmark.model.convert ") and "/data/" in ln,
+        "tests/config/test_real_overlays.py",
+        "test_the_readme_real_data_command_runs_through_slurm",
+    ),
+    (
+        "the README's category-words check, as printed, on a released-layout root",
+        lambda ln: ln.startswith("python -m benchmark.data categories ") and "/data" in ln,
+        "tests/model/test_model_categories.py",
+        "test_real_layout_avsd_words_per_clip_as_the_issue_prints_it",
+    ),
+    (
+        "the data checks of an overlay on a released-layout root",
+        lambda ln: ln.startswith("python -m benchmark.data check ") and "/data" in ln,
+        "tests/data/test_data_check.py",
+        "test_check_cli_prints_a_per_split_summary",
+    ),
+    (
+        "a Slurm study submitted without waiting",
+        lambda ln: "launcher=slurm" in ln and "sweep.wait=false" in ln,
+        "tests/e2e/test_slurm_status.py",
+        "test_wait_false_returns_at_once_and_status_follows_the_jobs_to_done",
+    ),
+    (
+        "the official scorers on released reference files",
+        lambda ln: ln.startswith("python -m benchmark.metrics."),
+        "tests/metrics/test_metrics_golden.py",
+        "test_dstc8_baseline_cli_gives_the_official_scores",
+    ),
+    (
+        "writing a CI baseline from results roots",
+        lambda ln: ln.startswith("python paper_tables.py") and "--write-baseline" in ln,
+        "tests/report/test_paper_tables.py",
+        "test_baseline_round_trip_and_a_perturbed_metric_fails",
+    ),
+    (
+        "installing the wheel",
+        lambda ln: ln.startswith("pip install ") and ln.endswith(".whl"),
+        "tests/e2e/test_wheel.py",
+        "test_wheel_from_a_clean_checkout_runs_a_dry_sweep_and_paper_tables",
+    ),
+    (
+        "TensorBoard reading the runs' event files",
+        lambda ln: ln.startswith("tensorboard --logdir"),
+        "tests/runner/test_trackers.py",
+        "test_tensorboard_run_writes_event_files_with_the_train_log_scalars",
+    ),
+    (
+        "serving the docs site (the strict build)",
+        lambda ln: ln.startswith("mkdocs "),
+        "tests/docs/test_docs_build.py",
+        "test_the_docs_site_builds_strict",
+    ),
+]
+
+
+def _covered(line: str) -> tuple[str, str, str] | None:
+    for what, matches, path, test in COVERED:
+        if matches(line):
+            return what, path, test
+    return None
+
+
+Cli = Callable[[list[str]], int | None]
+
+
+def _call(fn: Cli, args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    try:
+        code = fn(args)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    out = capsys.readouterr()
+    return int(code or 0), out.out + out.err
+
+
+def _with_root(args: list[str], root: Path) -> list[str]:
+    """``args`` with the results root set to ``root`` (a printed ``results.root=`` is replaced, not doubled)."""
+    return [a for a in args if not a.startswith("results.root=")] + [f"results.root={root}"]
+
+
+def _run_benchmark_run(line: str, tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = arguments(line, "benchmark.run")
+    if {"--help", "--cfg", "--info"} & set(args):
+        code, out = _call(run_main, args, capsys)
+        assert code == 0 and out.strip(), f"{line}: {out[-2000:]}"
+        return
+    code, out = _call(run_main, [*_with_root(args, tmp / "runs"), "sweep.dry_run=true"], capsys)
+    assert code == 0, f"{line}: {out[-2000:]}"
+    assert "dry run: nothing submitted" in out, f"{line}: {out[-2000:]}"
+    assert not (tmp / "runs").exists() or not any((tmp / "runs").rglob("metrics.json"))
+
+
+def _run_status(line: str, tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = _with_root(arguments(line, "benchmark.status"), tmp)
+    code, out = _call(status_main, args, capsys)
+    sweep = next((a.split("=", 1)[1] for a in args if a.startswith("sweep=")), None)
+    if sweep is None:  # every sweep under the root, counted: none here
+        assert code == 0 and "no sweep under" in out, f"{line}: {out}"
+    else:  # the sweep name is accepted; an empty root has no plan of it, said in one line
+        assert code == 2 and f"no sweep '{sweep}' under" in out and "Traceback" not in out, f"{line}: {out}"
+
+
+def _run_collect(line: str, tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = [str(tmp) if a == "results/runs" else a for a in arguments(line, "benchmark.collect")]
+    code, out = _call(collect_main, args, capsys)
+    assert code == 0 and "0 runs" in out, f"{line}: {out}"
+
+
+def _run_paper_tables(line: str, tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = shlex.split(line, comments=True)[2:]
+    args = [*args, "--results", str(tmp / "empty"), "--out", str(tmp / "report")]
+    (tmp / "empty").mkdir(exist_ok=True)
+    code, out = _call(paper_tables.main, args, capsys)
+    assert code == 0, f"{line}: {out[-2000:]}"
+    assert (tmp / "report" / "report.html").is_file() and (tmp / "report" / "tables" / "claims.md").is_file()
+
+
+def _run_inspect(line: str, tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``benchmark.data inspect /data/...`` on a root in the released layout (the real annotation files)."""
+    root = tmp / "data"
+    if not root.is_dir():
+        build_avsd(root)
+        build_tvqa(root)
+    args = [a.replace("/data/", f"{root}/") for a in arguments(line, "benchmark.data")]
+    code, out = _call(data_main, args, capsys)
+    assert code == 0 and "records" in out, f"{line}: {out[-2000:]}"
+
+
+def _run_module_help(line: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A module CLI whose printed arguments need files this tier lacks: its ``--help`` at least answers."""
+    module = shlex.split(line)[2]
+    entry = __import__(f"{module}.__main__" if module == "benchmark.data" else module, fromlist=["main"])
+    code, out = _call(entry.main, ["--help"], capsys)
+    assert code == 0 and "usage:" in out, f"{line}: {out}"
+
+
+def _check_pip(line: str) -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    for extras in re.findall(r'"\.\[([\w,-]+)\]"', line):
+        for extra in extras.split(","):
+            assert extra in project["optional-dependencies"], f"{line}: no extra '{extra}' in pyproject.toml"
+    pins = re.findall(r"torch==([\d.]+)", line)
+    if pins:
+        assert f"torch=={pins[0]}" in (REPO / ".ci" / "run").read_text(), f"{line}: .ci/run installs another torch"
+
+
+def _check_pytest(line: str) -> None:
+    words = shlex.split(line, comments=True)[1:]
+    markers = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["markers"]
+    names = {m.split(":")[0] for m in markers}
+    for i, word in enumerate(words):
+        if word == "-m":
+            assert set(re.findall(r"\w+", words[i + 1])) - {"not", "and", "or"} <= names, line
+        elif word.startswith("tests/"):
+            assert (REPO / word.split("::")[0]).exists(), f"{line}: no {word}"
+
+
+def test_every_documented_command_runs_or_is_covered_by_a_named_test(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = bash_lines()
+    assert len(lines) >= 40 and len(doc_pages()) >= 15
+    handled = {"run": 0, "covered": 0}
+    for i, line in enumerate(lines):
+        tmp = tmp_path / str(i)
+        tmp.mkdir()
+        bare = re.sub(r"^(\w+=\S+ )+", "", line)  # ATEN_CPU_CAPABILITY=avx2 python -m ...: the same command
+        covered = _covered(bare)
+        if covered:
+            what, path, test = covered
+            assert f"def {test}(" in (REPO / path).read_text(), f"{line} ({what}): {path}::{test} is gone"
+            handled["covered"] += 1
+            if bare.startswith(("python -m benchmark.model.convert", "python -m benchmark.metrics.")):
+                _run_module_help(bare, capsys)
+            continue
+        handled["run"] += 1
+        if bare.startswith("python -m benchmark.run"):
+            _run_benchmark_run(bare, tmp, capsys)
+        elif bare.startswith("python -m benchmark.status"):
+            _run_status(bare, tmp, capsys)
+        elif bare.startswith("python -m benchmark.collect"):
+            _run_collect(bare, tmp, capsys)
+        elif bare.startswith("python paper_tables.py"):
+            _run_paper_tables(bare, tmp, capsys)
+        elif bare.startswith("python -m benchmark.data inspect "):
+            _run_inspect(bare, tmp_path, capsys)
+        elif bare.startswith("pip install "):
+            _check_pip(bare)
+        elif bare.startswith("pytest"):
+            _check_pytest(bare)
+        else:
+            pytest.fail(f"no handler for the documented command {line!r}: run it here or name the test covering it")
+    assert handled["run"] >= 30 and handled["covered"] >= 8, handled
+
+
+def test_bash_blocks_hold_no_placeholders() -> None:
+    """Syntax templates (``sweep=<study>``) go in ``text`` blocks: a ``bash`` line runs as printed."""
+    bad = [ln for ln in bash_lines() if re.search(r"<\w[\w.-]*>|\[overrides", ln)]
+    assert not bad, bad

@@ -205,16 +205,38 @@ def _check_pytest(line: str) -> None:
             assert (REPO / word.split("::")[0]).exists(), f"{line}: no {word}"
 
 
+@pytest.fixture
+def shared_composer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dry-run sweeps share one (real) Composer, so repeated config groups are composed once."""
+    import benchmark.sweep.sweep
+    from benchmark.config.compose import Composer
+
+    composer = Composer()
+    monkeypatch.setattr(benchmark.sweep.sweep, "Composer", lambda: composer)
+
+
+def _distinct(lines: list[str]) -> list[str]:
+    """The lines that run something different: a comment, an environment prefix (``ATEN_CPU_CAPABILITY=avx2``:
+    the same command) or the ``sweep.dry_run=true`` this test adds anyway do not make a new command."""
+    seen: dict[tuple[str, ...], str] = {}
+    for line in lines:
+        bare = re.sub(r"^(\w+=\S+ )+", "", line)
+        key = tuple(w for w in shlex.split(bare, comments=True) if w != "sweep.dry_run=true")
+        seen.setdefault(key, bare)
+    return list(seen.values())
+
+
+@pytest.mark.usefixtures("shared_composer")
 def test_every_documented_command_runs_or_is_covered_by_a_named_test(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lines = bash_lines()
     assert len(lines) >= 40 and len(doc_pages()) >= 15
     handled = {"run": 0, "covered": 0}
-    for i, line in enumerate(lines):
+    for i, bare in enumerate(_distinct(lines)):
+        line = bare
         tmp = tmp_path / str(i)
         tmp.mkdir()
-        bare = re.sub(r"^(\w+=\S+ )+", "", line)  # ATEN_CPU_CAPABILITY=avx2 python -m ...: the same command
         covered = _covered(bare)
         if covered:
             what, path, test = covered
@@ -240,7 +262,7 @@ def test_every_documented_command_runs_or_is_covered_by_a_named_test(
             _check_pytest(bare)
         else:
             pytest.fail(f"no handler for the documented command {line!r}: run it here or name the test covering it")
-    assert handled["run"] >= 30 and handled["covered"] >= 8, handled
+    assert handled["run"] >= 25 and handled["covered"] >= 8, handled
 
 
 def test_bash_blocks_hold_no_placeholders() -> None:

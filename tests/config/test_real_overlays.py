@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from doc_commands import module_commands
+from doc_commands import README, module_commands
 from locations import fact
 from real_layout import build_real_root, eval_items
-from test_real_run import README, TINY, _run, overlay_commands, readme_commands
+from test_real_run import TINY, _run, overlay_commands, readme_commands
 
 PAPER_ROWS = sorted(name for name in overlay_commands() if name != "mini_vx2text")
 FAST = ["avsd_dstc7_vx2text", "tvqa_val_vx2text"]  # + TVC through its overlay on the leaderboard split

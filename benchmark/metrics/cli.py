@@ -1,6 +1,7 @@
 """What the scorer CLIs (``python -m benchmark.metrics.{avsd,tvc,tvqa}``) share: options and output.
 
-Output: the metrics one per line like the official scripts (``CIDEr: 0.651``), or with ``--json`` one
+Output: the metrics one per line like the official scripts (``CIDEr: 0.651``), each with its 95 % bootstrap
+interval when ``--n-boot`` is above 0 (``CIDEr: 0.651 [0.612, 0.690]``), or with ``--json`` one
 JSON object of exactly the official keys at full precision. ``--out FILE`` also writes the full result
 (CIs, breakdowns, warnings) and ``--per-example FILE.parquet`` the per-example table, both atomically.
 Warnings go to stderr. Bad input is reported by :func:`benchmark.errors.cli_errors` as one line with a
@@ -115,5 +116,19 @@ def emit(
         payload = json_payload(result) if json_payload else {k: float(result.metrics[k]) for k in keys}
         print(json.dumps(payload))
     else:
-        for key in keys:
-            print(f"{key}: {result.metrics[key]:.3f}")
+        for line in text_lines(result, keys):
+            print(line)
+
+
+def text_lines(result: ScoreResult, keys: Sequence[str]) -> list[str]:
+    """The metrics one per line as the official scripts print them (``CIDEr: 0.651``), each followed by its
+    bootstrap interval where the scorer computed one (``CIDEr: 0.651 [0.612, 0.690]``), and a last line
+    saying what the intervals are (level, resamples, n)."""
+    lines = []
+    for key in keys:
+        value, interval = result.metrics[key], result.ci.get(key)
+        lines.append(f"{key}: {value:.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""))
+    if any(key in result.ci for key in keys) and result.ci_method:
+        level, n_boot = result.ci_method.get("level", 0.95), result.ci_method.get("n_boot")
+        lines.append(f"[...]: {level * 100:g} % bootstrap intervals ({n_boot} resamples over {result.n} items)")
+    return lines

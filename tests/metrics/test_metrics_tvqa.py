@@ -135,6 +135,24 @@ def test_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert out["by_qword"] == {"what": 100.0, "who": 100.0, "where": 100.0, "other": 100.0}
 
 
+def test_cli_text_prints_each_metric_with_its_interval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    refs = _tvqa_jsonl(tmp_path / "tvqa_val.jsonl", QUESTIONS)
+    wrong_every_other = enumerate(QUESTIONS)
+    answers = {str(q["qid"]): (q["answer_idx"] if i % 2 else (q["answer_idx"] + 1) % 5) for i, q in wrong_every_other}
+    preds = _preds(tmp_path / "p.json", answers)
+    full = tmp_path / "full.json"
+    assert main(["--refs", str(refs), str(preds), "--n-boot", "200", "--out", str(full)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    record = json.loads(full.read_text())
+    lo, hi = record["ci"]["accuracy"]
+    assert lines[0] == f"accuracy: {record['metrics']['accuracy']:.3f} [{lo:.3f}, {hi:.3f}]" and lo <= hi
+    n = len(QUESTIONS)
+    assert lines[1] == f"[...]: 95 % bootstrap intervals (200 resamples over {n} items)"
+    assert main(["--refs", str(refs), str(preds), "--n-boot", "0"]) == 0  # no resamples: no interval
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"accuracy: {record['metrics']['accuracy']:.3f}" and not lines[1].startswith("[...]")
+
+
 def test_a_duplicated_qid_is_an_error_naming_the_qid_and_its_lines(tmp_path: Path) -> None:
     refs = _tvqa_jsonl(tmp_path / "tvqa_val.jsonl", QUESTIONS)
     lines = [f'  "{q["qid"]}": {q["answer_idx"]}' for q in QUESTIONS]

@@ -2,8 +2,9 @@
 
 Each line is given to one handler by what it runs: ``python -m benchmark.run`` dry-runs (``--cfg``, ``--info``
 and ``--help`` run), ``benchmark.status`` and ``benchmark.collect`` run on an empty results root,
-``paper_tables.py`` renders an empty root, the module CLIs answer ``--help``, ``pip``/``pytest`` lines name
-extras, markers and files that exist. A command that needs what this tier lacks (released data under
+``paper_tables.py`` renders an empty root, ``benchmark.model.convert`` and ``benchmark.data check|inspect``
+run on a root in the released layout (``/data`` replaced), the scorers answer ``--help``, ``pip``/``pytest``
+lines name extras, markers and files that exist. A command that needs what this tier lacks (released data under
 ``/data``, a Slurm cluster, a submission file, a browser) must be covered by a named test, which must exist:
 nothing is skipped silently, and a command no handler knows fails, naming it.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import tomllib
+import torch
 from doc_commands import README, arguments, bash_lines, doc_pages, module_commands, real_data_study_commands
 from locations import REPO
 from real_layout import build_avsd, build_tvqa
@@ -24,6 +26,7 @@ from real_layout import build_avsd, build_tvqa
 import paper_tables
 from benchmark.collect import main as collect_main
 from benchmark.data.__main__ import main as data_main
+from benchmark.model.convert import main as convert_main
 from benchmark.run import main as run_main
 from benchmark.status import main as status_main
 
@@ -48,22 +51,10 @@ COVERED: list[tuple[str, Callable[[str], bool], str, str]] = [
         "test_every_overlay_header_command_dry_runs_as_printed",
     ),
     (
-        "converting a released checkpoint into a head file (the README's, on released-layout checkpoints)",
-        lambda ln: ln.startswith("python -m benchmark.model.convert ") and "/data/" in ln,
-        "tests/config/test_real_overlays.py",
-        "test_the_readme_real_data_command_runs_through_slurm",
-    ),
-    (
         "the README's category-words check, as printed, on a released-layout root",
         lambda ln: ln.startswith("python -m benchmark.data categories ") and "/data" in ln,
         "tests/model/test_model_categories.py",
         "test_real_layout_avsd_words_per_clip_as_the_issue_prints_it",
-    ),
-    (
-        "the data checks of an overlay on a released-layout root",
-        lambda ln: ln.startswith("python -m benchmark.data check ") and "/data" in ln,
-        "tests/data/test_data_check.py",
-        "test_check_cli_prints_a_per_split_summary",
     ),
     (
         "a Slurm study submitted without waiting",
@@ -165,15 +156,46 @@ def _run_paper_tables(line: str, tmp: Path, capsys: pytest.CaptureFixture[str]) 
     assert (tmp / "report" / "report.html").is_file() and (tmp / "report" / "tables" / "claims.md").is_file()
 
 
-def _run_inspect(line: str, tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """``benchmark.data inspect /data/...`` on a root in the released layout (the real annotation files)."""
+def _real_root(tmp: Path) -> Path:
+    """A data root in the released layout (AVSD and TVQA: the real annotation files), built once per test."""
     root = tmp / "data"
     if not root.is_dir():
         build_avsd(root)
         build_tvqa(root)
-    args = [a.replace("/data/", f"{root}/") for a in arguments(line, "benchmark.data")]
+    return root
+
+
+def _run_convert(line: str, tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A documented ``benchmark.model.convert i3d`` line, ``/data`` -> the released-layout root, on checkpoints
+    with pytorch-i3d's ``logits.conv3d`` layer and shape (random weights: a valid head file is what it needs)."""
+    args = [a.replace("/data/", f"{_real_root(tmp)}/") for a in arguments(line, "benchmark.model.convert")]
+    assert args[0] == "i3d", f"{line}: only the i3d conversion has checkpoints to make here"
+    ckpt = tmp / "ckpt"
+    ckpt.mkdir(exist_ok=True)
+    for i, name in enumerate(args):
+        if name.endswith(".pt") and not name.startswith("-"):
+            g = torch.Generator().manual_seed(i)
+            layer = {"logits.conv3d.weight": torch.randn(400, 1024, 1, 1, 1, generator=g) * 0.05}
+            torch.save({**layer, "logits.conv3d.bias": torch.zeros(400)}, ckpt / name)
+            args[i] = str(ckpt / name)
+    code, out = _call(convert_main, args, capsys)
+    assert code == 0, f"{line}: {out[-2000:]}"
+
+
+def _run_data(line: str, tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``benchmark.data inspect /data/...`` and ``check ... paths.data_root=/data`` on the released-layout root;
+    ``check`` after the README's convert step, which makes the head it names."""
+    root = _real_root(tmp)
+    args = [
+        a.replace("/data/", f"{root}/").replace("paths.data_root=/data", f"paths.data_root={root}")
+        for a in arguments(line, "benchmark.data")
+    ]
+    if args[0] == "check" and not (root / "avsd" / "i3d_kinetics400_head.safetensors").is_file():
+        (convert,) = module_commands("benchmark.model.convert", [README])
+        _run_convert(convert, tmp, capsys)
     code, out = _call(data_main, args, capsys)
-    assert code == 0 and "records" in out, f"{line}: {out[-2000:]}"
+    assert code == 0, f"{line}: {out[-2000:]}"
+    assert ("records" in out) if args[0] == "inspect" else ("data check" in out and ": OK" in out), out[-2000:]
 
 
 def _run_module_help(line: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -242,7 +264,7 @@ def test_every_documented_command_runs_or_is_covered_by_a_named_test(
             what, path, test = covered
             assert f"def {test}(" in (REPO / path).read_text(), f"{line} ({what}): {path}::{test} is gone"
             handled["covered"] += 1
-            if bare.startswith(("python -m benchmark.model.convert", "python -m benchmark.metrics.")):
+            if bare.startswith("python -m benchmark.metrics."):
                 _run_module_help(bare, capsys)
             continue
         handled["run"] += 1
@@ -254,15 +276,17 @@ def test_every_documented_command_runs_or_is_covered_by_a_named_test(
             _run_collect(bare, tmp, capsys)
         elif bare.startswith("python paper_tables.py"):
             _run_paper_tables(bare, tmp, capsys)
-        elif bare.startswith("python -m benchmark.data inspect "):
-            _run_inspect(bare, tmp_path, capsys)
+        elif bare.startswith(("python -m benchmark.data inspect ", "python -m benchmark.data check ")):
+            _run_data(bare, tmp_path, capsys)
+        elif bare.startswith("python -m benchmark.model.convert "):
+            _run_convert(bare, tmp_path, capsys)
         elif bare.startswith("pip install "):
             _check_pip(bare)
         elif bare.startswith("pytest"):
             _check_pytest(bare)
         else:
             pytest.fail(f"no handler for the documented command {line!r}: run it here or name the test covering it")
-    assert handled["run"] >= 25 and handled["covered"] >= 8, handled
+    assert handled["run"] >= 25 and handled["covered"] >= 6, handled
 
 
 def test_bash_blocks_hold_no_placeholders() -> None:

@@ -6,10 +6,11 @@ release when the released file is too large to ship (TVQA train/val from TVQA+ v
 from TVR val: the same questions / moments in the TVQA / TVC formats). Features are synthetic, with the
 released dimensions, written as the released stores: AVSD ``.npy`` folders ``i3d_rgb`` / ``i3d_flow``
 / ``vggish`` (2048 / 2048 / 128) and their ``*_testset`` twins, TVQA ``tvqa_imagenet_pool5.h5``
-(2048), TVC ``tvr_i3d_rgb600_avg_cl-1.5.h5`` (1024). Time lengths are short (the readers clamp a
-moment to the stored length). Subtitles are synthetic, in the preprocessed-subtitle jsonl layout. Label
-vocabularies are the real ones of ``../shared/data/labels/`` when present (they are not copied into the
-repository), else the few-name files of the mini fixtures (``tests/fixtures/data/<task>/``).
+(2048), TVC ``tvr_i3d_rgb600_avg_cl-1.5.h5`` (1024) and ``tvr_resnet152_rgb_max_cl-1.5.h5`` (2048, the
+same clips and lengths). Time lengths are short (the readers clamp a moment to the stored length).
+Subtitles are synthetic, in the preprocessed-subtitle jsonl layout. Label vocabularies are the real ones
+of ``../shared/data/labels/`` when present (they are not copied into the repository), else the few-name
+files of the mini fixtures (``tests/fixtures/data/<task>/``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 from locations import FIXTURES, REAL, SHARED
 
 AVSD_DIMS = {"i3d_rgb": 2048, "i3d_flow": 2048, "vggish": 128}
-TVQA_DIM, TVC_DIM = 2048, 1024
+TVQA_DIM, TVC_DIM, TVC_RESNET_DIM = 2048, 1024, 2048
 LABELS = {
     "avsd": ("kinetics400_label_map.txt",),
     "tvqa": ("kinetics400_label_map.txt",),
@@ -152,6 +153,7 @@ def build_tvc(out: Path) -> Path:
     )
     _subtitles(root / "tvqa_preprocessed_subtitles.jsonl", videos)
     _h5(root / "tvr_i3d_rgb600_avg_cl-1.5.h5", videos, 8, TVC_DIM)
+    _h5(root / "tvr_resnet152_rgb_max_cl-1.5.h5", videos, 8, TVC_RESNET_DIM)
     _labels("tvc", root)
     return root
 

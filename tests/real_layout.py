@@ -6,15 +6,18 @@ release when the released file is too large to ship (TVQA train/val from TVQA+ v
 from TVR val: the same questions / moments in the TVQA / TVC formats). Features are synthetic, with the
 released dimensions, written as the released stores: AVSD ``.npy`` folders ``i3d_rgb`` / ``i3d_flow``
 / ``vggish`` (2048 / 2048 / 128) and their ``*_testset`` twins, TVQA ``tvqa_imagenet_pool5.h5``
-(2048), TVC ``tvr_i3d_rgb600_avg_cl-1.5.h5`` (1024). Time lengths are short (the readers clamp a
-moment to the stored length). Subtitles are synthetic, in the preprocessed-subtitle jsonl layout. Label
-vocabularies are the real ones of ``../shared/data/labels/`` when present (they are not copied into the
-repository), else the few-name files of the mini fixtures (``tests/fixtures/data/<task>/``).
+(2048) and ``det_visual_concepts_hq.pickle`` (as released; converted to ``tvqa_visual_concepts.jsonl``),
+TVC ``tvr_i3d_rgb600_avg_cl-1.5.h5`` (1024) and ``tvr_resnet152_rgb_max_cl-1.5.h5`` (2048, the same
+clips and lengths). Time lengths are short (the readers clamp a moment to the stored length).
+Subtitles are synthetic, in the preprocessed-subtitle jsonl layout. Label vocabularies are the real ones
+of ``../shared/data/labels/`` when present (they are not copied into the repository), else the few-name
+files of the mini fixtures (``tests/fixtures/data/<task>/``).
 """
 
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,8 +26,10 @@ import h5py
 import numpy as np
 from locations import FIXTURES, REAL, SHARED
 
+from benchmark.data.concepts import read_concepts_pickle, write_concepts_jsonl
+
 AVSD_DIMS = {"i3d_rgb": 2048, "i3d_flow": 2048, "vggish": 128}
-TVQA_DIM, TVC_DIM = 2048, 1024
+TVQA_DIM, TVC_DIM, TVC_RESNET_DIM = 2048, 1024, 2048
 LABELS = {
     "avsd": ("kinetics400_label_map.txt",),
     "tvqa": ("kinetics400_label_map.txt",),
@@ -94,6 +99,20 @@ def _h5(path: Path, videos: Iterable[str], steps: int, dim: int) -> None:
             fh.create_dataset(vid, data=_feature(rng, steps, dim))
 
 
+TVQA_CONCEPTS = "tvqa_visual_concepts.jsonl"  # what `python -m benchmark.data concepts` writes from the pickle
+CONCEPT_PAIRS = ["white shirt", "black hair", "man", "brown table", "blue door", "woman", "wooden chair", "glass"]
+
+
+def _visual_concepts(path: Path, videos: Iterable[str], frames: int = 120) -> None:
+    """``det_visual_concepts_hq.pickle`` as released: ``{vid_name: [one " , "-joined string per frame]}``
+    (3 fps, 40 s here), a few detected "attr obj" pairs per frame."""
+    rng = np.random.default_rng(2)
+    table = {}
+    for vid in videos:
+        table[vid] = [" , ".join(rng.choice(CONCEPT_PAIRS, size=3, replace=False)) for _ in range(frames)]
+    path.write_bytes(pickle.dumps(table, protocol=2))
+
+
 def _jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -119,6 +138,8 @@ def build_tvqa(out: Path) -> Path:
     )
     _subtitles(root / "tvqa_preprocessed_subtitles.jsonl", videos)
     _h5(root / "tvqa_imagenet_pool5.h5", videos, 6, TVQA_DIM)
+    _visual_concepts(root / "det_visual_concepts_hq.pickle", videos)
+    write_concepts_jsonl(read_concepts_pickle(root / "det_visual_concepts_hq.pickle"), root / TVQA_CONCEPTS)
     _labels("tvqa", root)
     return root
 
@@ -152,6 +173,7 @@ def build_tvc(out: Path) -> Path:
     )
     _subtitles(root / "tvqa_preprocessed_subtitles.jsonl", videos)
     _h5(root / "tvr_i3d_rgb600_avg_cl-1.5.h5", videos, 8, TVC_DIM)
+    _h5(root / "tvr_resnet152_rgb_max_cl-1.5.h5", videos, 8, TVC_RESNET_DIM)
     _labels("tvc", root)
     return root
 

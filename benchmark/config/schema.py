@@ -19,7 +19,7 @@ from benchmark import HARNESS_VERSION
 # are tokenized by the language model's tokenizer. The question (and MC candidates) are task inputs,
 # not ablatable modalities.
 CONTINUOUS_MODALITIES = ("video", "audio")
-TEXT_MODALITIES = ("speech", "caption", "history")
+TEXT_MODALITIES = ("speech", "caption", "history", "concepts")  # concepts: TVQA's detected "attr obj" words
 ALL_MODALITIES = CONTINUOUS_MODALITIES + TEXT_MODALITIES
 
 
@@ -183,6 +183,7 @@ class TaskFiles:
     eval: str = MISSING  # the split that is scored and reported
     eval_refs: str | None = None  # AVSD: COCO-format multi-reference file of the eval split
     subtitles: str | None = None  # preprocessed subtitle jsonl, or a folder of <vid_name>.srt
+    concepts: str | None = None  # TVQA visual concepts jsonl (python -m benchmark.data concepts)
 
 
 @dataclass
@@ -275,6 +276,7 @@ class ModalityConfig:
     speech: bool = True
     caption: bool = True
     history: bool = True
+    concepts: bool = True  # only where the task offers it (an overlay adds it to task.modalities)
 
 
 @dataclass

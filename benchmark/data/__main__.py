@@ -6,6 +6,8 @@
 ``python -m benchmark.data categories <overrides> [--n N] [--json]``: the top-K category words the run's
 classifier heads give N evaluation clips, the heads' entropy, the distinct words, and warnings
 (:mod:`benchmark.model.categories`, which this entry point only calls: the model layer reads the heads).
+``python -m benchmark.data concepts det_visual_concepts_hq.pickle --out concepts.jsonl``: TVQA's visual
+concepts as JSON lines (the pickle read with no global allowed: :mod:`benchmark.data.concepts`).
 """
 
 from __future__ import annotations
@@ -50,7 +52,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     categories.add_argument("overrides", nargs="*", help="the run's key=value overrides")
     categories.add_argument("--n", type=int, default=50, help="evaluation clips, evenly spaced (0: all; default 50)")
     categories.add_argument("--json", action="store_true", help="print one JSON object (categories.json's content)")
+    concepts = sub.add_parser(
+        "concepts",
+        help="TVQA's det_visual_concepts_hq.pickle as JSON lines {vid_name, frames} (no code runs)",
+        description="Example: python -m benchmark.data concepts det_visual_concepts_hq.pickle "
+        "--out /data/tvqa/tvqa_visual_concepts.jsonl",
+    )
+    concepts.add_argument("pickle", help="the released det_visual_concepts_hq.pickle")
+    concepts.add_argument("--out", required=True, help="the JSON-lines file to write")
     args = parser.parse_args(argv)
+    if args.command == "concepts":
+        return _concepts(args.pickle, args.out)
     if args.command == "check":
         return _check(args.overrides)
     if args.command == "categories":
@@ -94,6 +106,16 @@ def _categories(overrides: list[str], n: int, as_json: bool) -> int:
     check_classifiers(data, refuse_random=False)
     summary = category_summary(data.cfg, data, n)
     print(json.dumps(summary.to_json(), ensure_ascii=False) if as_json else summary.to_text())
+    return 0
+
+
+def _concepts(pickle_path: str, out: str) -> int:
+    from benchmark.data.concepts import read_concepts_pickle, write_concepts_jsonl
+
+    concepts = read_concepts_pickle(pickle_path)
+    write_concepts_jsonl(concepts, out)
+    frames = sum(len(f) for f in concepts.values())
+    print(f"wrote {out}: {len(concepts)} videos, {frames} frames; set task.files.concepts to it")
     return 0
 
 

@@ -207,6 +207,8 @@ class TvqaAdapter(TaskAdapter):
     def _spec(self, q: TvqaQuestion) -> SampleSpec:
         cands = tuple(a.strip() for a in q.answers)
         text = {"question": q.question.strip(), **self._speech(q.vid_name, q.ts, select_tvqa)}
+        if "concepts" in self.data.modalities:  # detected "attr obj" words of the moment's frames
+            text["concepts"] = self.data.concepts().text(q.vid_name, q.ts)
         words = q.question.split()
         meta = {
             "qid": q.qid,

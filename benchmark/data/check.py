@@ -58,6 +58,7 @@ class SplitReport:
     streams: list[StreamReport] = field(default_factory=list)
     references: Path | None = None
     subtitles: Path | None = None
+    concepts: tuple[Path, int] | None = None  # the concepts file and how many of the split's videos it has
 
     def to_text(self) -> str:
         lines = [f"  {self.split:<5} {self.file.name}: {self.examples:,} examples, {self.videos:,} videos"]
@@ -65,6 +66,9 @@ class SplitReport:
             lines.append(f"        references {self.references.name}: one per example, in order")
         if self.subtitles is not None:
             lines.append(f"        subtitles {self.subtitles.name}: found for every video")
+        if self.concepts is not None:
+            path, found = self.concepts
+            lines.append(f"        concepts {path.name}: {found}/{self.videos} videos (the others: no concepts text)")
         lines.extend(f"        {s.to_text()}" for s in self.streams)
         return "\n".join(lines)
 
@@ -144,6 +148,12 @@ def _check_split(data: TaskData, split: str, checked: set[tuple[str, str]]) -> S
         report.references = data.file("task.files.eval_refs")
     if "speech" in data.modalities and files.subtitles is not None:
         report.subtitles = data.subtitles().path
+    if "concepts" in data.modalities:
+        concepts = data.concepts()
+        found = sum(concepts.has(v) for v in videos)
+        if found == 0:  # another dataset's file, or clips named differently: every concepts segment would be empty
+            raise DataFormatError(concepts.path, "", f"concepts of the {split} videos (e.g. '{videos[0]}')", "none")
+        report.concepts = (concepts.path, found)
     for modality, feats in samples.features.items():
         for k, stream in enumerate(feats.streams):
             use_eval = split == "eval" and data.cfg.task.features[modality].streams[k].eval_path is not None

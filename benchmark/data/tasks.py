@@ -25,6 +25,7 @@ from omegaconf import DictConfig
 from benchmark.config.compose import effective_modalities
 from benchmark.config.schema import CONTINUOUS_MODALITIES
 from benchmark.data.adapters import TaskAdapter, adapter_for
+from benchmark.data.concepts import ConceptSource
 from benchmark.data.features import ArrayCache, ModalityFeatures, modality_from_config, resolve
 from benchmark.data.labels import head_label_names, read_labels
 from benchmark.data.samples import SampleSet, holdout_by_video
@@ -53,6 +54,7 @@ class TaskData:
         self._sources: dict[str, Path] = {}
         self._features: dict[tuple[str, bool], ModalityFeatures] = {}
         self._subtitles: SubtitleSource | None = None
+        self._concepts: ConceptSource | None = None
 
     # ---------------------------------------------------------------- paths
     def file(self, key: str) -> Path:
@@ -79,6 +81,15 @@ class TaskData:
                 raise ConfigError("task.files.subtitles", "speech is on but no subtitle file or folder is configured")
             self._subtitles = SubtitleSource(resolve(self.root, str(value)))
         return self._subtitles
+
+    def concepts(self) -> ConceptSource:
+        """The configured visual-concepts text (``task.files.concepts``), read once."""
+        if self._concepts is None:
+            value = self.cfg.task.files.get("concepts")
+            if value is None:
+                raise ConfigError("task.files.concepts", "concepts is on but no concepts jsonl is configured")
+            self._concepts = ConceptSource(resolve(self.root, str(value)))
+        return self._concepts
 
     # ---------------------------------------------------------------- splits
     def _split_records(self, split: str) -> tuple[list[Any], Path]:

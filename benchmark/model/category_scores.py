@@ -16,6 +16,11 @@ head was trained (``task.features.<m>.classifier.activation``):
   every clip ("Speech" in a TV show) scores about 0 everywhere, and the words become what is *more*
   present than usual in this clip.
 
+A head merged from the heads of several streams (:mod:`benchmark.model.merge_heads`, TVC video = Kinetics-600
+I3D + ImageNet ResNet-152) records its parts' class counts; with ``softmax`` each part's scores are then its
+own ``log_softmax`` (the parts were trained apart: their raw logits are not on one scale). The sigmoid
+scores are per class already and ignore the parts.
+
 Gradients reach the classifier through every score (``logsigmoid`` is smooth).
 """
 
@@ -41,19 +46,24 @@ PRIOR_FLOOR = 1e-6  # a class the head never finds present: its lift is bounded,
 class CategoryScores(nn.Module):
     """``logits (N, C) -> scores (N, C)`` by ``activation``; ``sigmoid_prior`` needs ``log_prior`` (C,)."""
 
-    def __init__(self, activation: str = "softmax", log_prior: torch.Tensor | None = None) -> None:
+    def __init__(
+        self, activation: str = "softmax", log_prior: torch.Tensor | None = None, groups: list[int] | None = None
+    ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ConfigError("classifier.activation", f"expected one of {', '.join(ACTIVATIONS)}, got '{activation}'")
         if (activation == "sigmoid_prior") != (log_prior is not None):
             raise ConfigError("classifier.activation", "a class prior goes with sigmoid_prior, and only with it")
         self.activation = activation
+        self.groups = list(groups) if groups and len(groups) > 1 else None  # a merged head's parts (softmax)
         if log_prior is not None:
             self.register_buffer("log_prior", log_prior.float().clone())
 
     def forward(self, logits: torch.Tensor) -> torch.Tensor:
         if self.activation == "softmax":
-            return logits
+            if self.groups is None:
+                return logits
+            return torch.cat([F.log_softmax(part.float(), dim=-1) for part in logits.split(self.groups, dim=-1)], -1)
         scores = F.logsigmoid(logits.float())
         if self.activation == "sigmoid_prior":
             scores = scores - self.log_prior
@@ -104,13 +114,14 @@ def category_scores(
     clips: Callable[[], Iterable[np.ndarray]] | None,
     names: list[str],
     modality: str,
+    groups: list[int] | None = None,
 ) -> CategoryScores:
     """The scores of ``modality``'s tokens (``task.features.<m>.classifier.activation``, an enum or its value);
     for ``sigmoid_prior`` the class prior of ``classifier`` as loaded over ``clips()`` (the training clips),
-    logged with the classes it finds most often present."""
+    logged with the classes it finds most often present. ``groups``: a merged head's parts (softmax only)."""
     activation = str(getattr(activation, "value", activation))
     if activation != "sigmoid_prior":
-        return CategoryScores(activation)
+        return CategoryScores(activation, groups=groups)
     if clips is None:
         raise ConfigError(f"task.features.{modality}.classifier.activation", "sigmoid_prior needs the training clips")
     log_prior = class_log_prior(classifier, clips())

@@ -1,4 +1,4 @@
-"""Convert public pretrained classifiers into the modality-classifier heads the harness loads.
+r"""Convert public pretrained classifiers into the modality-classifier heads the harness loads.
 
 ``python -m benchmark.model.convert KIND CHECKPOINT [CHECKPOINT ...] --labels FILE [--out HEAD.safetensors]``
 
@@ -18,7 +18,22 @@ without retraining. Checkpoints are read in their released key layouts, with
                 ``flow_imagenet.pt`` (Kinetics-400, a state dict) ``logits.conv3d.bias``    1, 1, 1]
 ``panns``       PANNs ``Cnn14*.pth`` (AudioSet; ``{"model":       ``fc_audioset.weight``, [527, 2048]
                 state_dict, ...}``)                               ``fc_audioset.bias``
+``i3d_tf``      DeepMind kinetics-i3d's TF checkpoint             ``RGB/inception_i3d/    [1, 1, 1, 1024,
+                (``data/checkpoints/rgb_600/model.ckpt``,         Logits/Conv3d_0c_1x1/   600]; [600]
+                Kinetics-600) exported to ``.npz`` (below)        conv_3d/w``, ``.../b``
 ==============  ================================================  ======================  ==========
+
+``i3d_tf`` reads no TensorFlow checkpoint (the harness does not depend on TensorFlow): the two logits
+variables are exported once, under their DeepMind names, where TensorFlow is installed::
+
+    python -c "import numpy as np, tensorflow as tf; n = 'RGB/inception_i3d/Logits/Conv3d_0c_1x1/conv_3d/'; \
+      r = tf.train.load_checkpoint('data/checkpoints/rgb_600/model.ckpt'); \
+      np.savez('rgb_600_logits.npz', **{n + v: r.get_tensor(n + v) for v in 'wb'})"
+
+The ``.npz`` is read with ``allow_pickle=False``; any stream prefix (``RGB/``, ``Flow/``) is accepted, one
+per file. DeepMind's model averages the per-position logits over time, a linear map of the mean feature,
+so TVC's ``tvr_i3d_rgb600_avg_cl-1.5.h5`` (the 1024-d average-pooled ``Mixed_5c``) takes the head as is
+(label file: ``data/label_map_600.txt``, one class per line).
 
 Several checkpoints make one head over their features concatenated on the feature axis (AVSD video =
 I3D rgb then flow): the logits are summed, as in the two-stream I3D evaluation. ``--positions P``
@@ -73,6 +88,11 @@ LAYERS: dict[str, tuple[str, str, str]] = {
         "a pytorch-i3d state dict (rgb_imagenet.pt ...)",
     ),
     "panns": ("fc_audioset.weight", "fc_audioset.bias", "a PANNs checkpoint ({'model': state_dict}, e.g. Cnn14)"),
+    "i3d_tf": (
+        "inception_i3d/Logits/Conv3d_0c_1x1/conv_3d/w",
+        "inception_i3d/Logits/Conv3d_0c_1x1/conv_3d/b",
+        "DeepMind kinetics-i3d's logits variables exported to .npz under their checkpoint names",
+    ),
 }
 LAYOUTS = ("time_major", "channel_major")
 MAX_POSITIONS = 1024  # positions flattened into one feature (AVSD's I3D: 2); more is a typo, not a layout
@@ -94,12 +114,41 @@ def state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return out
 
 
+def tf_variables(path: str | Path, suffixes: Sequence[str], what: str) -> dict[str, torch.Tensor]:
+    """The arrays of an ``.npz`` export of a TF checkpoint whose names end with ``suffixes``, keyed by the
+    suffix (``RGB/`` or ``Flow/`` prefixes, one stream per file). Read with ``allow_pickle=False``."""
+    import zipfile
+
+    import numpy as np
+
+    try:
+        with np.load(Path(path), allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except FileNotFoundError:
+        raise HarnessError(f"{path}: no such checkpoint file") from None
+    except (ValueError, OSError, zipfile.BadZipFile) as err:
+        raise DataFormatError(path, "", "an .npz of the checkpoint's variables (numpy.savez)", str(err)) from None
+    out = {}
+    for suffix in suffixes:
+        hits = sorted(name for name in arrays if name == suffix or name.endswith("/" + suffix))
+        if len(hits) > 1:
+            raise DataFormatError(path, f"variable '*{suffix}'", "one stream's logits per file", ", ".join(hits))
+        if not hits:
+            near = sorted(arrays)[-4:]
+            raise DataFormatError(path, f"variable '*{suffix}'", what, f"no such variable (last: {near})")
+        array = arrays[hits[0]]
+        if array.dtype.kind != "f":
+            raise DataFormatError(path, f"variable '{hits[0]}'", "floating-point values", str(array.dtype))
+        out[suffix] = torch.from_numpy(np.ascontiguousarray(array))
+    return out
+
+
 def linear_layer(kind: str, path: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
     """The classifier layer of a ``kind`` checkpoint as ``(W [C, D], b [C])`` float32."""
     if kind not in LAYERS:
         raise HarnessError(f"unknown checkpoint kind '{kind}' (known: {', '.join(LAYERS)})")
     wkey, bkey, what = LAYERS[kind]
-    tensors = state_dict(path)
+    tensors = tf_variables(path, (wkey, bkey), what) if kind == "i3d_tf" else state_dict(path)
     for key in (wkey, bkey):
         if key not in tensors:
             near = sorted(k for k in tensors if k.endswith((".weight", ".bias")))[-4:]
@@ -113,6 +162,12 @@ def linear_layer(kind: str, path: str | Path) -> tuple[torch.Tensor, torch.Tenso
                 path, f"tensor '{wkey}'", "a 1x1x1 convolution [C, D, 1, 1, 1]", str(tuple(weight.shape))
             )
         weight = weight.flatten(1)
+    if kind == "i3d_tf":  # a TF 1x1x1 convolution kernel is [1, 1, 1, D, C]
+        if weight.dim() != 5 or tuple(weight.shape[:3]) != (1, 1, 1):
+            raise DataFormatError(
+                path, f"variable '{wkey}'", "a 1x1x1 convolution kernel [1, 1, 1, D, C]", str(tuple(weight.shape))
+            )
+        weight = weight.flatten(0, 3).t()
     if weight.dim() != 2 or bias.shape != (weight.shape[0],):
         raise DataFormatError(
             path, f"tensors '{wkey}' / '{bkey}'", "[C, D] and [C]", f"{tuple(weight.shape)} / {tuple(bias.shape)}"
@@ -209,7 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Turn a public pretrained classifier into a modality-classifier head (safetensors).",
         epilog="Example (AVSD video = I3D rgb + flow, 2 positions each): python -m benchmark.model.convert i3d "
         "rgb_imagenet.pt flow_imagenet.pt --positions 2 --labels kinetics400_label_map.txt "
-        "--out /data/avsd/i3d_kinetics400_head.safetensors",
+        "--out /data/avsd/i3d_kinetics400_head.safetensors. TVC (Kinetics-600): python -m benchmark.model.convert "
+        "i3d_tf rgb_600_logits.npz --labels label_map_600.txt --out /data/tvc/i3d_kinetics600_head.safetensors",
     )
     parser.add_argument("kind", choices=sorted(LAYERS), help="checkpoint family (see the module docstring)")
     parser.add_argument("checkpoints", nargs="+", help="checkpoint file(s); several: features concatenated in order")

@@ -34,6 +34,7 @@ from benchmark.model.category_scores import category_scores
 from benchmark.model.classifiers import build_classifier
 from benchmark.model.collator_settings import CollatorSettings, SourceLayout
 from benchmark.model.heads import DiscriminativeHead, GenerativeHead
+from benchmark.model.merge_heads import softmax_groups
 from benchmark.model.tiny import ensure_tiny_backbone
 from benchmark.model.tokenization import build_modality_tokenizer, category_token_ids, tokens_per_modality
 
@@ -320,6 +321,7 @@ def _modality_tokenizers(
                 task.prior_clips.get(m),
                 task.label_names[m],
                 m,
+                softmax_groups(task.classifier_weights.get(m), len(task.label_names[m])),
             )
         modality_tokenizers[m] = build_modality_tokenizer(
             tok_cfg,

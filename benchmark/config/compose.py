@@ -90,6 +90,7 @@ KEY_STABLE_DEFAULTS: dict[str, Any] = {
     "train.classifier_regularization": "decay",  # the classifiers decay toward zero like every matrix
     "task.features.video.classifier.activation": "softmax",  # the head's logits as one softmax
     "task.features.audio.classifier.activation": "softmax",
+    "train.score_eval": True,  # the evaluation split is predicted and scored
 }
 
 

@@ -10,7 +10,8 @@ the declared search that picks the value for a real run before the runs that are
 * **Arms** (``sweep.axes.tokenizers``): ``relaxed`` (fixed tau) and ``relaxed_anneal`` (annealed tau, the
   paper rows' tokenizer). ``discrete`` and ``continuous`` train no classifier head (discrete tokens come
   from the frozen head; continuous features bypass it), so the multiplier means nothing there: refused.
-* **Equal budget**: an arm's overrides are the tokenizer and the multiplier only; ``train.max_steps``, the
+* **Equal budget**: an arm's overrides are the tokenizer and the multiplier (and ``train.score_eval=false``,
+  below) only; ``train.max_steps``, the
   batch, the data and everything else come from the user's command (or ``experiment=<overlay>``), the same
   for every grid point (tests/sweep/test_classifier_lr_search.py checks the resolved configs).
 * **Dev only**: the table's column is each run's ``best_dev`` (``metrics.json``: ``train.best_dev``), the

@@ -10,13 +10,15 @@ the declared search that picks the value for a real run before the runs that are
 * **Arms** (``sweep.axes.tokenizers``): ``relaxed`` (fixed tau) and ``relaxed_anneal`` (annealed tau, the
   paper rows' tokenizer). ``discrete`` and ``continuous`` train no classifier head (discrete tokens come
   from the frozen head; continuous features bypass it), so the multiplier means nothing there: refused.
-* **Equal budget**: an arm's overrides are the tokenizer and the multiplier only; ``train.max_steps``, the
+* **Equal budget**: an arm's overrides are the tokenizer and the multiplier (and ``train.score_eval=false``,
+  below) only; ``train.max_steps``, the
   batch, the data and everything else come from the user's command (or ``experiment=<overlay>``), the same
   for every grid point (tests/sweep/test_classifier_lr_search.py checks the resolved configs).
 * **Dev only**: the table's column is each run's ``best_dev`` (``metrics.json``: ``train.best_dev``), the
   task's main metric on the DEV split (``task.files.dev``, or the held-out share of train) at the checkpoint
   the run selects, as :func:`benchmark.runner.evaluate.dev_scores` computes it (a model-selection proxy,
-  never a reported number). The test / eval split's numbers the runs also write are not read here.
+  never a reported number). Every arm sets ``train.score_eval=false``: a search run predicts the
+  evaluation split but never scores it (``metrics.json``: ``"scored": false``, with its ``best_dev``).
 * **Seeds**: 0, 1, 2 (``sweep.seeds=[...]`` overrides).
 * **Rule** (:func:`choose`): per tokenizer arm and task, the multiplier with the best dev mean over seeds;
   a tie (equal means to 1e-9) goes to the smaller multiplier. The chosen row is marked in the table.
@@ -46,6 +48,7 @@ TOKENIZERS: dict[str, tuple[str, str]] = {
 }
 NO_HEAD = {"discrete": "uses the frozen head as shipped", "continuous": "bypasses the classifier"}
 AXES = {"mults": [1, 3, 10, 30, 100], "tokenizers": list(TOKENIZERS)}
+DEV_ONLY = "train.score_eval=false"  # every search run: selected on dev, its evaluation split predicted, not scored
 TIE = 1e-9  # dev means closer than this are a tie (the smaller multiplier wins)
 _LABEL = re.compile(r"^(?P<prefix>.+), lr x(?P<mult>[0-9.e+-]+)$")
 
@@ -95,7 +98,7 @@ def arms(tasks: Sequence[str], axes: dict[str, Any], offered: Mapping[str, Seque
         for tok in tokenizers:
             for m in mults:
                 role = "reference" if (tok, m) == (tokenizers[0], mults[0]) else "arm"
-                ov = (TOKENIZERS[tok][1], f"train.classifier_lr_mult={m:g}")
+                ov = (TOKENIZERS[tok][1], f"train.classifier_lr_mult={m:g}", DEV_ONLY)
                 out.append(Arm(task, label(tok, m), ov, role=role, x=m))  # type: ignore[arg-type]
     return out
 

@@ -2,7 +2,8 @@
 paper's numbers (AVSD on DSTC7 and DSTC8 test, TVQA val, TVC val).
 Reproduce: python -m benchmark.run sweep=main_results
 (real data: add data=real paths.data_root=... model=t5_base train=default)
-(leaderboard files: 'sweep.tasks=[tvqa_test_public,tvc_test_public]' data=real paths.data_root=...: DONE, not scored)
+(leaderboard files: 'sweep.tasks=[tvqa_test_public]' and 'sweep.tasks=[tvc_test_public]' data=real paths.data_root=...,
+one command each with its task's head overrides (README, "Paper rows"): DONE, not scored)
 """
 
 from __future__ import annotations

@@ -91,7 +91,8 @@ def _print_metrics(run: RunDir) -> None:
     if record.get("scored") is False:
         print(
             f"{record['task']} {record['eval_file']}: not scored: {record.get('not_scored')}; "
-            f"{record.get('n_predictions')} predictions in {run.path / str(record.get('submission'))} (upload it)"
+            f"{record.get('n_predictions')} predictions in {run.path / str(record.get('submission'))}"
+            + (" (upload it)" if record.get("not_scored") == "labels hidden" else "")
         )
         return
     seconds = run_seconds(run.read_status())

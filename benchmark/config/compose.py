@@ -91,6 +91,7 @@ KEY_STABLE_DEFAULTS: dict[str, Any] = {
     "task.features.video.classifier.activation": "softmax",  # the head's logits as one softmax
     "task.features.audio.classifier.activation": "softmax",
     "task.files.concepts": None,  # no visual-concepts text file (only the concepts overlay reads one)
+    "train.score_eval": True,  # the evaluation split is predicted and scored
 }
 
 

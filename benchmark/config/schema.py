@@ -348,6 +348,9 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads (0: leave as set by the launcher)
     log_every: int = 20
     progress: bool = True
+    # false: the evaluation split is neither predicted nor scored (a dev-only search run: metrics.json holds the
+    # dev selection, "scored": false); classifier_lr_search's arms set it
+    score_eval: bool = True
 
 
 @dataclass

@@ -103,6 +103,20 @@ def _is_number(value: Any) -> bool:
         return False
 
 
+def _read_train(data: dict[str, Any], row: dict[str, Any]) -> None:
+    """The training columns of metrics.json's ``train`` (selection step, dev score, parameter counts)."""
+    train = data.get("train") or {}
+    for name in ("best_step", "steps", "train_time_s", "stopped_early"):
+        row[name] = train.get(name) if isinstance(train, dict) else None
+    best_dev = train.get("best_dev") if isinstance(train, dict) else None
+    if _is_number(best_dev):  # the main metric on the dev split at the selected checkpoint (as logged)
+        row["m.best_dev"] = float(best_dev)
+    params = train.get("params") if isinstance(train, dict) else None  # recorded since issue 19 (absent before)
+    for name in ("total", "trainable"):
+        value = params.get(name) if isinstance(params, dict) else None
+        row[f"params_{name}"] = int(value) if _is_number(value) else None
+
+
 def _read_metrics(path: Path, row: dict[str, Any], problems: list[str]) -> bool:
     """Fill the metric columns from metrics.json; False when it is unusable."""
     data = load_json(path, problems)
@@ -113,6 +127,7 @@ def _read_metrics(path: Path, row: dict[str, Any], problems: list[str]) -> bool:
         row["scored"], row["not_scored"] = False, str(data.get("not_scored") or "not scored")
         for name in ("protocol", "split", "main_metric", "eval_file", "n", "n_predictions", "submission"):
             row[name] = data.get(name)
+        _read_train(data, row)  # a dev-only run (train.score_eval=false): its best_dev is its result
         return True
     if isinstance(data, dict):
         row["scored"] = True
@@ -140,16 +155,7 @@ def _read_metrics(path: Path, row: dict[str, Any], problems: list[str]) -> bool:
     warnings = data.get("warnings") if isinstance(data.get("warnings"), list) else []
     row["n_warnings"] = len(warnings)
     row["warnings"] = "; ".join(map(str, warnings))
-    train = data.get("train") or {}
-    for name in ("best_step", "steps", "train_time_s", "stopped_early"):
-        row[name] = train.get(name) if isinstance(train, dict) else None
-    best_dev = train.get("best_dev") if isinstance(train, dict) else None
-    if _is_number(best_dev):  # the main metric on the dev split at the selected checkpoint (as logged)
-        row["m.best_dev"] = float(best_dev)
-    params = train.get("params") if isinstance(train, dict) else None  # recorded since issue 19 (absent before)
-    for name in ("total", "trainable"):
-        value = params.get(name) if isinstance(params, dict) else None
-        row[f"params_{name}"] = int(value) if _is_number(value) else None
+    _read_train(data, row)
     baselines = data.get("baselines") or {}
     for base, values in baselines.items() if isinstance(baselines, dict) else ():
         for metric, value in values.items() if isinstance(values, dict) else ():

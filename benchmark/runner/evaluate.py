@@ -117,6 +117,7 @@ def metrics_record(
 
 
 NOT_SCORED = "labels hidden"
+NOT_SCORED_DEV_ONLY = "dev-only run (train.score_eval=false: selected on dev, the evaluation split is not scored)"
 
 
 def labels_hidden(samples: Any) -> bool:
@@ -126,8 +127,11 @@ def labels_hidden(samples: Any) -> bool:
     return bool(specs) and all(s.label is None and s.target is None and s.references is None for s in specs)
 
 
-def unscored_record(cfg: DictConfig, predictions_file: Path, n: int, train_info: Mapping[str, Any]) -> dict[str, Any]:
-    """metrics.json of a run on a split whose labels are hidden: the submission file is its result."""
+def unscored_record(
+    cfg: DictConfig, predictions_file: Path, n: int, train_info: Mapping[str, Any], why: str = NOT_SCORED
+) -> dict[str, Any]:
+    """metrics.json of a run whose evaluation split is not scored (its labels are hidden, or ``train.score_eval``
+    is false): the predictions file is its result."""
     return {
         "task": str(cfg.task.name),
         "split": "eval",
@@ -135,7 +139,7 @@ def unscored_record(cfg: DictConfig, predictions_file: Path, n: int, train_info:
         "protocol": str(cfg.task.protocol),
         "main_metric": str(cfg.task.main_metric),
         "scored": False,
-        "not_scored": NOT_SCORED,
+        "not_scored": why,
         "n_predictions": n,
         "n": n,
         "submission": f"{predictions_file.parent.name}/{predictions_file.name}",

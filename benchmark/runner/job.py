@@ -34,6 +34,8 @@ from benchmark.results.rundir import LOCKED, RunDir
 from benchmark.runner.checkpoint import load_weights
 from benchmark.runner.distributed import DistInfo, global_rank, init_distributed, shutdown_distributed
 from benchmark.runner.evaluate import (
+    NOT_SCORED,
+    NOT_SCORED_DEV_ONLY,
     dev_scores,
     example_clusters,
     labels_hidden,
@@ -99,15 +101,17 @@ def _train_and_select(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistIn
 
 def _evaluate(cfg: Any, run: RunDir, data: Any, model: Any, dist: DistInfo, train_info: dict) -> None:
     eval_set = data.samples("eval")
-    scored = not labels_hidden(eval_set)  # a leaderboard split (TVQA / TVC test_public) has no labels
-    ref_path = data.eval_references(run.predictions_dir) if scored else None
+    hidden = labels_hidden(eval_set)  # a leaderboard split (TVQA / TVC test_public) has no labels
+    dev_only = not cfg.train.score_eval  # a search run: selected on dev, its evaluation split never scored
+    ref_path = None if hidden or dev_only else data.eval_references(run.predictions_dir)
     if cfg.eval_only.predictions:
         pred_file = Path(str(cfg.eval_only.predictions))
     else:
         preds = predict(model, eval_set, int(cfg.train.eval_batch_size), dist.device)
         pred_file = data.write_predictions("eval", preds, prediction_path(cfg, run.predictions_dir, "eval"))
     if ref_path is None:  # DONE with the submission file ready for upload, "not scored: labels hidden"
-        atomic_write_json(run.metrics_file, unscored_record(cfg, pred_file, len(eval_set), train_info))
+        why = NOT_SCORED if hidden else NOT_SCORED_DEV_ONLY
+        atomic_write_json(run.metrics_file, unscored_record(cfg, pred_file, len(eval_set), train_info, why))
         return
     result = score_official(cfg, pred_file, ref_path)
     baselines = {}

@@ -12,7 +12,7 @@ override, so its configs and run keys are those of a plan without draws; real da
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -271,3 +271,19 @@ def record_plan(run: RunDir, entry: dict[str, Any]) -> None:
 
     run.path.mkdir(parents=True, exist_ok=True)
     update_json(run.planned_file, update)
+
+
+def with_other_tasks(runs: list[dict[str, Any]], previous: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The plan entries ``runs``, after the ``previous`` plan's entries of task configs that ``runs`` does not plan.
+
+    A study run one task at a time (``sweep.tasks=[avsd]``, then ``[tvqa]``: on real data each task has its
+    own classifier heads) keeps one plan of all its tasks, so that ``benchmark.status`` and the tables show
+    every task's runs, not only the last command's. A task the new plan covers is replaced entirely (its
+    arms and seeds are the new command's); an unreadable previous plan is dropped.
+    """
+    tasks = {r.get("task_config", r.get("task")) for r in runs}
+    old = previous.get("runs") if isinstance(previous, Mapping) else None
+    if not isinstance(old, list):
+        return runs
+    kept = [r for r in old if isinstance(r, dict) and r.get("task_config", r.get("task")) not in tasks]
+    return [*kept, *runs]

@@ -31,7 +31,7 @@ from benchmark.results.rundir import RunDir, check_writable
 from benchmark.results.store import ResultsStore, SweepDir
 from benchmark.sweep.launch import snapshot_code, submit
 from benchmark.sweep.outcome import NOT_STARTED, RESUMABLE, finalise
-from benchmark.sweep.plan import PlannedRun, check_before_submit, plan_sweep
+from benchmark.sweep.plan import PlannedRun, check_before_submit, plan_sweep, with_other_tasks
 from benchmark.sweep.ports import RunnerPorts
 from benchmark.sweep.progress import sweep_progress, wait_for
 from benchmark.sweep.state import classify, update_launch_records
@@ -176,13 +176,21 @@ def run_sweep(cfg: DictConfig, overrides: Sequence[str], runner: RunnerPorts, st
             "study": name,
             "paper_table": study.paper_table,
             "overrides": list(overrides),
-            "runs": [p.record(store) for p in planned],
+            "runs": with_other_tasks([p.record(store) for p in planned], _previous_plan(sweep_dir)),
         },
     )
     with _stop_signals():
         return _sweep_jobs(
             cfg, study, planned, overrides, todo=todo, alive=alive, already=already, sweep_dir=sweep_dir, runner=runner
         )
+
+
+def _previous_plan(sweep_dir: SweepDir) -> dict[str, Any] | None:
+    """The study's plan before this command (None when there is none, or it is unreadable)."""
+    try:
+        return sweep_dir.read_plan()
+    except (FileNotFoundError, ValueError):
+        return None
 
 
 def _sweep_jobs(

@@ -31,7 +31,15 @@ from benchmark.run import main as run_main
 from benchmark.status import main as status_main
 
 # A command needing data, a cluster or files this tier lacks -> the test that runs it (file, test function).
+RECIPE = REPO / "docs" / "how-to" / "real-data-recipe.md"
+
 COVERED: list[tuple[str, Callable[[str], bool], str, str]] = [
+    (
+        "a step of the real-data recipe, run in order on a released-layout root through Slurm",
+        lambda ln: ln in bash_lines([RECIPE]),
+        "tests/e2e/test_recipe.py",
+        "test_every_command_of_the_recipe_runs_in_order_on_slurm",
+    ),
     (
         "the README's real-data paper-row command (with its convert step) through Slurm",
         lambda ln: ln in module_commands("benchmark.run", [README]) and " experiment=" in ln,

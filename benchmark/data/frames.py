@@ -113,7 +113,9 @@ def window(ts: tuple[float, float] | None, duration: float) -> tuple[float, floa
     return start, end
 
 
-_reformatters: dict[int, Any] = {}  # one per process: it keeps its scaler between frames of the same geometry
+# One per process id: it keeps its scaler between frames of the same geometry. A forked DataLoader worker makes its
+# own and never frees the parent's copy (freeing a forked copy of a PyAV reformatter crashes the worker).
+_reformatters: dict[int, Any] = {}
 
 
 def _reformatter() -> Any:
@@ -122,7 +124,6 @@ def _reformatter() -> Any:
     if pid not in _reformatters:
         from av.video.reformatter import VideoReformatter
 
-        _reformatters.clear()
         _reformatters[pid] = VideoReformatter()
     return _reformatters[pid]
 

@@ -139,3 +139,14 @@ def test_frame_sampling_keys_only_frame_stores_runs() -> None:
     assert stream["store"] == "frame_folder" and stream["frames"]["size"] == 112
     smaller = semantic_config(compose(["task=tvqa_frames", "task.features.video.streams.0.frames.size=64"]))
     assert smaller["task"]["features"]["video"]["streams"][0]["frames"]["size"] == 64
+
+
+def test_a_frame_folder_is_fingerprinted_by_its_clip_folders(tmp_path: Path) -> None:
+    from benchmark.data.fingerprint import describe_path
+
+    root = add_tvqa_frames(tmp_path, ["s01e01_seg01_clip_00", "castle_s01e01_seg01_clip_01"], n_frames=1)
+    before = describe_path(root, "frame_folder")
+    assert before["kind"] == "frame_folder" and before["clips"] == 2
+    (root / "castle_frames/castle_s01e01_seg01_clip_02").mkdir()
+    after = describe_path(root, "frame_folder")
+    assert after["clips"] == 3 and after["listing"] != before["listing"]

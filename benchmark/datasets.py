@@ -163,7 +163,8 @@ register(
         title="AVSD",
         kind="dialog",
         modalities=_AVSD,
-        choices={"avsd": "dstc7", "avsd_dstc8": "dstc8"},  # avsd_dstc8: AVSD scored on the DSTC8 test set
+        # avsd_dstc8: AVSD scored on the DSTC8 test set; avsd_frames: the video from raw Charades videos
+        choices={"avsd": "dstc7", "avsd_dstc8": "dstc8", "avsd_frames": "dstc7"},
         main_metric="CIDEr",
         headline="AVSD CIDEr",
         scale="fraction",  # as the DSTC scripts print
@@ -178,7 +179,7 @@ register(
         title="TVQA",
         kind="multiple_choice",
         modalities=_TV,
-        choices={"tvqa": "accuracy", "tvqa_test_public": "accuracy"},
+        choices={"tvqa": "accuracy", "tvqa_test_public": "accuracy", "tvqa_frames": "accuracy"},  # frames: raw JPEGs
         main_metric="accuracy",
         headline="TVQA acc. (%)",
         scale="percent",

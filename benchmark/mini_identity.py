@@ -40,7 +40,7 @@ DIGEST_LENGTH = 16
 LEGACY_GENERATOR = "34e0b514c7"  # the generator digest every mini run key held before content identities
 # data.mini.variant -> the version its folder and manifest carry: "base" is data=mini, "lp" data=mini_lp
 # (held-out classes, benchmark/data/mini/tvqa_lp.py); bump a variant's version on any change of its output.
-VARIANT_VERSIONS = {"base": MINI_VERSION, "lp": "mini-lp-v1"}
+VARIANT_VERSIONS = {"base": MINI_VERSION, "lp": "mini-lp-v1", "frames": "mini-frames-v1"}  # frames: data=mini_frames
 
 
 def variant_version(variant: str) -> str:

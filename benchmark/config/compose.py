@@ -316,6 +316,15 @@ def _drop(tree: dict[str, Any], dotted: str) -> None:
         node.pop(parts[-1], None)
 
 
+def _drop_frame_sampling(tree: dict[str, Any]) -> None:
+    """Drop ``frames`` (frame sampling) from every feature stream that is not a frame store: it does not
+    apply there, and run keys from before frame stores existed stay the same."""
+    for modality in (_get(tree, "task.features", None) or {}).values():
+        for stream in (modality or {}).get("streams") or []:
+            if stream.get("store") not in ("video_files", "frame_folder"):
+                stream.pop("frames", None)
+
+
 def semantic_config(cfg: DictConfig) -> dict[str, Any]:
     """The part of a resolved config that determines results: what a run key hashes.
 
@@ -332,6 +341,7 @@ def semantic_config(cfg: DictConfig) -> dict[str, Any]:
     for key, legacy in KEY_STABLE_DEFAULTS.items():
         if _get(tree, key, _ABSENT) == legacy:
             _drop(tree, key)
+    _drop_frame_sampling(tree)
     tree["modality"] = effective_modalities(cfg)
     tok = tree["tokenizer"]
     if not any(m in CONTINUOUS_MODALITIES for m in tree["modality"]):

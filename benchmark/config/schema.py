@@ -32,6 +32,13 @@ class TaskKind(str, Enum):
 class FeatureStoreKind(str, Enum):
     npy_dir = "npy_dir"  # a folder of <video_id>.npy arrays (AVSD I3D / VGGish)
     hdf5 = "hdf5"  # one HDF5 file keyed by vid_name (TVQA / TVC features)
+    video_files = "video_files"  # raw videos <video_id>.mp4 (or .webm, .mkv, .avi ...; Charades), decoded
+    frame_folder = "frame_folder"  # raw JPEG frames <show>_frames/<vid_name>/NNNNN.jpg (TVQA frames_hq)
+
+    @property
+    def is_frames(self) -> bool:
+        """Whether the store holds raw frames (decoded and sampled per :class:`FrameSamplingConfig`)."""
+        return self in (FeatureStoreKind.video_files, FeatureStoreKind.frame_folder)
 
 
 class Family(str, Enum):
@@ -158,6 +165,20 @@ class ClassifierConfig:
 
 
 @dataclass
+class FrameSamplingConfig:
+    """How a frame store's clips become ``(T, 3*size*size)`` arrays (unused by feature stores, and then left
+    out of run keys): frames every ``1/fps`` s over the video (or the moment's ``ts``), at most
+    ``clip_frames`` of them spread uniformly, the shorter side resized to ``short_side`` (0: ``size``), a
+    centre ``size`` x ``size`` crop, Kinetics mean/std normalisation (benchmark/data/frames.py)."""
+
+    fps: float = 4.0  # frames sampled per second of video
+    clip_frames: int = 16  # at most this many frames per clip (T), uniformly spread
+    size: int = 112  # the square crop's side (the model's frame_shapes: (3, size, size))
+    short_side: int = 0  # the shorter side is resized to this before the crop (0: size)
+    source_fps: float = 3.0  # frame_folder: the rate the JPEGs were extracted at (TVQA frames_hq: 3)
+
+
+@dataclass
 class FeatureStreamConfig:
     """One stored feature stream (several streams of a modality are concatenated on the feature axis)."""
 
@@ -167,6 +188,7 @@ class FeatureStreamConfig:
     seconds_per_step: float | None = None  # time resolution, for slicing by a moment's ts; null: no slicing
     allow_missing: bool = False  # a video without features is allowed (the modality is left out for it)
     max_steps: int = 0  # cap on time steps, sampled uniformly (0: no cap)
+    frames: FrameSamplingConfig = field(default_factory=FrameSamplingConfig)  # video_files / frame_folder only
 
 
 @dataclass
@@ -205,6 +227,7 @@ class MiniConfig:
     seed: int = 0
     scale: float = 1.0  # multiplies the number of videos / questions of every split
     variant: str = "base"  # base: data=mini; lp: data=mini_lp, held-out classes (benchmark/data/mini/tvqa_lp.py)
+    # frames: data=mini_frames, tiny real clips of the planted actions (benchmark/data/mini/clips.py)
 
 
 @dataclass

@@ -5,7 +5,9 @@ annotation file in full, checks the AVSD reference file against the eval file, a
 subtitles of every sample when speech is on), then checks every feature store of every split, stream
 by stream: each video a split needs has a file / key, and each array's header says 2-D, floating
 point, at least one step and the stream's own dimension (evaluation streams against their training
-streams). Nothing is loaded but headers: a folder is listed once, an HDF5 file opened once and its
+streams); in a frame store (:mod:`benchmark.data.frames`) each video's container opens, has a video
+stream and its first frame decodes, and each frame folder is present, not empty, its first JPEG
+decodable. Nothing is loaded but headers: a folder is listed once, an HDF5 file opened once and its
 keys and shapes read. Label vocabularies are checked against the classifier weight files (tensor
 shapes only), and on real data a discrete or relaxed tokenizer refuses a randomly initialised
 classifier unless ``tokenizer.allow_random_classifiers=true``.
@@ -25,6 +27,7 @@ import numpy as np
 
 from benchmark.config.schema import CONTINUOUS_MODALITIES
 from benchmark.data.features import FeatureStream, Hdf5Store
+from benchmark.data.frames import FrameStream
 from benchmark.data.labels import read_labels
 from benchmark.data.tasks import TaskData
 from benchmark.errors import ConfigError, DataFormatError
@@ -99,7 +102,7 @@ def needed_splits(cfg: Any) -> tuple[str, ...]:
 
 
 def _check_headers(
-    stream: FeatureStream, videos: list[str], modality: str, key: str, checked: set[tuple[str, str]]
+    stream: FeatureStream | FrameStream, videos: list[str], modality: str, key: str, checked: set[tuple[str, str]]
 ) -> StreamReport:
     """Every needed video of ``stream`` is present (unless allowed missing) with a well-formed header.
 
@@ -116,6 +119,9 @@ def _check_headers(
         if vid not in present or (str(store.path), vid) in checked:
             continue
         checked.add((str(store.path), vid))
+        if isinstance(stream, FrameStream):  # a video opens and its first frame decodes; a frame folder too
+            stream.store.probe(vid)
+            continue
         shape, dtype = store.shape(vid)
         where = store.path if isinstance(store, Hdf5Store) else store.path / f"{vid}.npy"
         loc = f"video '{vid}'"

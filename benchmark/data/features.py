@@ -26,7 +26,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from benchmark.errors import DataFormatError
+from benchmark.errors import ConfigError, DataFormatError
 
 
 def check_array(arr: np.ndarray, where: Path, vid: str, dim: int | None) -> np.ndarray:
@@ -305,11 +305,16 @@ class FeatureStream:
 class ModalityFeatures:
     """The streams of one modality, combined along the feature axis."""
 
-    def __init__(self, modality: str, streams: Sequence[FeatureStream]) -> None:
+    def __init__(self, modality: str, streams: Sequence[Any]) -> None:
         if not streams:
             raise ValueError(f"modality {modality!r} has no feature streams")
         self.modality = modality
-        self.streams = list(streams)
+        self.streams = list(streams)  # FeatureStream, or one frames.FrameStream
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int] | None:
+        """``(C, H, W)`` when the modality is raw frames (a frame store), else None."""
+        return getattr(self.streams[0], "frame_shape", None)
 
     @property
     def dim(self) -> int:
@@ -384,15 +389,27 @@ def modality_from_config(
     ``for_eval`` selects each stream's ``eval_path`` when set (AVSD ``*_testset`` folders). A path that
     does not exist is an error naming it and the config key that points at it.
     """
-    streams = []
+    from benchmark.data.frames import FRAME_STORES, STORE_LAYOUTS, FrameSampling, FrameStream, open_frame_store
+
+    layouts = {"npy_dir": "a folder of <video_id>.npy files", "hdf5": "an HDF5 feature file", **STORE_LAYOUTS}
+
+    streams: list[FeatureStream | FrameStream] = []
     for k, scfg in enumerate(cfg.streams):
         use_eval = for_eval and scfg.eval_path is not None
         key = f"task.features.{modality}.streams[{k}].{'eval_path' if use_eval else 'path'}"
         path = resolve(root, scfg.eval_path if use_eval else scfg.path)
         kind = scfg.store.value
         if not path.exists():
-            what = "a folder of <video_id>.npy files" if kind == "npy_dir" else "an HDF5 feature file"
-            raise DataFormatError(path, f"config key '{key}'", what, "no such path")
+            raise DataFormatError(path, f"config key '{key}'", layouts[kind], "no such path")
+        if kind in FRAME_STORES:
+            if len(cfg.streams) != 1:
+                raise ConfigError(
+                    f"task.features.{modality}.streams",
+                    f"a frame store ({kind}) must be the modality's only stream, got {len(cfg.streams)} streams",
+                )
+            sampling = FrameSampling.from_config(scfg.frames, f"task.features.{modality}.streams[{k}].frames")
+            streams.append(FrameStream(open_frame_store(kind, path, sampling, bool(scfg.allow_missing)), cache))
+            continue
         store = open_store(kind, path, bool(scfg.allow_missing))
         sps = None if scfg.seconds_per_step is None else float(scfg.seconds_per_step)
         streams.append(FeatureStream(store, sps, int(scfg.max_steps), cache))

@@ -11,7 +11,8 @@ What is fingerprinted (cheaply: seconds on the full releases):
   vocabularies and classifier weights: size and sha256 (digests are cached per path, size and mtime
   within a process);
 * feature stores of the modalities the run uses (every stream's ``path`` and ``eval_path``): a folder
-  by its listing (names and sizes), an HDF5 file by its size and its sorted top-level keys;
+  by its listing (names and sizes; a video folder too), an HDF5 file by its size and its sorted top-level
+  keys, a frame folder (``frame_folder``) by the names of its clip folders;
 * a subtitle folder by its listing.
 
 The identity digest covers names relative to the task root, sizes and digests, never absolute
@@ -61,6 +62,18 @@ def _listing(folder: Path) -> dict[str, Any]:
     return {"kind": "folder", "files": count, "bytes": total, "listing": digest.hexdigest()[:16]}
 
 
+def _frame_listing(folder: Path) -> dict[str, Any]:
+    """A frame folder (``<show>_frames/<vid_name>/``) by the names of its clip folders (their JPEGs are not
+    listed: tens of thousands of folders)."""
+    digest, count = hashlib.sha256(), 0
+    for top in sorted(e.name for e in os.scandir(folder) if e.is_dir()):
+        clips = sorted(e.name for e in os.scandir(folder / top) if e.is_dir()) if top.endswith("_frames") else []
+        for name in clips or [""]:
+            digest.update(f"{top}/{name}\n".encode())
+            count += 1
+    return {"kind": "frame_folder", "clips": count, "listing": digest.hexdigest()[:16]}
+
+
 def _hdf5(path: Path, stat: os.stat_result) -> dict[str, Any]:
     import h5py
 
@@ -76,7 +89,7 @@ def _hdf5(path: Path, stat: os.stat_result) -> dict[str, Any]:
 def describe_path(path: Path, store: str = "file") -> dict[str, Any]:
     """One entry of a fingerprint: what is at ``path`` (``missing`` when nothing is)."""
     if path.is_dir():
-        return _listing(path)
+        return _frame_listing(path) if store == "frame_folder" else _listing(path)
     try:
         stat = path.stat()
     except FileNotFoundError:

@@ -212,8 +212,23 @@ class TaskData:
         return self.file(f"task.features.{modality}.classifier.weights")
 
     def feature_dim(self, modality: str) -> int:
-        """Feature dimension of ``modality`` (its streams concatenated), from file headers only."""
+        """Feature dimension of ``modality`` (its streams concatenated), from file headers only (a frame
+        store's ``3*size*size`` from its config)."""
+        shape = self.frame_shape(modality)
+        if shape is not None:
+            return shape[0] * shape[1] * shape[2]
         return self._modality_features(modality, False).dim
+
+    def frame_shape(self, modality: str) -> tuple[int, int, int] | None:
+        """``(C, H, W)`` of ``modality``'s frames when its stream is a frame store (from the config alone:
+        ``task.features.<m>.streams[0].frames.size``), else None."""
+        if modality not in self.cfg.task.features:
+            return None
+        streams = self.cfg.task.features[modality].streams
+        if len(streams) != 1 or not streams[0].store.is_frames:
+            return None
+        size = int(streams[0].frames.size)
+        return (3, size, size)
 
     # ---------------------------------------------------------------- outputs
     def write_predictions(self, split: str, predictions: Mapping[str, str | int], path: Path) -> Path:

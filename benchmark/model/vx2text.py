@@ -83,6 +83,7 @@ class ModelTask:
             feature_dims={m: data.feature_dim(m) for m in continuous},
             classifier_weights={m: data.classifier_weights(m) for m in continuous},
             classifier_cfg={m: cfg.task.features[m].classifier for m in continuous},
+            frame_shapes={m: shape for m in continuous if (shape := data.frame_shape(m)) is not None},
             prior_clips={m: partial(data.clips, "train", m, PRIOR_CLIPS) for m in continuous},
         )
 

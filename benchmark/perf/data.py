@@ -19,6 +19,9 @@ Then, in one process:
   ``SampleSet`` (``num_workers=--workers``, batches of 32, no model collation), against a bare
   loop ``h5py.File(...)[vid][()]`` over the same videos in the same order: examples/s of each and
   their ratio (1.0 = the harness adds nothing over the bare read).
+* **frames** (``--videos N``, default 12; 0 skips): N H.264 videos decoded through the video store
+  (``task=avsd_frames``'s sampling) against a bare PyAV decode loop over the same files: video frames
+  decoded per second of each and their ratio (:mod:`benchmark.perf._frames`).
 """
 
 from __future__ import annotations
@@ -188,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=3000, help="training examples read by the loader")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers")
     parser.add_argument("--reps", type=int, default=3, help="alternating repetitions (the best rate of each counts)")
+    parser.add_argument("--videos", type=int, default=12, help="H.264 videos for the frame-decoding rate (0: skip)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="vx2t-perf-data-") as tmp:
@@ -199,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
             "build_s": round(build_s, 2),
             **measure(Path(tmp) / "tvqa", args.examples, args.workers, args.reps),
         }
+        if args.videos > 0:
+            from benchmark.perf._frames import build_videos, measure_frames
+
+            ids = build_videos(Path(tmp) / "videos", args.videos)
+            result["frames"] = measure_frames(Path(tmp) / "videos", ids, args.reps)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -220,5 +229,13 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"per CPU second: loader {result['loader_examples_per_cpu_s']:,.0f}, bare "
             f"{result['bare_h5py_examples_per_cpu_s']:,.0f} examples; ratio {result['ratio_cpu']:.2f}"
+        )
+    if "frames" in result:
+        f = result["frames"]
+        print(
+            f"frames: {f['videos']} H.264 videos, {f['video_frames']:,} frames: video store "
+            f"{f['store_video_frames_per_s']:,.0f} frames/s decoded ({f['store_sampled_frames_per_s']:,.0f} sampled "
+            f"frames/s out), bare PyAV loop {f['bare_pyav_frames_per_s']:,.0f} frames/s; "
+            f"ratio {f['ratio_store_to_bare']:.2f}"
         )
     return 0

@@ -74,8 +74,10 @@ def _calibrate(cfg: DictConfig, steps: int, batches: int) -> dict[str, Any]:
     plan = plan[: steps + 1]
     loader = DataLoader(train_set, batch_sampler=plan, collate_fn=functools.partial(model.collate, train=True))
     model.train()
-    times = []
+    times, loads = [], []  # loads: building each batch (reading features, decoding frames) in this process
+    fetched = time.perf_counter()
     for i, batch in enumerate(loader):
+        load = time.perf_counter() - fetched
         sync()
         t = time.perf_counter()
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
@@ -86,6 +88,8 @@ def _calibrate(cfg: DictConfig, steps: int, batches: int) -> dict[str, Any]:
         sync()
         if i > 0 or len(plan) == 1:  # the first step warms up
             times.append(time.perf_counter() - t)
+            loads.append(load)
+        fetched = time.perf_counter()
     ebs = int(tc.eval_batch_size)
     eval_set = data.samples("eval")
     subset = SampleSet("eval", eval_set.specs[: batches * ebs], eval_set.features)
@@ -99,6 +103,7 @@ def _calibrate(cfg: DictConfig, steps: int, batches: int) -> dict[str, Any]:
         "setup_s": setup_s,
         "step_s": sum(times) / len(times) if times else 0.0,
         "steps_timed": len(times),
+        "load_s": sum(loads) / len(loads) if loads else 0.0,  # per training batch, one process
         "predict_batch_s": predict_s,
         "batches_timed": n_batches,
         "train_size": len(train_set),

@@ -10,9 +10,12 @@ calibrate in this process, on this machine; ``slurm`` submits the calibration as
 study's resources (partition, GPUs, CPUs, memory) and waits for it.
 
 Per run: ``setup + max_steps x grad_accum x step + (validations x dev batches + eval batches) x batch``
-seconds, where validations happen every ``eval_every`` steps and at the end. It is an upper bound
-when early stopping is on, and it leaves out the official scoring (Java METEOR for AVSD/TVC, tens of
-seconds on a CPU) and queueing. Device-hours multiply by the devices a run holds: its GPUs
+seconds, where validations happen every ``eval_every`` steps and at the end. ``step`` adds the time the
+calibration's loader took to build a training batch (decoding videos, for a frame store: ``load``), in full
+with ``train.num_workers=0``, else as ``max(step, load / num_workers)`` (workers load while the model
+steps); prediction batches are timed with their loading. Runs that decode frames are their own shapes.
+It is an upper bound when early stopping is on, and it leaves out the official scoring (Java METEOR for
+AVSD/TVC, tens of seconds on a CPU) and queueing. Device-hours multiply by the devices a run holds: its GPUs
 (``gpus_per_task x tasks_per_node x nodes``), or on a CPU-only launcher its ``cpus_per_task`` cores
 (then labelled core-hours). Nothing is submitted and no run directory is created; the estimate is
 printed and recorded under ``estimate`` in ``<results.root>/sweeps/<study>/summary.json``.
@@ -37,14 +40,23 @@ log = logging.getLogger(__name__)
 
 
 def shape_of(resolved: dict[str, Any]) -> tuple[str, ...]:
-    """What makes two runs cost the same per step: task, model, head, batch size and source length."""
-    return (
+    """What makes two runs cost the same per step: task, model, head, batch size and source length; for a run
+    that decodes raw frames also each frame store's kind and sampling (clip frames x size, and its classifier)."""
+    shape = (
         str(resolved["task"]["name"]),
         str(resolved["model"]["name"]),
         str(resolved["head"]["kind"]),
         str(resolved["train"]["batch_size"]),
         str(resolved["model"]["assembly"]["max_source_len"]),
     )
+    frames = []
+    for m, mcfg in sorted((resolved["task"].get("features") or {}).items()):
+        for stream in mcfg.get("streams") or []:
+            if str(stream.get("store")) in ("video_files", "frame_folder"):
+                f = stream["frames"]
+                arch = mcfg.get("classifier", {}).get("arch")
+                frames.append(f"{m}:{stream['store']}:{f['clip_frames']}x{f['size']}@{f['fps']}:{arch}")
+    return shape + tuple(frames)
 
 
 def run_seconds(resolved: dict[str, Any], cal: dict[str, Any]) -> float:
@@ -54,7 +66,9 @@ def run_seconds(resolved: dict[str, Any], cal: dict[str, Any]) -> float:
     validations = len(set(range(every, max_steps + 1, every)) | {max_steps})
     ebs = int(tc["eval_batch_size"])
     predict_batches = validations * math.ceil(cal["dev_size"] / ebs) + math.ceil(cal["eval_size"] / ebs)
-    train = max_steps * int(tc["grad_accum"]) * cal["step_s"]
+    step, load, workers = cal["step_s"], float(cal.get("load_s", 0.0)), int(tc.get("num_workers", 0))
+    per_step = max(step, load / workers) if workers > 0 else step + load  # workers load while the model steps
+    train = max_steps * int(tc["grad_accum"]) * per_step
     return cal["setup_s"] + train + predict_batches * cal["predict_batch_s"]
 
 
@@ -139,7 +153,8 @@ def _print(rec: dict[str, Any]) -> None:
     for s in rec["shapes"]:
         print(
             f"  shape {'/'.join(s['shape'])} on {s['device']}: setup {s['setup_s']:.1f} s, "
-            f"step {s['step_s'] * 1e3:.1f} ms, prediction batch {s['predict_batch_s'] * 1e3:.0f} ms"
+            f"step {s['step_s'] * 1e3:.1f} ms (+ batch loading {s.get('load_s', 0.0) * 1e3:.1f} ms), "
+            f"prediction batch {s['predict_batch_s'] * 1e3:.0f} ms"
         )
     print(f"  {'task':<6} {'arm':<24} {'seed':>4}  {'hours':>8}  {unit}-hours")
     for r in rec["runs"]:

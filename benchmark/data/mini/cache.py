@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.data.mini.avsd import write_avsd
+from benchmark.data.mini.clips import write_avsd_frames
 from benchmark.data.mini.files import MANIFEST, file_digest, list_files, write_manifest
 from benchmark.data.mini.tvc import write_tvc
 from benchmark.data.mini.tvc_lp import write_tvc_lp
@@ -40,6 +41,7 @@ TASKS = ("avsd", "tvqa", "tvc")
 _WRITERS = {
     "base": {"avsd": write_avsd, "tvqa": write_tvqa, "tvc": write_tvc},
     "lp": {"tvqa": write_tvqa_lp, "tvc": write_tvc_lp},
+    "frames": {"avsd": write_avsd_frames},  # data=mini_frames: the mini AVSD plus tiny real clips (.clips)
 }
 
 

@@ -17,7 +17,7 @@ T = TypeVar("T")
 # Stream keys: one independent random stream per (task, part), so that changing one part of one task
 # leaves the bytes of everything else unchanged.
 TASK_KEYS = {"avsd": 1, "tvqa": 2, "tvc": 3, "tvqa_lp": 4, "tvc_lp": 5}
-PART_KEYS = {"world": 0, "text": 1, "features": 2, "geometry": 3, "files": 4, "pairs": 5}
+PART_KEYS = {"world": 0, "text": 1, "features": 2, "geometry": 3, "files": 4, "pairs": 5, "clips": 6}
 
 VIDEO_LABELS = "classifiers/video_labels.txt"
 AUDIO_LABELS = "classifiers/audio_labels.csv"

@@ -17,6 +17,7 @@ from locations import REPO
 
 README = REPO / "README.md"
 DOCS = REPO / "docs"
+RECIPE = DOCS / "how-to" / "real-data-recipe.md"  # its commands run in order through Slurm: tests/e2e/test_recipe.py
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)```bash[ \t]*\n(?P<body>.*?)^(?P=indent)```", flags=re.S | re.M)
 
 
@@ -64,5 +65,7 @@ def module_commands(module: str, pages: list[Path] | None = None) -> list[str]:
 
 def real_data_study_commands(pages: list[Path] | None = None) -> list[str]:
     """The documented study commands on real data (``python -m benchmark.run sweep=... data=real``): they need
-    a data root in the released layout, so ``tests/sweep/test_plan_check.py`` plans each one on such a root."""
+    a data root in the released layout, so ``tests/config/test_readme_real_studies.py`` plans each one on such a
+    root with the heads it names. The recipe page's own study commands are left to its Slurm test."""
+    pages = [p for p in doc_pages() if p != RECIPE] if pages is None else pages
     return [ln for ln in module_commands("benchmark.run", pages) if " sweep=" in f" {ln}" and " data=real" in ln]

@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from doc_commands import arguments, real_data_study_commands
 from locations import TESTS
 from real_layout import build_real_root
-from test_real_run import _run, readme_commands
+from test_real_run import _run
 
 from benchmark.data.labels import read_labels
 from benchmark.model.convert import main as convert
@@ -30,8 +31,8 @@ def _writer(module: str, name: str):
 
 
 def real_commands() -> list[list[str]]:
-    """The README's ``python -m benchmark.run`` commands on real data (``data=real``), as arguments."""
-    return [c for c in readme_commands() if "data=real" in c]
+    """The documented study commands on real data (README and docs pages but the recipe's), as arguments."""
+    return [arguments(ln, "benchmark.run") for ln in real_data_study_commands()]
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import tomllib
 import torch
-from doc_commands import README, arguments, bash_lines, doc_pages, module_commands, real_data_study_commands
+from doc_commands import README, RECIPE, arguments, bash_lines, doc_pages, module_commands, real_data_study_commands
 from locations import REPO
 from real_layout import build_avsd, build_tvqa
 
@@ -31,8 +31,6 @@ from benchmark.run import main as run_main
 from benchmark.status import main as status_main
 
 # A command needing data, a cluster or files this tier lacks -> the test that runs it (file, test function).
-RECIPE = REPO / "docs" / "how-to" / "real-data-recipe.md"
-
 COVERED: list[tuple[str, Callable[[str], bool], str, str]] = [
     (
         "a step of the real-data recipe, run in order on a released-layout root through Slurm",
@@ -49,8 +47,8 @@ COVERED: list[tuple[str, Callable[[str], bool], str, str]] = [
     (
         "a documented study on real data, planned on a released-layout root",
         lambda ln: ln in real_data_study_commands(),
-        "tests/sweep/test_plan_check.py",
-        "test_the_documented_real_data_study_commands_plan_as_printed",
+        "tests/config/test_readme_real_studies.py",
+        "test_each_readme_real_data_study_plans_as_printed_with_its_heads",
     ),
     (
         "a paper-row overlay's command (any documented experiment= line)",

@@ -7,12 +7,10 @@ released features need. Counting is read from the checks' own report (one line p
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 
 import pytest
 import torch
-from doc_commands import arguments, real_data_study_commands
 from real_layout import build_real_root
 from safetensors.torch import save_file
 
@@ -142,17 +140,3 @@ def test_data_not_visible_here_or_generated_is_left_to_the_jobs(tmp_path: Path) 
     assert "0 data configurations, 0 head sets" in report[-1]
     _, report = _reports(["sweep=tokenization_ablation", "sweep.tasks=[tvqa]", f"results.root={tmp_path}"])
     assert "the mini benchmark" in report[-2]
-
-
-def test_the_documented_real_data_study_commands_plan_as_printed(
-    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Each documented study command on real data (README and docs pages), with the real-layout root for /data:
-    it passes the checks."""
-    commands = [arguments(ln, "benchmark.run") for ln in real_data_study_commands()]
-    assert len(commands) >= 3
-    for args in commands:
-        args = [a.replace("paths.data_root=/data", f"paths.data_root={root}") for a in args]
-        code, out = _run(capsys, [*args, f"results.root={tmp_path}", "sweep.dry_run=true"])
-        assert code == 0, f"{shlex.join(args)}: {out[-2000:]}"
-        assert "dry run: nothing submitted" in out

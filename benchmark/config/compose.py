@@ -72,6 +72,8 @@ NON_SEMANTIC_KEYS = (
     "train.progress",
     "train.eval_batch_size",
     "tokenizer.allow_random_classifiers",  # a permission to start, not a setting of the experiment
+    "task.features.video.classifier.checkpointing",  # recomputes activations: same results, less memory
+    "task.features.audio.classifier.checkpointing",
 )
 
 
@@ -90,6 +92,8 @@ KEY_STABLE_DEFAULTS: dict[str, Any] = {
     "train.classifier_regularization": "decay",  # the classifiers decay toward zero like every matrix
     "task.features.video.classifier.activation": "softmax",  # the head's logits as one softmax
     "task.features.audio.classifier.activation": "softmax",
+    "task.features.video.classifier.freeze_blocks": 0,  # the whole frame backbone trains
+    "task.features.audio.classifier.freeze_blocks": 0,
 }
 
 

@@ -72,6 +72,8 @@ NON_SEMANTIC_KEYS = (
     "train.progress",
     "train.eval_batch_size",
     "tokenizer.allow_random_classifiers",  # a permission to start, not a setting of the experiment
+    "task.features.video.classifier.checkpointing",  # recomputes activations: same results, less memory
+    "task.features.audio.classifier.checkpointing",
 )
 
 
@@ -92,6 +94,8 @@ KEY_STABLE_DEFAULTS: dict[str, Any] = {
     "task.features.audio.classifier.activation": "softmax",
     "task.files.concepts": None,  # no visual-concepts text file (only the concepts overlay reads one)
     "train.score_eval": True,  # the evaluation split is predicted and scored
+    "task.features.video.classifier.freeze_blocks": 0,  # the whole frame backbone trains
+    "task.features.audio.classifier.freeze_blocks": 0,
 }
 
 

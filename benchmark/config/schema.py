@@ -154,7 +154,7 @@ class TrackerKind(str, Enum):
 class ClassifierConfig:
     """A modality classifier producing logits over a label vocabulary."""
 
-    arch: str = "feature_head"  # registry name: feature_head | cnn3d | torchvision_r2plus1d
+    arch: str = "feature_head"  # registry name: feature_head | cnn3d | r2plus1d_18 | r3d_18 | mc3_18
     pooling: Pooling = Pooling.mean  # temporal pooling of the features (feature_head)
     hidden: int = 0  # 0: linear head; > 0: MLP with this hidden size
     dropout: float = 0.0
@@ -162,6 +162,10 @@ class ClassifierConfig:
     weights: str | None = None  # safetensors file of a trained head (null: random init)
     labels: str | None = None  # Kinetics label_map.txt layout or AudioSet class_labels_indices.csv
     activation: ClassifierActivation = ClassifierActivation.softmax  # see ClassifierActivation
+    # video ResNets over frames: freeze the stem and the first N of layer1-4 (0: all train); recompute
+    # each layer's activations in the backward pass (GPU memory; results unchanged)
+    freeze_blocks: int = 0
+    checkpointing: bool = False
 
 
 @dataclass

@@ -196,6 +196,36 @@ def _check_finite_weights(path: Path) -> None:
         raise DataFormatError(path, "", "a safetensors classifier weight file", f"unreadable ({err})") from None
 
 
+def _check_label_digest(weights: Path, meta: dict[str, str], labels_file: Path) -> None:
+    """The label file a converted file records (``labels_sha256``) must be ``classifier.labels``."""
+    digest = meta.get("labels_sha256")
+    if digest is not None and digest != file_sha256(labels_file):
+        raise DataFormatError(
+            weights,
+            "metadata 'labels_sha256'",
+            f"the label file it was converted with ({meta.get('labels', '?')}) as classifier.labels",
+            f"a different file {labels_file}",
+        )
+
+
+BACKBONE_KEY, BACKBONE_OUT = "stem.0.weight", "fc.weight"  # a converted torchvision video ResNet's file
+
+
+def _check_backbone(weights: Path, shapes: dict, meta: dict[str, str], arch: str, labels_file: Path) -> str:
+    """Header checks of a converted video backbone: its ``arch`` is the configured one, its ``fc`` has one
+    row per label, its label file is ``classifier.labels``; a summary line."""
+    labels = read_labels(labels_file)
+    if meta.get("arch", arch) != arch:
+        raise DataFormatError(weights, "metadata 'arch'", f"'{arch}' (classifier.arch)", repr(meta.get("arch")))
+    out = shapes.get(BACKBONE_OUT)
+    if out is None or len(out) != 2 or out[0] != len(labels):
+        raise DataFormatError(
+            weights, f"tensor '{BACKBONE_OUT}'", f"{len(labels)} rows, one per label of {labels_file}", str(out)
+        )
+    _check_label_digest(weights, meta, labels_file)
+    return f"{len(labels)} labels ({labels_file.name}), {arch} backbone {weights.name}"
+
+
 def check_classifiers(data: TaskData, refuse_random: bool = True) -> list[str]:
     """Label vocabularies against classifier weights, and the refusal of random classifiers on real data
     (``refuse_random=False``: a random classifier is a summary line, as on mini data).
@@ -226,6 +256,10 @@ def check_classifiers(data: TaskData, refuse_random: bool = True) -> list[str]:
             continue
         shapes, meta = _weight_shapes(weights)
         _check_finite_weights(weights)
+        if BACKBONE_KEY in shapes:  # a whole video backbone over frames (benchmark.model.frame_classifiers)
+            arch = str(cfg.task.features[m].classifier.arch)
+            lines.append(f"classifier {m}: " + _check_backbone(weights, shapes, meta, arch, labels_file))
+            continue
         out = shapes.get("classifier.weight")
         if out is None or len(out) != 2:
             raise DataFormatError(weights, "tensor 'classifier.weight'", "a (classes, inputs) matrix", str(out))
@@ -241,14 +275,7 @@ def check_classifiers(data: TaskData, refuse_random: bool = True) -> list[str]:
         if len(first) != 2 or first[1] != dim:
             name = "hidden.weight" if "hidden.weight" in shapes else "classifier.weight"
             raise DataFormatError(weights, f"tensor '{name}'", f"{dim} inputs (the {m} feature dimension)", str(first))
-        digest = meta.get("labels_sha256")
-        if digest is not None and digest != file_sha256(labels_file):
-            raise DataFormatError(
-                weights,
-                "metadata 'labels_sha256'",
-                f"the label file it was converted with ({meta.get('labels', '?')}) as classifier.labels",
-                f"a different file {labels_file}",
-            )
+        _check_label_digest(weights, meta, labels_file)
         data.label_names(m)  # the names the head records (cleaned), if any, are one per class
         lines.append(
             f"classifier {m}: {len(labels)} labels ({labels_file.name}), weights {weights.name} ({dim} inputs)"

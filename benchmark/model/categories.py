@@ -40,6 +40,7 @@ from benchmark.config.schema import CONTINUOUS_MODALITIES
 from benchmark.data.tasks import TaskData
 from benchmark.errors import ConfigError
 from benchmark.model.classifiers import build_classifier
+from benchmark.model.frame_classifiers import is_frame_arch
 
 DEFAULT_CLIPS = 50  # clips a run summarises at start, and the command's default
 DOMINANT = 0.5  # a word in the top-K of more than this fraction of the clips is a warning ...
@@ -217,6 +218,9 @@ def _modality(
             f"no head file ({key} is null): a random head's words mean nothing"
             + ("; a run on real data refuses to start so" if refused and cfg.tokenizer.kind.uses_classifier else "")
         )
+        return summary, [None] * len(arrays)
+    if is_frame_arch(str(cfg.task.features[modality].classifier.arch)):
+        summary.warnings.append("a video backbone over frames: its words are not computed here (run a few steps)")
         return summary, [None] * len(arrays)
     classifier = build_classifier(
         cfg.task.features[modality].classifier, data.feature_dim(modality), len(names), weights=weights

@@ -10,13 +10,14 @@ One registry maps ``classifier.arch`` to a builder; every classifier has the sam
 * ``cnn3d``: a small R(2+1)D-style 3D CNN over raw frames ``(N, T, C, H, W)``: each block factorises
   a 3D convolution into a spatial (1, k, k) and a temporal (k, 1, 1) convolution; global pooling over
   the valid frames, then a linear layer.
-* ``torchvision_r2plus1d``: torchvision's ``r2plus1d_18`` (an optional extra, ``pip install -e
-  ".[video]"``) with its last layer replaced by a linear layer over the label vocabulary.
+* ``r2plus1d_18``, ``r3d_18``, ``mc3_18``:
+  torchvision's Kinetics-400 video ResNets over raw frames, re-implemented with torch only and loaded
+  from a converted state dict (:mod:`benchmark.model.frame_classifiers`).
 
 How a raw-frame pipeline plugs in: the data layer emits ``Sample.features["video"]`` as a
 ``(T, C*H*W)`` float32 array (frames flattened, so that collation pads and masks the time axis like
-any other feature), the run sets ``task.features.video.classifier.arch=cnn3d`` and the training loop
-puts ``ModelTask.feature_dims["video"] = C*H*W`` and ``ModelTask.frame_shapes["video"] = (C, H, W)``;
+any other feature), the run sets ``task.features.video.classifier.arch=r2plus1d_18`` (or ``cnn3d``) and
+the training loop puts ``ModelTask.feature_dims["video"] = C*H*W`` and ``ModelTask.frame_shapes["video"] = (C, H, W)``;
 the classifier reshapes ``(N, T, C*H*W)`` back to ``(N, T, C, H, W)``. Everything downstream of the
 logits (tokenizers, assembly) is unchanged (``tests/model/test_model_vx2text.py`` trains such a model).
 """
@@ -33,6 +34,7 @@ from torch import nn
 from benchmark.config.schema import ClassifierConfig
 from benchmark.data.tensors import refuse_non_finite
 from benchmark.errors import ConfigError, DataFormatError
+from benchmark.model.frame_classifiers import FRAME_ARCHS, VideoBackbone, load_video_resnet_weights
 
 
 def masked_pool(x: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
@@ -128,31 +130,6 @@ class Cnn3d(nn.Module):
         return self.classifier(masked_pool(h, mask, "mean"))
 
 
-class TorchvisionR2Plus1D(nn.Module):
-    """torchvision's ``r2plus1d_18`` (random init) with a linear layer over the label vocabulary."""
-
-    def __init__(self, num_classes: int, frame_shape: tuple[int, int, int]) -> None:
-        super().__init__()
-        try:
-            from torchvision.models.video import r2plus1d_18  # type: ignore[import-not-found]
-        except ImportError as err:
-            raise ConfigError(
-                "classifier.arch",
-                f"'torchvision_r2plus1d' needs torchvision ({err}); install it with pip install -e '.[video]' "
-                "or use classifier.arch=cnn3d",
-            ) from None
-        self.frame_shape = tuple(frame_shape)
-        self.net = r2plus1d_18(weights=None)
-        self.net.fc = nn.Linear(self.net.fc.in_features, num_classes)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Logits of frames ``(N, T, C, H, W)``; padded frames are zeroed (the backbone pools globally)."""
-        if x.dim() == 3:
-            x = x.view(x.shape[0], x.shape[1], *self.frame_shape)
-        x = x * mask.to(x.dtype)[:, :, None, None, None]
-        return self.net(x.permute(0, 2, 1, 3, 4))
-
-
 Builder = Callable[..., nn.Module]
 
 
@@ -173,8 +150,15 @@ def _need_frames(arch: str, frame_shape: tuple[int, int, int] | None) -> tuple[i
 CLASSIFIERS: dict[str, Builder] = {
     "feature_head": _build_feature_head,
     "cnn3d": lambda cfg, d, c, fs: Cnn3d(c, _need_frames("cnn3d", fs)),
-    "torchvision_r2plus1d": lambda cfg, d, c, fs: TorchvisionR2Plus1D(c, _need_frames("torchvision_r2plus1d", fs)),
 }
+for _arch in FRAME_ARCHS:
+    CLASSIFIERS[_arch] = lambda cfg, d, c, fs, _a=_arch: VideoBackbone(
+        _a,
+        c,
+        _need_frames(_a, fs),
+        freeze_blocks=int(getattr(cfg, "freeze_blocks", 0)),
+        checkpointing=bool(getattr(cfg, "checkpointing", False)),
+    )
 
 
 def build_classifier(
@@ -191,7 +175,7 @@ def build_classifier(
         cfg: the modality's ``classifier`` config (arch, pooling, hidden, dropout).
         input_dim: D of the features (for raw frames: C*H*W).
         num_classes: C, the size of the label vocabulary.
-        weights: a safetensors file of a trained ``feature_head`` (None: random init).
+        weights: a safetensors file of a trained ``feature_head`` or a converted video ResNet (None: random init).
         frame_shape: (C, H, W) for the raw-frame classifiers.
     """
     arch = str(cfg.arch)
@@ -199,9 +183,14 @@ def build_classifier(
         raise ConfigError("classifier.arch", f"unknown classifier '{arch}' (known: {', '.join(CLASSIFIERS)})")
     model = CLASSIFIERS[arch](cfg, input_dim, num_classes, frame_shape)
     if weights is not None:
-        if not isinstance(model, FeatureHead):
-            raise ConfigError("classifier.weights", f"weight files are defined for feature_head, not '{arch}'")
-        load_feature_head_weights(model, weights)
+        if isinstance(model, VideoBackbone):
+            load_video_resnet_weights(model, weights)
+        elif isinstance(model, FeatureHead):
+            load_feature_head_weights(model, weights)
+        else:
+            raise ConfigError(
+                "classifier.weights", f"weight files are defined for feature_head and {FRAME_ARCHS}, not '{arch}'"
+            )
     return model
 
 

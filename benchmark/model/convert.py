@@ -47,6 +47,15 @@ ResNet-101 pool5, TVR/TVC's ``tvr_resnet152_rgb_max_cl-1.5.h5`` ResNet-152's): t
 the per-frame logits. Its label file is ImageNet's synset mapping (``LOC_synset_mapping.txt``, see
 :mod:`benchmark.data.labels`).
 
+``video_resnet`` converts a whole backbone instead of a head: a torchvision ``r2plus1d_18`` / ``r3d_18`` /
+``mc3_18`` Kinetics-400 state dict (``--arch``), checked key for key and shape for shape against the
+architecture (:mod:`benchmark.model.video_resnet`), becomes the file a frame classifier
+(``classifier.arch=<arch>``, :mod:`benchmark.model.frame_classifiers`) loads; its metadata adds the
+checkpoint's SHA-256 (``source_sha256``)::
+
+    python -m benchmark.model.convert video_resnet r2plus1d_18-91a641e6.pth --arch r2plus1d_18 \
+        --labels kinetics400_label_map.txt --out r2plus1d_18_kinetics400.safetensors
+
 The label file must have exactly one name per output class, in class order; its name, size and
 SHA-256 go into the head's metadata, and the start-up checks compare them with
 ``task.features.<m>.classifier.labels``. The names the category tokens will carry go in too: cleaned
@@ -94,6 +103,7 @@ LAYERS: dict[str, tuple[str, str, str]] = {
         "DeepMind kinetics-i3d's logits variables exported to .npz under their checkpoint names",
     ),
 }
+VIDEO_RESNET = "video_resnet"  # a whole torchvision video ResNet, not a head (write_video_resnet)
 LAYOUTS = ("time_major", "channel_major")
 MAX_POSITIONS = 1024  # positions flattened into one feature (AVSD's I3D: 2); more is a typo, not a layout
 
@@ -223,29 +233,63 @@ def write_head(
     cleaned names (first synonym, lower case) as the names the category tokens carry, ``as_is`` the
     file's names unchanged.
     """
-    if names not in NAME_RULES:
-        raise HarnessError(f"--names must be one of {', '.join(NAME_RULES)}, got '{names}'")
     from safetensors.torch import save
 
-    labels = Path(labels)
-    class_names = read_labels(labels)
-    if len(class_names) != weight.shape[0]:
-        raise DataFormatError(
-            labels, "", f"{weight.shape[0]} class names (the classifier's outputs)", str(len(class_names))
-        )
     meta = {
         "arch": "feature_head",
         "pooling": "mean",
         "hidden": "0",
         "input_dim": str(weight.shape[1]),
-        "num_classes": str(weight.shape[0]),
+        **label_metadata(labels, weight.shape[0], source, names),
+    }
+    blob = save({"classifier.weight": weight.float(), "classifier.bias": bias.float()}, metadata=meta)
+    atomic_write(Path(out), lambda fh: fh.write(blob), mode="wb")
+    return meta
+
+
+def label_metadata(labels: str | Path, classes: int, source: str, names: str) -> dict[str, str]:
+    """The metadata every converted file carries about its classes: count, label file name and SHA-256,
+    source, and the names the category tokens carry (module docstring). The label file must name
+    exactly ``classes`` classes."""
+    if names not in NAME_RULES:
+        raise HarnessError(f"--names must be one of {', '.join(NAME_RULES)}, got '{names}'")
+    labels = Path(labels)
+    class_names = read_labels(labels)
+    if len(class_names) != classes:
+        raise DataFormatError(labels, "", f"{classes} class names (the classifier's outputs)", str(len(class_names)))
+    return {
+        "num_classes": str(classes),
         "labels": labels.name,
         "labels_sha256": file_sha256(labels),
         "source": source,
         NAMES_KEY: json.dumps(clean_label_names(class_names) if names == "clean" else class_names),
         RULE_KEY: CLEAN_RULE if names == "clean" else "as in the label file",
     }
-    blob = save({"classifier.weight": weight.float(), "classifier.bias": bias.float()}, metadata=meta)
+
+
+def write_video_resnet(
+    checkpoint: str | Path, arch: str, labels: str | Path, out: str | Path, *, names: str = "clean"
+) -> dict[str, Any]:
+    """Convert a torchvision video ResNet state dict (``arch``) into a frame classifier file; its metadata."""
+    from safetensors.torch import save
+
+    from benchmark.model.frame_classifiers import check_state_dict
+    from benchmark.model.video_resnet import ARCHS
+
+    if arch not in ARCHS:
+        raise HarnessError(f"--arch must be one of {', '.join(ARCHS)}, got '{arch}'")
+    tensors = state_dict(checkpoint)
+    fc = tensors.get("fc.weight")
+    if fc is None or fc.dim() != 2:
+        raise DataFormatError(checkpoint, "tensor 'fc.weight'", f"torchvision {arch}'s [classes, 512] layer", "none")
+    check_state_dict(checkpoint, tensors, arch, fc.shape[0])
+    meta = {
+        "arch": arch,
+        "layout": "torchvision VideoResNet state dict",
+        "source_sha256": file_sha256(Path(checkpoint)),
+        **label_metadata(labels, fc.shape[0], f"video_resnet {arch}: {Path(checkpoint).name}", names),
+    }
+    blob = save({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}, metadata=meta)
     atomic_write(Path(out), lambda fh: fh.write(blob), mode="wb")
     return meta
 
@@ -267,7 +311,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--out /data/avsd/i3d_kinetics400_head.safetensors. TVC (Kinetics-600): python -m benchmark.model.convert "
         "i3d_tf rgb_600_logits.npz --labels label_map_600.txt --out /data/tvc/i3d_kinetics600_head.safetensors",
     )
-    parser.add_argument("kind", choices=sorted(LAYERS), help="checkpoint family (see the module docstring)")
+    parser.add_argument(
+        "kind", choices=sorted([*LAYERS, VIDEO_RESNET]), help="checkpoint family (see the module docstring)"
+    )
     parser.add_argument("checkpoints", nargs="+", help="checkpoint file(s); several: features concatenated in order")
     parser.add_argument("--labels", required=True, help="the label vocabulary of the checkpoint, in class order")
     parser.add_argument(
@@ -278,7 +324,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--names", choices=NAME_RULES, default="clean", help="names the tokens carry: clean (first synonym, lower)"
     )
+    parser.add_argument("--arch", help="video_resnet: r2plus1d_18, r3d_18 or mc3_18")
     args = parser.parse_args(argv)
+    if args.kind == VIDEO_RESNET:
+        if len(args.checkpoints) != 1 or not args.arch:
+            raise HarnessError("video_resnet converts one state dict and needs --arch (r2plus1d_18, r3d_18, mc3_18)")
+        out = Path(args.out) if args.out else Path(args.checkpoints[0]).with_suffix(".safetensors")
+        meta = write_video_resnet(args.checkpoints[0], args.arch, args.labels, out, names=args.names)
+        log.info(
+            f"wrote {out}: {args.arch}, {meta['num_classes']} classes ({meta['labels']}); set "
+            f"task.features.<modality>.classifier.arch={args.arch}, classifier.weights to it and classifier.labels "
+            f"to {args.labels}"
+        )
+        return 0
     weight, bias = convert(args.kind, args.checkpoints, args.positions, args.layout)
     source = f"{args.kind}: " + ", ".join(Path(c).name for c in args.checkpoints)
     out = Path(args.out) if args.out else default_out(args.checkpoints[0])

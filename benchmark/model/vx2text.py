@@ -53,7 +53,7 @@ class ModelTask:
     ``label_names``, ``feature_dims``, ``classifier_weights`` and ``classifier_cfg`` are keyed by
     continuous modality; ``modalities`` are the effective ones (switched on and offered).
     ``frame_shapes`` (optional) gives ``(C, H, W)`` for a modality whose "features" are raw frames
-    flattened to ``(T, C*H*W)``, classified by ``cnn3d`` / ``torchvision_r2plus1d``. ``prior_clips``
+    flattened to ``(T, C*H*W)``, classified by ``cnn3d`` or a video ResNet (``r2plus1d_18`` ...). ``prior_clips``
     yields a modality's training clips, read only where ``classifier.activation: sigmoid_prior`` needs
     the class prior (at most :data:`PRIOR_CLIPS` clips, evenly spaced over the training split).
     """

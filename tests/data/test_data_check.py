@@ -126,8 +126,11 @@ def test_missing_subtitles_fail_at_start(root: Path, tmp_path: Path) -> None:
     assert reason == f"{subs}: video '{val_video}': expected a line with this vid_name, got none"
 
 
-def test_random_classifiers_are_refused_on_real_data_unless_allowed(root: Path, tmp_path: Path) -> None:
-    state, status, _ = _start(root, tmp_path / "r", "avsd", "tokenizer=discrete")
+@pytest.mark.parametrize("arch", ["feature_head", "r2plus1d_18"])  # a random frame backbone like a random head
+def test_random_classifiers_are_refused_on_real_data_unless_allowed(root: Path, tmp_path: Path, arch: str) -> None:
+    state, status, _ = _start(
+        root, tmp_path / "r", "avsd", "tokenizer=discrete", f"task.features.video.classifier.arch={arch}"
+    )
     assert state == "FAILED"
     assert status["reason"].startswith("config key 'task.features.video.classifier.weights': the discrete tokenizer")
     assert "tokenizer.allow_random_classifiers=true" in status["reason"]

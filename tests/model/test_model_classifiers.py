@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import save_file
-from skips import needs
 
 from benchmark.config.schema import ClassifierConfig, Pooling
 from benchmark.errors import ConfigError, DataFormatError
@@ -102,7 +101,7 @@ def test_weight_file_mismatches_name_the_file_and_the_expectation(tmp_path: Path
 
 
 def test_registry_names_and_unknown_arch() -> None:
-    assert set(CLASSIFIERS) == {"feature_head", "cnn3d", "torchvision_r2plus1d"}
+    assert set(CLASSIFIERS) == {"feature_head", "cnn3d", "r2plus1d_18", "r3d_18", "mc3_18"}
     assert isinstance(build_classifier(_cfg(), 4, 3), FeatureHead)
     with pytest.raises(ConfigError, match=r"classifier\.arch.*unknown classifier 'resnet'"):
         build_classifier(_cfg(arch="resnet"), 4, 3)
@@ -126,9 +125,3 @@ def test_cnn3d_through_the_registry_trains_and_masks_frames() -> None:
     net.eval()
     short = net(frames[1:, :2], torch.ones(1, 2, dtype=torch.bool))
     torch.testing.assert_close(net(frames[1:], mask[1:]), short)
-
-
-@needs("no-module:torchvision")
-def test_torchvision_arch_without_torchvision_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"classifier.arch.*pip install -e '\.\[video\]'"):
-        build_classifier(_cfg(arch="torchvision_r2plus1d"), 3 * 8 * 8, 5, frame_shape=(3, 8, 8))

@@ -17,8 +17,8 @@ The data comes from the command line, not from the arms, so that one study serve
 * harness check (planted): ``python -m benchmark.run sweep=frame_e2e data=mini_frames`` (the mini AVSD
   whose video is tiny real clips of the planted actions; its cnn3d ships untrained, so frozen it names
   nothing, and end to end it learns the action: ``planted_frame_e2e`` in results/claims.yaml);
-* the paper's claim: ``python -m benchmark.run sweep=frame_e2e experiment=frames/avsd_dstc7_vx2text_frames
-  paths.data_root=/data 'sweep.tasks=[avsd]'`` (and ``frames/tvqa_val_vx2text_frames`` with
+* the paper's claim: ``python -m benchmark.run sweep=frame_e2e experiment=avsd_dstc7_vx2text_frames
+  paths.data_root=/data 'sweep.tasks=[avsd]'`` (and ``tvqa_val_vx2text_frames`` with
   ``'sweep.tasks=[tvqa]'``): R(2+1)D-18 from its Kinetics-400 weights (``end_to_end_classifier_from_frames``).
 
 Planned without ``data=mini_frames`` the study runs on the mini *features* (a head only): the ledger's

@@ -1,6 +1,6 @@
-"""The paper-form overlays from raw frames (``configs/experiment/frames/``): each is headed by the commands
+"""The paper-form overlays from raw frames (``configs/experiment/``): each is headed by the commands
 that reproduce it (the backbone conversion, then the run), and ``python -m benchmark.run
-experiment=frames/<overlay> --cfg`` prints the composed config without any data present."""
+experiment=<overlay> --cfg`` prints the composed config without any data present."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from benchmark.config.compose import config_dir
 from benchmark.config.schema import FeatureStoreKind
 from benchmark.run import main as run_main
 
-FRAMES = config_dir() / "experiment" / "frames"
-OVERLAYS = sorted(p.stem for p in FRAMES.glob("*.yaml"))
+FRAMES = config_dir() / "experiment"
+OVERLAYS = sorted(p.stem for p in FRAMES.glob("*_frames.yaml"))
 STORES = {"avsd_dstc7_vx2text_frames": "video_files", "tvqa_val_vx2text_frames": "frame_folder"}
 
 
@@ -19,16 +19,15 @@ def test_both_overlays_exist_and_are_headed_by_their_commands() -> None:
     assert sorted(STORES) == OVERLAYS
     for name in OVERLAYS:
         header = "".join(line for line in (FRAMES / f"{name}.yaml").read_text().splitlines(True)[:8] if line[0] == "#")
-        assert f"python -m benchmark.run experiment=frames/{name} " in header, name
+        assert f"python -m benchmark.run experiment={name} " in header, name
         assert "python -m benchmark.model.convert video_resnet " in header and "--arch r2plus1d_18" in header, name
 
 
 @pytest.mark.parametrize("name", OVERLAYS)
 def test_cfg_prints_without_data(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     store = STORES[name]
-    if store not in {k.value for k in FeatureStoreKind}:  # the frame stores come with branch h-frames-data
-        pytest.skip(f"store kind '{store}' (and its task config) is not in this checkout's schema yet")
-    assert run_main([f"experiment=frames/{name}", "--cfg", "job"]) == 0
+    assert store in {k.value for k in FeatureStoreKind}
+    assert run_main([f"experiment={name}", "--cfg", "job"]) == 0
     out = capsys.readouterr().out
     assert f"store: {store}" in out and "arch: r2plus1d_18" in out and "checkpointing: true" in out
     assert "weights: r2plus1d_18_kinetics400.safetensors" in out

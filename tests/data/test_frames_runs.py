@@ -11,15 +11,22 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from frames_layout import add_charades_videos, add_tvqa_frames  # tests/ is on sys.path (rootdir conftest)
 from real_layout import build_avsd, build_tvqa
+from safetensors import safe_open
 
 from benchmark.config.compose import compose
+from benchmark.data.labels import read_labels
 from benchmark.data.tasks import TaskData
 from benchmark.model import ModelTask
+from benchmark.model.convert import main as convert_main
+from benchmark.model.video_resnet import r2plus1d_18
 from benchmark.results.store import ResultsStore
+from benchmark.runner.checkpoint import load_weights
 from benchmark.runner.job import execute_run
 
+VIDEO_KEYS = Path(__file__).resolve().parents[1] / "golden" / "torchvision_video_resnet_keys.json"
 RUN = ["model=t5_tiny", "train=tiny", "train.max_steps=2", "train.progress=false", "train.threads=1"]
 RANDOM_OK = "tokenizer.allow_random_classifiers=true"
 SMALL = ["task.features.video.streams.0.frames.size=16", "task.features.video.streams.0.frames.short_side=0"]
@@ -102,3 +109,44 @@ def test_check_cli_covers_frame_stores(root: Path) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr
     assert f"{root / 'tvqa/frames_hq'}: video '{clip}'" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def r2plus1d_head(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """torchvision's R(2+1)D-18 state-dict layout (its real key names, checked against torchvision 0.28's own in
+    tests/golden/) over the root's Kinetics-400 labels, converted by the command line as the overlay prints it."""
+    tmp = tmp_path_factory.mktemp("r2plus1d")
+    labels = built / "avsd" / "kinetics400_label_map.txt"
+    torch.manual_seed(0)
+    state = r2plus1d_18(num_classes=len(read_labels(labels))).state_dict()
+    assert list(state) == list(json.loads(VIDEO_KEYS.read_text())["r2plus1d_18"])
+    torch.save(state, tmp / "r2plus1d_18-91a641e6.pth")
+    out = tmp / "r2plus1d_18_kinetics400.safetensors"
+    args = ["video_resnet", str(tmp / "r2plus1d_18-91a641e6.pth"), "--arch", "r2plus1d_18", "--labels", str(labels)]
+    assert convert_main([*args, "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize("tokenizer", ["relaxed", "discrete"])
+def test_r2plus1d_from_mp4_trains_end_to_end_under_relaxed_and_stays_fixed_under_discrete(
+    root: Path, tmp_path: Path, r2plus1d_head: Path, tokenizer: str
+) -> None:
+    """Issue 21's acceptance: real mp4 files, a converted torchvision-layout R(2+1)D-18, a few training steps of
+    a real run: the backbone's weights change under the relaxed tokenizer and stay bit-identical under the
+    discrete one (no gradient reaches a classifier whose tokens are an argmax)."""
+    backbone = [f"task.features.video.classifier.{k}" for k in ("arch=r2plus1d_18", f"weights={r2plus1d_head}")]
+    clip = "task.features.video.streams.0.frames.clip_frames=4"  # T = 4: every temporal stride still divides it
+    state, status, path = _run(root, tmp_path / "r", "avsd_frames", f"tokenizer={tokenizer}", *backbone, clip)
+    assert state == "DONE", status
+    trained, _ = load_weights(path / "ckpt" / "latest.pt")
+    with safe_open(str(r2plus1d_head), framework="pt") as fh:
+        start = {name: fh.get_tensor(name) for name in fh.keys()}  # noqa: SIM118 (safe_open is not iterable)
+    found = {name: [k for k in trained if k.endswith(f".{name}") and ".video." in f".{k}"] for name in start}
+    assert all(len(keys) == 1 for keys in found.values()), {n: k for n, k in found.items() if len(k) != 1}
+    changed = [n for n, (k,) in found.items() if not torch.equal(trained[k].cpu(), start[n])]
+    convs = [n for n in changed if n.endswith("weight") and ".conv" in n]
+    if tokenizer == "relaxed":
+        assert len(convs) > 20, f"only {changed} changed"  # the backbone's convolutions, not only the fc
+        assert "stem.0.weight" in changed and "layer4.1.conv2.0.3.weight" in changed
+    else:
+        assert changed == [], f"the discrete tokenizer trained {changed}"

@@ -26,6 +26,7 @@ from real_layout import build_avsd, build_tvqa
 import paper_tables
 from benchmark.collect import main as collect_main
 from benchmark.data.__main__ import main as data_main
+from benchmark.model import video_resnet
 from benchmark.model.convert import main as convert_main
 from benchmark.run import main as run_main
 from benchmark.status import main as status_main
@@ -175,9 +176,16 @@ def _run_convert(line: str, tmp: Path, capsys: pytest.CaptureFixture[str]) -> No
     """A documented ``benchmark.model.convert i3d`` line, ``/data`` -> the released-layout root, on checkpoints
     with pytorch-i3d's ``logits.conv3d`` layer and shape (random weights: a valid head file is what it needs)."""
     args = [a.replace("/data/", f"{_real_root(tmp)}/") for a in arguments(line, "benchmark.model.convert")]
-    assert args[0] == "i3d", f"{line}: only the i3d conversion has checkpoints to make here"
+    assert args[0] in ("i3d", "video_resnet"), f"{line}: only i3d and video_resnet have checkpoints to make here"
     ckpt = tmp / "ckpt"
     ckpt.mkdir(exist_ok=True)
+    if args[0] == "video_resnet":  # torchvision's state-dict layout (tests/golden/torchvision_video_resnet_keys.json)
+        arch = args[args.index("--arch") + 1]
+        torch.save(getattr(video_resnet, arch)(num_classes=400).state_dict(), ckpt / args[1])
+        args[1] = str(ckpt / args[1])
+        code, out = _call(convert_main, args, capsys)
+        assert code == 0, f"{line}: {out[-2000:]}"
+        return
     for i, name in enumerate(args):
         if name.endswith(".pt") and not name.startswith("-"):
             g = torch.Generator().manual_seed(i)

@@ -95,6 +95,31 @@ def absolute_paths(resolved: dict[str, Any]) -> None:
             resolved[section] = dict(resolved[section], **{key: str(Path(value).expanduser().resolve())})
 
 
+def _switched_off(overrides: Sequence[str]) -> list[str]:
+    """The modalities the command line switches off by key (``modality.audio=false``): a study's arms choose
+    the modality group, but a key override applies inside every arm."""
+    off = []
+    for ov in overrides:
+        key, _, value = ov.lstrip("+~").partition("=")
+        if key.startswith("modality.") and value.strip().lower() in ("false", "0", "no", "off"):
+            off.append(key.split(".", 1)[1])
+    return off
+
+
+def _without_switched_off(
+    study: str, offered: Mapping[str, Sequence[str]], overrides: Sequence[str]
+) -> dict[str, list[str]]:
+    """``offered`` less the modalities switched off on the command line, so that no arm is planned that
+    removes or keeps alone a modality no arm can have (``w/o audio`` would repeat ``all modalities``, ``audio
+    only`` would read the question alone); one log line names what was left out."""
+    off = _switched_off(overrides)
+    dropped = sorted({m for mods in offered.values() for m in mods if m in off})
+    if dropped:
+        names = ", ".join(f"modality.{m}=false" for m in dropped)
+        log.info("%s: %s on the command line: arms of those modalities are not planned", study, names)
+    return {t: [m for m in mods if m not in off] for t, mods in offered.items()}
+
+
 def _user_overrides(overrides: Sequence[str], seed_axis: bool = True) -> tuple[list[str], str | None]:
     """Overrides that apply to every run (minus sweep ones), and the task the user pinned, if any.
     ``seed_axis=False`` (the one-run study): ``seed=N`` is the run's seed, not an error."""
@@ -155,6 +180,7 @@ def plan_sweep(
     if not tasks:
         raise ConfigError("sweep.tasks", "no task to run")
     offered = {t: list(composer.compose([*split_overrides(base)[0], f"task={t}"]).task.modalities) for t in tasks}
+    offered = _without_switched_off(study.name, offered, base)
     axes = OmegaConf.to_container(cfg.sweep.axes, resolve=True) or {}
     arms = study.arms(tasks, axes, offered)  # type: ignore[arg-type]
     check_arm_labels(study.name, arms, axes)

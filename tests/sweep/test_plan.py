@@ -40,6 +40,24 @@ def test_modality_arms_follow_what_each_task_offers() -> None:
     assert sum(r.arm.role == "reference" for r in runs) == 3
 
 
+def test_a_modality_switched_off_on_the_command_line_gets_no_arms_and_the_others_keep_their_keys(
+    tmp_path: Path,
+) -> None:
+    """``modality.audio=false`` (real TVQA/TVC, AVSD without an audio head) applies inside every arm, so
+    ``w/o audio`` would repeat ``all modalities`` and ``audio only`` would read the question alone: neither is
+    planned (the reference is then the very run ``w/o audio`` is without the switch)."""
+    base = ["sweep=modality_ablation", "sweep.tasks=[avsd]", f"results.root={tmp_path}"]
+    every = {r.arm.label: r.key for r in plan_sweep(compose(base), base)}
+    off = [*base, "modality.audio=false"]
+    left = {r.arm.label: r.key for r in plan_sweep(compose(off), off)}
+    assert set(every) - set(left) == {"w/o audio", "audio only"}
+    kept = [*base, "modality.audio=false", "sweep.axes.singles=false"]
+    assert {r.arm.label for r in plan_sweep(compose(kept), kept)} == {"all modalities"} | {
+        f"w/o {m}" for m in ("video", "caption", "history")
+    }
+    assert left["all modalities"] == every["w/o audio"]
+
+
 def test_user_overrides_apply_to_every_run_and_task_pins_the_task(tmp_path: Path) -> None:
     runs = _plan(
         "sweep=tokenization_ablation", "task=tvqa", "train.lr=0.005", f"results.root={tmp_path}", "sweep.seeds=[0,1]"

@@ -29,6 +29,15 @@ def axis(axes: Mapping[str, Any], name: str, defaults: Mapping[str, Any], kind: 
     return value
 
 
+def chosen_ids(axes: Mapping[str, Any], name: str, defaults: Mapping[str, Any], choices: Sequence[str]) -> list[str]:
+    """The ids a list axis chooses among ``choices``, in ``choices``' (the table's) order; ConfigError naming the
+    key when the list is empty or holds an unknown id."""
+    chosen = axis(axes, name, defaults, list)
+    if not chosen or any(c not in choices for c in chosen):
+        raise ConfigError(f"sweep.axes.{name}", f"expected a non-empty list among {', '.join(choices)}, got {chosen}")
+    return [c for c in choices if c in chosen]
+
+
 def check_axes(axes: Mapping[str, Any], known: Sequence[str]) -> None:
     """Reject unknown axes of a study."""
     for name in axes:

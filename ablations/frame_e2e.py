@@ -30,9 +30,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ablations._common import MAIN_COLUMNS, axis, check_axes
+from ablations._common import MAIN_COLUMNS, check_axes, chosen_ids
 from ablations.spec import Arm, FigureSpec, Study, TableSpec
-from benchmark.errors import ConfigError
 
 FROZEN = "train.classifier_lr_mult=0"  # the frame classifier frozen (weights and batch-norm statistics)
 # arm id (sweep.axes.arms) -> (row label, overrides, role), in the table's order
@@ -46,10 +45,7 @@ AXES = {"arms": list(ARMS)}
 def arms(tasks: Sequence[str], axes: dict[str, Any], offered: Mapping[str, Sequence[str]]) -> list[Arm]:
     """Each chosen arm on each task, relaxed tokens (the tokenizer's other settings from the run's config)."""
     check_axes(axes, tuple(AXES))
-    chosen = axis(axes, "arms", AXES, list)
-    if not chosen or any(c not in ARMS for c in chosen):
-        raise ConfigError("sweep.axes.arms", f"expected a non-empty list among {', '.join(ARMS)}, got {chosen}")
-    rows = [ARMS[c] for c in ARMS if c in chosen]
+    rows = [ARMS[c] for c in chosen_ids(axes, "arms", AXES, tuple(ARMS))]
     return [Arm(t, label, ov, role=role) for t in tasks for label, ov, role in rows]  # type: ignore[arg-type]
 
 
@@ -64,7 +60,7 @@ STUDY = Study(
         title="End to end from frames",
         columns=MAIN_COLUMNS,
         note="Frozen: train.classifier_lr_mult=0. Data from the command line (data=mini_frames, or "
-        "experiment=frames/<overlay> on real data).",
+        "experiment=<frames overlay> on real data).",
     ),
     figure=FigureSpec(kind="bars", metric_per_task={c.task: c.metric for c in MAIN_COLUMNS}, x_label="classifier"),
     expected="Training the frame classifier end to end beats freezing it.",

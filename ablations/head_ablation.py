@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ablations._common import axis, check_axes
+from ablations._common import check_axes, chosen_ids
 from ablations.spec import Arm, Column, FigureSpec, Study, TableSpec
 from benchmark.errors import ConfigError
 
@@ -50,14 +50,11 @@ AXES = {"arms": list(ARMS)}
 def arms(tasks: Sequence[str], axes: dict[str, Any], offered: Mapping[str, Sequence[str]]) -> list[Arm]:
     """The chosen head x candidate-input arms on each multiple-choice task (the first chosen is the reference)."""
     check_axes(axes, tuple(AXES))
-    chosen = axis(axes, "arms", AXES, list)
-    if not chosen or any(c not in ARMS for c in chosen):
-        raise ConfigError("sweep.axes.arms", f"expected a non-empty list among {', '.join(ARMS)}, got {chosen}")
+    ids = chosen_ids(axes, "arms", AXES, tuple(ARMS))
     out = []
     for task in tasks:
         if task != "tvqa":
             raise ConfigError("task", f"the head ablation compares heads on multiple-choice QA (tvqa), not '{task}'")
-        ids = [c for c in ARMS if c in chosen]
         out += [Arm(task, ARMS[c][0], ARMS[c][1], role="reference" if i == 0 else "arm") for i, c in enumerate(ids)]
     return out
 

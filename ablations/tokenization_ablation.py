@@ -38,9 +38,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ablations._common import MAIN_COLUMNS, axis, check_axes
+from ablations._common import MAIN_COLUMNS, check_axes, chosen_ids
 from ablations.spec import Arm, FigureSpec, Study, TableSpec
-from benchmark.errors import ConfigError
 
 FROZEN_HEAD = "train.classifier_lr_mult=0"  # the classifier frozen: Gumbel noise without fine-tuning
 LEARNED = "tokenizer.label_names=learned"  # nameless categories: trained vectors, no names
@@ -67,13 +66,7 @@ AXES = {"tokenizers": list(CHOICES)}  # which arms to plan (all by default)
 def arms(tasks: Sequence[str], axes: dict[str, Any], offered: Mapping[str, Sequence[str]]) -> list[Arm]:
     """Each chosen tokenizer arm on each task (all modalities on)."""
     check_axes(axes, tuple(AXES))
-    chosen = axis(axes, "tokenizers", AXES, list)
-    unknown = [c for c in chosen if c not in CHOICES]
-    if unknown or not chosen:
-        raise ConfigError(
-            "sweep.axes.tokenizers", f"expected a non-empty list among {', '.join(CHOICES)}, got {chosen}"
-        )
-    rows = [ARMS[c] for c in CHOICES if c in chosen]
+    rows = [ARMS[c] for c in chosen_ids(axes, "tokenizers", AXES, CHOICES)]
     return [Arm(t, label, ov, role=role) for t in tasks for label, ov, role in rows]  # type: ignore[arg-type]
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.config.schema import FrameSamplingConfig
 from benchmark.errors import DataFormatError, MissingDependencyError
 
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
@@ -63,13 +64,13 @@ def _av_errors() -> tuple[type[BaseException], ...]:
 
 @dataclass(frozen=True)
 class FrameSampling:
-    """How clips are sampled and shaped (the ``frames:`` node of a stream config)."""
+    """How clips are sampled and shaped (the ``frames:`` node of a stream config; defaults: the schema's)."""
 
-    fps: float = 4.0
-    clip_frames: int = 16
-    size: int = 112
-    short_side: int = 0
-    source_fps: float = 3.0
+    fps: float = FrameSamplingConfig.fps
+    clip_frames: int = FrameSamplingConfig.clip_frames
+    size: int = FrameSamplingConfig.size
+    short_side: int = FrameSamplingConfig.short_side
+    source_fps: float = FrameSamplingConfig.source_fps
 
     @classmethod
     def from_config(cls, node: Any, key: str) -> FrameSampling:
@@ -143,7 +144,43 @@ def to_clip(frames: list[Any], sampling: FrameSampling) -> np.ndarray:
     return ((chw - _MEAN) / _STD).reshape(len(frames), -1)
 
 
-class VideoFileStore:
+class _ListedStore:
+    """A frame store's folder, listed once: ``id -> path`` (:meth:`_list`), with the lookups both stores share."""
+
+    layout = ""  # the STORE_LAYOUTS key of the store kind
+
+    def __init__(self, folder: str | Path, sampling: FrameSampling, allow_missing: bool = False) -> None:
+        self.path = Path(folder)
+        self.sampling = sampling
+        self.allow_missing = allow_missing
+        if not self.path.is_dir():
+            raise DataFormatError(self.path, "", STORE_LAYOUTS[self.layout], "no such folder")
+        self._listing: dict[str, Path] | None = None
+
+    def _list(self) -> dict[str, Path]:
+        raise NotImplementedError
+
+    def _index(self) -> dict[str, Path]:
+        if self._listing is None:
+            self._listing = self._list()
+        return self._listing
+
+    @property
+    def dim(self) -> int:
+        return self.sampling.dim
+
+    def ids(self) -> list[str]:
+        """The ids with a video (or a frame folder), sorted."""
+        return sorted(self._index())
+
+    def id_set(self) -> set[str]:
+        return set(self._index())
+
+    def has(self, vid: str) -> bool:
+        return vid in self._index()
+
+
+class VideoFileStore(_ListedStore):
     """One video container per id, ``<folder>/<video_id>.<ext>`` (see :data:`VIDEO_EXTENSIONS`).
 
     Args:
@@ -152,42 +189,23 @@ class VideoFileStore:
         allow_missing: a video without a file gives None instead of an error.
     """
 
-    def __init__(self, folder: str | Path, sampling: FrameSampling, allow_missing: bool = False) -> None:
-        self.path = Path(folder)
-        self.sampling = sampling
-        self.allow_missing = allow_missing
-        if not self.path.is_dir():
-            raise DataFormatError(self.path, "", STORE_LAYOUTS["video_files"], "no such folder")
-        self._files: dict[str, Path] | None = None
+    layout = "video_files"
+
+    def _list(self) -> dict[str, Path]:
+        rank = {ext: i for i, ext in enumerate(VIDEO_EXTENSIONS)}
+        found: dict[str, Path] = {}
+        with os.scandir(self.path) as entries:
+            names = sorted(e.name for e in entries if e.is_file())
+        for name in names:
+            stem, ext = os.path.splitext(name)
+            ext = ext.lower()
+            if ext in rank and (stem not in found or rank[ext] < rank[found[stem].suffix.lower()]):
+                found[stem] = self.path / name
+        return found
 
     def files(self) -> dict[str, Path]:
         """Video id -> its file (one listing of the folder, kept; the preferred container when several)."""
-        if self._files is None:
-            rank = {ext: i for i, ext in enumerate(VIDEO_EXTENSIONS)}
-            found: dict[str, Path] = {}
-            with os.scandir(self.path) as entries:
-                names = sorted(e.name for e in entries if e.is_file())
-            for name in names:
-                stem, ext = os.path.splitext(name)
-                ext = ext.lower()
-                if ext in rank and (stem not in found or rank[ext] < rank[found[stem].suffix.lower()]):
-                    found[stem] = self.path / name
-            self._files = found
-        return self._files
-
-    @property
-    def dim(self) -> int:
-        return self.sampling.dim
-
-    def ids(self) -> list[str]:
-        """The video ids with a file, sorted."""
-        return sorted(self.files())
-
-    def id_set(self) -> set[str]:
-        return set(self.files())
-
-    def has(self, vid: str) -> bool:
-        return vid in self.files()
+        return self._index()
 
     def file(self, vid: str) -> Path | None:
         """The file of ``vid`` (None: missing and allowed)."""
@@ -270,47 +288,29 @@ def _reason(err: BaseException) -> str:
     return "no decodable frame" if isinstance(err, StopIteration) else f"{type(err).__name__}: {err}"
 
 
-class FrameFolderStore:
+class FrameFolderStore(_ListedStore):
     """JPEG frames per clip: ``<folder>/<show>_frames/<vid_name>/NNNNN.jpg`` (TVQA) or ``<folder>/<vid_name>/``.
 
     Frame ``i`` (1-based, in name order) shows time ``(i-1)/source_fps``.
     """
 
-    def __init__(self, folder: str | Path, sampling: FrameSampling, allow_missing: bool = False) -> None:
-        self.path = Path(folder)
-        self.sampling = sampling
-        self.allow_missing = allow_missing
-        if not self.path.is_dir():
-            raise DataFormatError(self.path, "", STORE_LAYOUTS["frame_folder"], "no such folder")
-        self._dirs: dict[str, Path] | None = None
+    layout = "frame_folder"
+
+    def _list(self) -> dict[str, Path]:
+        found: dict[str, Path] = {}
+        with os.scandir(self.path) as entries:
+            tops = sorted(e.name for e in entries if e.is_dir())
+        for top in tops:
+            if top.endswith("_frames"):
+                with os.scandir(self.path / top) as clips:
+                    found.update({c.name: self.path / top / c.name for c in clips if c.is_dir()})
+            else:
+                found.setdefault(top, self.path / top)
+        return found
 
     def dirs(self) -> dict[str, Path]:
         """Clip id -> its frame folder (one listing of the show folders, kept)."""
-        if self._dirs is None:
-            found: dict[str, Path] = {}
-            with os.scandir(self.path) as entries:
-                tops = sorted(e.name for e in entries if e.is_dir())
-            for top in tops:
-                if top.endswith("_frames"):
-                    with os.scandir(self.path / top) as clips:
-                        found.update({c.name: self.path / top / c.name for c in clips if c.is_dir()})
-                else:
-                    found.setdefault(top, self.path / top)
-            self._dirs = found
-        return self._dirs
-
-    @property
-    def dim(self) -> int:
-        return self.sampling.dim
-
-    def ids(self) -> list[str]:
-        return sorted(self.dirs())
-
-    def id_set(self) -> set[str]:
-        return set(self.dirs())
-
-    def has(self, vid: str) -> bool:
-        return vid in self.dirs()
+        return self._index()
 
     def frame_files(self, vid: str) -> list[Path] | None:
         """The JPEG files of ``vid`` in frame order (None: missing and allowed); an empty folder is an error."""

@@ -24,7 +24,6 @@ logits (tokenizers, assembly) is unchanged (``tests/model/test_model_vx2text.py`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import torch
 from torch import nn
 
 from benchmark.config.schema import ClassifierConfig
-from benchmark.data.tensors import refuse_non_finite
+from benchmark.data.tensors import read_safetensors, refuse_non_finite
 from benchmark.errors import ConfigError, DataFormatError
 from benchmark.model.frame_classifiers import FRAME_ARCHS, VideoBackbone, load_video_resnet_weights
 
@@ -203,17 +202,8 @@ def load_feature_head_weights(head: FeatureHead, path: str | Path) -> None:
     tensor, a shape that disagrees with the label count C or the feature dim D, or metadata that
     contradicts the config raises :class:`DataFormatError` naming the file.
     """
-    from safetensors import SafetensorError, safe_open
-
     path = Path(path)
-    if not path.is_file():
-        raise DataFormatError(path, "", "a safetensors classifier weight file", "no such file")
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            meta = fh.metadata() or {}
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open is not a dict)
-    except (SafetensorError, OSError, json.JSONDecodeError) as err:
-        raise DataFormatError(path, "", "a safetensors file", f"unreadable ({err})") from None
+    meta, tensors = read_safetensors(path, "a safetensors classifier weight file")
     want = {k: tuple(v.shape) for k, v in head.state_dict().items()}
     if set(tensors) != set(want):
         raise DataFormatError(

@@ -22,13 +22,12 @@ are updated once per step as without it).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from benchmark.data.tensors import refuse_non_finite
+from benchmark.data.tensors import read_safetensors, refuse_non_finite
 from benchmark.errors import ConfigError, DataFormatError
 from benchmark.model.video_resnet import ARCHS, LAYERS, VideoResNet
 
@@ -101,17 +100,8 @@ def load_video_resnet_weights(model: VideoBackbone, path: str | Path) -> dict[st
     count), a non-finite value or an ``arch`` that contradicts the config raises
     :class:`DataFormatError` naming the file.
     """
-    from safetensors import SafetensorError, safe_open
-
     path = Path(path)
-    if not path.is_file():
-        raise DataFormatError(path, "", "a safetensors video backbone file", "no such file")
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            meta = dict(fh.metadata() or {})
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open is not a dict)
-    except (SafetensorError, OSError, json.JSONDecodeError) as err:
-        raise DataFormatError(path, "", "a safetensors file", f"unreadable ({err})") from None
+    meta, tensors = read_safetensors(path, "a safetensors video backbone file")
     if "arch" in meta and meta["arch"] != model.arch:
         raise DataFormatError(
             path, "metadata 'arch'", f"'{model.arch}' (classifier.arch)", f"{meta['arch']!r}: set classifier.arch"

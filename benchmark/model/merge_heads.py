@@ -31,6 +31,7 @@ import torch
 
 from benchmark.atomic import atomic_write
 from benchmark.data.labels import NAMES_KEY, RULE_KEY
+from benchmark.data.tensors import read_safetensors
 from benchmark.entry import prog
 from benchmark.errors import DataFormatError, HarnessError, cli_errors
 from benchmark.fingerprint import file_sha256
@@ -42,17 +43,8 @@ GROUPS_KEY = "softmax_groups"  # safetensors metadata: a JSON list of the merged
 
 def read_head(path: str | Path) -> tuple[torch.Tensor, torch.Tensor, dict[str, str], list[str]]:
     """``(W [C, D], b [C], metadata, names)`` of a converted linear head."""
-    from safetensors import SafetensorError, safe_open
-
     path = Path(path)
-    if not path.is_file():
-        raise DataFormatError(path, "", "a converted classifier head (safetensors)", "no such file")
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            meta = dict(fh.metadata() or {})
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open is not a dict)
-    except (SafetensorError, OSError) as err:
-        raise DataFormatError(path, "", "a safetensors classifier head", str(err)) from None
+    meta, tensors = read_safetensors(path, "a converted classifier head (safetensors)")
     if set(tensors) != {"classifier.weight", "classifier.bias"}:
         raise DataFormatError(
             path, "tensors", "a linear head: classifier.weight, classifier.bias", str(sorted(tensors))

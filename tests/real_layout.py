@@ -17,6 +17,7 @@ files of the mini fixtures (``tests/fixtures/data/<task>/``).
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import shutil
 from collections.abc import Iterable
@@ -191,3 +192,10 @@ def eval_items(path: Path) -> int:
     if path.suffix == ".json":
         return len(json.loads(path.read_text())["dialogs"])
     return len(_jsonl(path))
+
+
+def linked_copy(root: Path, out: Path) -> Path:
+    """``out``: a copy of a built root whose files are hard links (cheap; a test may replace a file, never
+    write into one)."""
+    shutil.copytree(root, out, copy_function=os.link)
+    return out

@@ -4,7 +4,6 @@ start with one line, before any training step; ``python -m benchmark.data check`
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from locations import REAL, fact
-from real_layout import REAL_LABELS, build_avsd, build_tvqa  # tests/ is on sys.path (rootdir conftest)
+from real_layout import REAL_LABELS, build_avsd, build_tvqa, linked_copy  # tests/ is on sys.path (rootdir conftest)
 
 from benchmark.config.compose import compose
 from benchmark.data.__main__ import main as data_cli
@@ -36,9 +35,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def root(built: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "data"
-    shutil.copytree(built, copy, copy_function=os.link)  # cheap; tests replace files, never write into them
-    return copy
+    return linked_copy(built, tmp_path / "data")
 
 
 def _start(root: Path, results: Path, task: str, *extra: str) -> tuple[str, dict, Path]:

@@ -4,7 +4,6 @@ frame stores, and short real runs (a tiny T5, a random cnn3d classifier over the
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from frames_layout import add_charades_videos, add_tvqa_frames  # tests/ is on sys.path (rootdir conftest)
-from real_layout import build_avsd, build_tvqa
+from real_layout import build_avsd, build_tvqa, linked_copy
 from safetensors import safe_open
 
 from benchmark.config.compose import compose
@@ -54,9 +53,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def root(built: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "data"
-    shutil.copytree(built, copy, copy_function=os.link)  # cheap; tests replace files, never write into them
-    return copy
+    return linked_copy(built, tmp_path / "data")
 
 
 def _run(root: Path, results: Path, task: str, *extra: str) -> tuple[str, dict, Path]:
